@@ -1,0 +1,57 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// Honeycomb: HiveFabric's control plane. One deterministic core (`HoneycombCore`), driven
+/// either by the discrete-event simulator (`HoneycombSim`) or, later, by live adapters.
+let package = Package(
+    name: "Honeycomb",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "honeycomb", targets: ["honeycomb"]),
+        .library(name: "HoneycombCore", targets: ["HoneycombCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    ],
+    targets: [
+        // C libraries: a modulemap and one shim header each, found with pkg-config.
+        .systemLibrary(name: "CGSL", pkgConfig: "gsl", providers: [.apt(["libgsl-dev"])]),
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
+        .systemLibrary(name: "CNats", pkgConfig: "libnats", providers: [.apt(["libnats-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+
+        // The pure, deterministic control plane: no C, no Foundation, no clock.
+        .target(name: "HoneycombCore"),
+        // GSL: seeded random streams, distributions, summaries, intervals.
+        .target(name: "HoneycombStats", dependencies: ["CGSL"]),
+        // Report schema, canonical JSON and Markdown rendering.
+        .target(name: "HoneycombReport", dependencies: ["HoneycombStats"]),
+        // The discrete-event simulator: event heap, world models, scenario files, metrics.
+        .target(
+            name: "HoneycombSim",
+            dependencies: ["HoneycombCore", "HoneycombStats", "HoneycombReport", "Yams"]
+        ),
+        .executableTarget(
+            name: "honeycomb",
+            dependencies: [
+                "HoneycombCore", "HoneycombStats", "HoneycombSim", "HoneycombReport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        .testTarget(name: "HoneycombCoreTests", dependencies: ["HoneycombCore"]),
+        .testTarget(name: "HoneycombStatsTests", dependencies: ["HoneycombStats"]),
+        .testTarget(name: "HoneycombReportTests", dependencies: ["HoneycombReport", "HoneycombStats"]),
+        .testTarget(
+            name: "HoneycombSimTests",
+            dependencies: ["HoneycombSim", "HoneycombCore", "HoneycombStats", "HoneycombReport"]
+        ),
+        .testTarget(
+            name: "CLibraryTests",
+            dependencies: ["CGSL", "CLibPQ", "CHiredis", "CNats", "COpenSSL"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

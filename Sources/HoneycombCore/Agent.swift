@@ -1,0 +1,50 @@
+/// What the control plane knows of an agent version: who it is and what a task of it needs.
+///
+/// How long a task runs is not the plane's business (the executor finds out by running it);
+/// the simulator keeps runtime distributions on its side of the boundary.
+public struct AgentDefinition: Hashable, Sendable {
+    public var name: String
+    public var version: String
+    /// Resources one task of this agent reserves on an executor (including one slot).
+    public var requires: Resources
+    /// Labels an executor must carry to run this agent (`arch=arm64`, `region=eu`, ...).
+    public var requiredLabels: LabelSet
+    /// How many attempts a task gets before the plane gives up on it; at least 1.
+    public var maxAttempts: Int
+
+    public init(name: String, version: String = "1", requires: Resources,
+                requiredLabels: LabelSet = LabelSet(), maxAttempts: Int = 3) {
+        self.name = name
+        self.version = version
+        self.requires = Resources(cpuMillis: requires.cpuMillis, memoryBytes: requires.memoryBytes,
+                                  slots: max(1, requires.slots))
+        self.requiredLabels = requiredLabels
+        self.maxAttempts = max(1, maxAttempts)
+    }
+}
+
+/// The agent definitions the plane places tasks for, indexed by dense `AgentID`.
+public struct AgentRegistry: Sendable {
+    public private(set) var definitions: [AgentDefinition] = []
+
+    public init() {}
+
+    /// Adds a definition and returns its id; a definition with the same name and version
+    /// returns the existing id.
+    @discardableResult
+    public mutating func register(_ definition: AgentDefinition) -> AgentID {
+        if let i = definitions.firstIndex(where: { $0.name == definition.name && $0.version == definition.version }) {
+            definitions[i] = definition
+            return AgentID(i)
+        }
+        definitions.append(definition)
+        return AgentID(definitions.count - 1)
+    }
+
+    public subscript(id: AgentID) -> AgentDefinition { definitions[id.index] }
+    public var count: Int { definitions.count }
+    /// The id of the newest registered version named `name`.
+    public func id(named name: String) -> AgentID? {
+        definitions.lastIndex { $0.name == name }.map(AgentID.init)
+    }
+}

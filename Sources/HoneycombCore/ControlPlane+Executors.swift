@@ -1,0 +1,72 @@
+extension ControlPlane {
+    mutating func registerExecutor(_ id: ExecutorID, _ spec: ExecutorSpec, _ now: Instant,
+                                   _ effects: inout PlaneEffects) {
+        let before = executors.state(of: id)
+        if before == .online || before == .draining {
+            // It restarted before we noticed it was gone: its earlier life's work is lost.
+            loseAssignments(of: id, now, &effects)
+        }
+        executors.register(id, spec, at: now)
+        let kind: AuditEvent.Kind = before == .unknown ? .executorRegistered : .executorRejoined
+        effects.append(.audit(AuditEvent(kind, at: now, executor: id.rawValue)))
+        armLiveness(id, at: now + config.heartbeatTimeout, &effects)
+        capacityGrew = true
+    }
+
+    mutating func heartbeat(_ id: ExecutorID, _ now: Instant, _ effects: inout PlaneEffects) {
+        switch executors.state(of: id) {
+        case .online, .draining: executors.heartbeat(id, at: now)
+        case .unknown, .lost, .left: effects.append(.reregister(id))
+        }
+    }
+
+    mutating func drain(_ id: ExecutorID, _ now: Instant, _ effects: inout PlaneEffects) {
+        guard executors.state(of: id) == .online else { return }
+        executors.heartbeat(id, at: now)
+        executors.transition(id, to: .draining)
+        effects.append(.audit(AuditEvent(.executorDraining, at: now, executor: id.rawValue)))
+    }
+
+    /// The executor left on purpose (`left`) or went silent (`lost`).
+    mutating func executorGone(_ id: ExecutorID, as state: ExecutorState, _ now: Instant,
+                               _ effects: inout PlaneEffects) {
+        let before = executors.state(of: id)
+        guard before == .online || before == .draining else { return }
+        loseAssignments(of: id, now, &effects)
+        executors.transition(id, to: state)
+        if state == .lost { counters.executorsLost += 1 }
+        effects.append(.audit(AuditEvent(state == .lost ? .executorLost : .executorLeft, at: now,
+                                         executor: id.rawValue)))
+    }
+
+    /// Every attempt running on `id` is lost: retried or given up.
+    private mutating func loseAssignments(of id: ExecutorID, _ now: Instant, _ effects: inout PlaneEffects) {
+        for task in executors.clearAssignments(id) {
+            let attempt = tasks.records[task.index].attempt
+            tasks.records[task.index].executor = -1
+            effects.append(.audit(AuditEvent(.taskAttemptLost, at: now, task: task.rawValue,
+                                             executor: id.rawValue, attempt: attempt)))
+            retryOrGiveUp(task, endedAs: .lost, now, &effects)
+        }
+    }
+
+    func armLiveness(_ id: ExecutorID, at deadline: Instant, _ effects: inout PlaneEffects) {
+        effects.append(.setTimer(.liveness(id, incarnation: executors.incarnation[id.index]), at: deadline))
+    }
+
+    /// A liveness timer fired: declare the executor lost, or look again when it would be due.
+    ///
+    /// One timer per executor per timeout, re-armed lazily, rather than one per heartbeat:
+    /// heartbeats then cost the plane a single store.
+    mutating func checkLiveness(_ id: ExecutorID, incarnation: UInt32, _ now: Instant,
+                                _ effects: inout PlaneEffects) {
+        let s = executors.state(of: id)
+        guard s == .online || s == .draining, executors.incarnation[id.index] == incarnation else { return }
+        let due = executors.lastHeartbeat[id.index] + config.heartbeatTimeout
+        if due <= now {
+            executorGone(id, as: .lost, now, &effects)
+        } else {
+            armLiveness(id, at: due, &effects)
+        }
+    }
+}

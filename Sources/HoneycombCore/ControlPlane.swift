@@ -1,0 +1,139 @@
+/// Settings of the control plane that a scenario's `policy` (or live configuration) sets.
+public struct PlaneConfig: Hashable, Sendable {
+    /// An executor silent for this long is declared lost.
+    public var heartbeatTimeout: TimeSpan
+    /// Delay before the first retry; doubles with each further attempt.
+    public var retryBackoff: TimeSpan
+    /// The longest delay between attempts.
+    public var retryBackoffMax: TimeSpan
+    public var scheduler: SchedulerPolicy
+
+    public init(heartbeatTimeout: TimeSpan = .seconds(30), retryBackoff: TimeSpan = .seconds(1),
+                retryBackoffMax: TimeSpan = .seconds(60), scheduler: SchedulerPolicy = SchedulerPolicy()) {
+        self.heartbeatTimeout = heartbeatTimeout
+        self.retryBackoff = retryBackoff
+        self.retryBackoffMax = retryBackoffMax
+        self.scheduler = scheduler
+    }
+
+    /// The wait before attempt `attempt + 1`, after attempt `attempt` (from 1) ended badly.
+    public func backoff(after attempt: Int) -> TimeSpan {
+        var delay = retryBackoff
+        var k = 1
+        while k < attempt && delay < retryBackoffMax { delay = delay * 2; k += 1 }
+        return min(delay, retryBackoffMax)
+    }
+}
+
+/// Everything that can happen to the control plane.
+public enum PlaneInput: Sendable {
+    /// An executor registers, for the first time or again after leaving, crashing or being
+    /// declared lost. Whatever an earlier life of it held is lost.
+    case executorRegistered(ExecutorID, ExecutorSpec)
+    case executorHeartbeat(ExecutorID)
+    /// The executor will take nothing new and leaves once its tasks end.
+    case executorDraining(ExecutorID)
+    /// The executor deregisters; anything it still held is lost.
+    case executorLeft(ExecutorID)
+    case taskSubmitted(TaskSpec)
+    case taskStarted(TaskID, attempt: UInt16)
+    case taskSucceeded(TaskID, attempt: UInt16)
+    case taskFailed(TaskID, attempt: UInt16)
+    /// A timer the plane asked for has come due.
+    case timerFired(PlaneTimer)
+}
+
+/// A timer the plane asks its driver to fire later. Timers are never cancelled: each carries
+/// enough to tell, when it fires, whether it still matters.
+public enum PlaneTimer: Hashable, Sendable {
+    /// Check whether the executor's heartbeats stopped (for the given incarnation).
+    case liveness(ExecutorID, incarnation: UInt32)
+    /// Requeue the task after the backoff that followed `attempt`.
+    case retry(TaskID, attempt: UInt16)
+}
+
+/// Something the plane wants done. Drivers carry effects out in order.
+public enum PlaneEffect: Sendable {
+    /// Send attempt `attempt` of the task to the executor (the NATS hop, live).
+    case dispatch(TaskID, attempt: UInt16, to: ExecutorID)
+    case setTimer(PlaneTimer, at: Instant)
+    /// The task reached a terminal state.
+    case taskEnded(TaskID, TaskState)
+    /// The executor spoke after the plane gave it up: it must drop its work and register again.
+    case reregister(ExecutorID)
+    case audit(AuditEvent)
+}
+
+/// The effects of one input, in the order the plane produced them.
+public struct PlaneEffects: Sendable {
+    public internal(set) var list: [PlaneEffect] = []
+    public init() { list.reserveCapacity(16) }
+    @inlinable public var isEmpty: Bool { list.isEmpty }
+    mutating func append(_ e: PlaneEffect) { list.append(e) }
+    /// Empties the list, keeping its storage for the next input.
+    public mutating func removeAll() { list.removeAll(keepingCapacity: true) }
+}
+
+/// Tallies the plane keeps of its own decisions.
+public struct PlaneCounters: Hashable, Sendable {
+    public var dispatched = 0
+    public var retried = 0
+    public var executorsLost = 0
+    /// Reports about an attempt that is no longer current (after a loss, say): ignored.
+    public var staleReports = 0
+    public var placementPasses = 0
+}
+
+/// The control plane: a synchronous, deterministic state machine.
+///
+/// Inputs go in with the instant they happened; effects come out. It owns no thread, reads
+/// no clock, touches no socket, and iterates nothing in hash order, so the simulator and the
+/// live service drive the very same decisions.
+public struct ControlPlane: Sendable {
+    public let config: PlaneConfig
+    public internal(set) var executors = ExecutorRegistry()
+    public internal(set) var agents = AgentRegistry()
+    public internal(set) var tasks = TaskTable()
+    public internal(set) var counters = PlaneCounters()
+    var scheduler: Scheduler
+    var queue = PlacementQueue()
+    /// Set when capacity may have grown: a placement pass runs before `handle` returns.
+    var capacityGrew = false
+    var blockedScratch: [Bool] = []
+
+    public init(config: PlaneConfig = PlaneConfig(), agents: [AgentDefinition] = []) {
+        self.config = config
+        self.scheduler = Scheduler(policy: config.scheduler)
+        for a in agents { self.agents.register(a) }
+    }
+
+    /// Adds or replaces an agent definition.
+    @discardableResult
+    public mutating func register(agent: AgentDefinition) -> AgentID {
+        let id = agents.register(agent)
+        scheduler.invalidate(agent: id)
+        return id
+    }
+
+    /// How many tasks wait to be placed.
+    public var queuedCount: Int { queue.count }
+
+    /// Feeds one input into the plane at `now`, appending what it wants done to `effects`.
+    public mutating func handle(_ input: PlaneInput, at now: Instant, effects: inout PlaneEffects) {
+        switch input {
+        case .executorRegistered(let id, let spec): registerExecutor(id, spec, now, &effects)
+        case .executorHeartbeat(let id): heartbeat(id, now, &effects)
+        case .executorDraining(let id): drain(id, now, &effects)
+        case .executorLeft(let id): executorGone(id, as: .left, now, &effects)
+        case .taskSubmitted(let spec): submit(spec, now, &effects)
+        case .taskStarted(let id, let attempt): started(id, attempt, now, &effects)
+        case .taskSucceeded(let id, let attempt): attemptEnded(id, attempt, succeeded: true, now, &effects)
+        case .taskFailed(let id, let attempt): attemptEnded(id, attempt, succeeded: false, now, &effects)
+        case .timerFired(let timer): fired(timer, now, &effects)
+        }
+        if capacityGrew {
+            capacityGrew = false
+            if queue.count > 0 { placementPass(now, &effects) }
+        }
+    }
+}

@@ -1,0 +1,143 @@
+/// What an executor reports about itself when it registers.
+public struct ExecutorSpec: Hashable, Sendable {
+    public var labels: LabelSet
+    public var capacity: Resources
+    public init(labels: LabelSet, capacity: Resources) { self.labels = labels; self.capacity = capacity }
+}
+
+/// The plane's view of an executor's presence.
+public enum ExecutorState: UInt8, Sendable, CustomStringConvertible {
+    /// Never registered.
+    case unknown
+    /// Heartbeating and accepting tasks.
+    case online
+    /// Heartbeating, finishing what it runs, accepting nothing new.
+    case draining
+    /// Stopped heartbeating for longer than the timeout; must register again.
+    case lost
+    /// Deregistered on purpose; may register again.
+    case left
+
+    public var description: String {
+        switch self {
+        case .unknown: "unknown"
+        case .online: "online"
+        case .draining: "draining"
+        case .lost: "lost"
+        case .left: "left"
+        }
+    }
+}
+
+/// The real-time registry of executors: presence, capacity, reservations and the tasks each
+/// one holds.
+///
+/// Kept as parallel arrays indexed by `ExecutorID`, so the scheduler's scan reads only flat
+/// trivially-copyable data. Executors with the same labels share one interned label class.
+public struct ExecutorRegistry: Sendable {
+    public private(set) var state: [ExecutorState] = []
+    public private(set) var capacity: [Resources] = []
+    public private(set) var used: [Resources] = []
+    public private(set) var lastHeartbeat: [Instant] = []
+    /// Bumped on every registration, so that timers and messages of an earlier life of the
+    /// executor are recognised as stale.
+    public private(set) var incarnation: [UInt32] = []
+    /// Index into `labelClasses` for each executor.
+    private(set) var labelClass: [Int32] = []
+    /// The distinct label sets seen, in first-seen order.
+    public private(set) var labelClasses: [LabelSet] = []
+    private var labelClassIndex: [LabelSet: Int32] = [:]
+    /// Tasks whose current attempt is on each executor (dispatched or running).
+    private(set) var assigned: [[TaskID]] = []
+    /// Executors that are online and have at least one free slot: the scheduler's candidates.
+    private(set) var schedulable = DenseIndexSet()
+    /// How many executors are online or draining.
+    public private(set) var presentCount = 0
+
+    public init() {}
+
+    /// How many executor ids the registry has seen.
+    public var count: Int { state.count }
+
+    /// The tasks whose current attempt is on `id`, in assignment order.
+    public func tasks(on id: ExecutorID) -> [TaskID] { id.index < assigned.count ? assigned[id.index] : [] }
+
+    /// The state of `id` (`unknown` for an id never seen).
+    public func state(of id: ExecutorID) -> ExecutorState { id.index < state.count ? state[id.index] : .unknown }
+
+    /// The labels `id` registered with.
+    public func labels(of id: ExecutorID) -> LabelSet { labelClasses[Int(labelClass[id.index])] }
+
+    /// Records a registration (first or again). The caller must already have released what
+    /// an earlier incarnation held.
+    mutating func register(_ id: ExecutorID, _ spec: ExecutorSpec, at now: Instant) {
+        let i = id.index
+        if i >= state.count {
+            let n = i + 1 - state.count
+            state.append(contentsOf: repeatElement(.unknown, count: n))
+            capacity.append(contentsOf: repeatElement(.zero, count: n))
+            used.append(contentsOf: repeatElement(.zero, count: n))
+            lastHeartbeat.append(contentsOf: repeatElement(.zero, count: n))
+            incarnation.append(contentsOf: repeatElement(0, count: n))
+            labelClass.append(contentsOf: repeatElement(-1, count: n))
+            assigned.append(contentsOf: repeatElement([], count: n))
+        }
+        precondition(assigned[i].isEmpty, "an executor registers again while it still holds tasks")
+        if !isPresent(state[i]) { presentCount += 1 }
+        state[i] = .online
+        capacity[i] = spec.capacity
+        used[i] = .zero
+        lastHeartbeat[i] = now
+        incarnation[i] &+= 1
+        labelClass[i] = internLabels(spec.labels)
+        refreshSchedulable(i)
+    }
+
+    mutating func heartbeat(_ id: ExecutorID, at now: Instant) { lastHeartbeat[id.index] = now }
+
+    /// Moves a present executor to `newState` (draining, lost or left).
+    mutating func transition(_ id: ExecutorID, to newState: ExecutorState) {
+        let i = id.index
+        if isPresent(state[i]) && !isPresent(newState) { presentCount -= 1 }
+        state[i] = newState
+        refreshSchedulable(i)
+    }
+
+    mutating func reserve(_ requires: Resources, for task: TaskID, on id: ExecutorID) {
+        let i = id.index
+        used[i] = used[i] + requires
+        assigned[i].append(task)
+        refreshSchedulable(i)
+    }
+
+    mutating func release(_ requires: Resources, for task: TaskID, on id: ExecutorID) {
+        let i = id.index
+        used[i] = used[i] - requires
+        if let k = assigned[i].firstIndex(of: task) { assigned[i].remove(at: k) }
+        refreshSchedulable(i)
+    }
+
+    /// Forgets every task on `id` and zeroes its reservations (after loss or departure).
+    mutating func clearAssignments(_ id: ExecutorID) -> [TaskID] {
+        let i = id.index
+        let held = assigned[i]
+        assigned[i] = []
+        used[i] = .zero
+        refreshSchedulable(i)
+        return held
+    }
+
+    private func isPresent(_ s: ExecutorState) -> Bool { s == .online || s == .draining }
+
+    private mutating func refreshSchedulable(_ i: Int) {
+        if state[i] == .online && used[i].slots < capacity[i].slots { schedulable.insert(i) } else { schedulable.remove(i) }
+    }
+
+    private mutating func internLabels(_ labels: LabelSet) -> Int32 {
+        if let k = labelClassIndex[labels] { return k }
+        let k = Int32(labelClasses.count)
+        labelClasses.append(labels)
+        labelClassIndex[labels] = k
+        return k
+    }
+}

@@ -1,0 +1,115 @@
+import HoneycombCore
+import HoneycombStats
+
+/// A scenario: the fleet, the agents, the load, the faults and the policy of one
+/// simulation, as read from a YAML file (see `Scenarios/README.md`).
+public struct Scenario: Sendable {
+    public var name: String
+    public var description: String
+    public var seed: UInt64
+    public var replications: Int
+    public var duration: TimeSpan
+    /// Observations before this are discarded.
+    public var warmup: TimeSpan
+    public var pools: [Pool]
+    public var agents: [Agent]
+    public var workloads: [Workload]
+    public var events: [TimedEvent]
+    public var policy: Policy
+    public var network: Network
+    /// FNV-1a of the file's bytes, as hex.
+    public var fingerprint: String
+
+    /// A pool of identical executors.
+    public struct Pool: Sendable {
+        public var name: String
+        public var count: Int
+        public var labels: LabelSet
+        public var resources: Resources
+        public var churn: Churn?
+    }
+
+    /// How executors of a pool come and go. Times are in seconds.
+    public struct Churn: Sendable {
+        /// How long an executor stays up.
+        public var uptime: Distribution
+        /// How long it stays away before it registers again.
+        public var downtime: Distribution
+        /// The chance that going down is a crash (silent) rather than a graceful drain.
+        public var crash: Double
+    }
+
+    /// An agent: what its tasks need, and (simulation only) how they behave.
+    public struct Agent: Sendable {
+        public var definition: AgentDefinition
+        /// Run time of one attempt, in seconds.
+        public var runtime: Distribution
+        /// The chance that an attempt fails.
+        public var failure: Double
+    }
+
+    /// A stream of tasks of one agent.
+    public struct Workload: Sendable {
+        /// Index into `agents`.
+        public var agent: Int
+        public var arrivals: ArrivalProcess
+    }
+
+    /// When tasks arrive. Rates are per second.
+    public enum ArrivalProcess: Sendable {
+        case poisson(rate: Double)
+        case constant(rate: Double)
+        /// `size` tasks every `every` seconds, spread evenly over `over` seconds.
+        case bursts(every: Distribution, size: Int, over: Double)
+        /// A Poisson process whose rate follows a day: mean·(1 + amplitude·cos(2π(t − peak)/period)).
+        case diurnal(mean: Double, amplitude: Double, period: Double, peak: Double)
+
+        /// The long-run mean rate, per second.
+        public var meanRate: Double {
+            switch self {
+            case .poisson(let r), .constant(let r): r
+            case .bursts(let every, let size, _): Double(size) / every.mean
+            case .diurnal(let mean, _, _, _): mean
+            }
+        }
+    }
+
+    /// Something that happens at a set time.
+    public struct TimedEvent: Sendable {
+        public var at: TimeSpan
+        public var action: Action
+    }
+
+    /// How many executors of a pool an event touches.
+    public enum Share: Sendable, Equatable {
+        case fraction(Double)
+        case count(Int)
+    }
+
+    public enum Action: Sendable {
+        /// New executors join the pool.
+        case add(pool: Int, count: Int)
+        /// Executors drain and leave for good.
+        case remove(pool: Int, Share)
+        /// Executors crash (and come back after their downtime, if the pool churns).
+        case crash(pool: Int, Share)
+        /// Executors lose contact with the control plane for a while, then regain it.
+        case partition(pool: Int, Share, for: TimeSpan)
+        /// A workload's rate is multiplied by `scale` (relative to its rate in the file).
+        case scaleRate(workload: Int, scale: Double)
+    }
+
+    /// The control plane's policy, and the executors' heartbeat period it sets.
+    public struct Policy: Sendable {
+        public var plane: PlaneConfig
+        public var heartbeatInterval: TimeSpan
+    }
+
+    /// Message delays between plane and executors, in seconds.
+    public struct Network: Sendable {
+        /// Plane → executor (the NATS hop of a dispatch).
+        public var dispatch: Distribution
+        /// Executor → plane (task start and end reports).
+        public var report: Distribution
+    }
+}

@@ -1,0 +1,296 @@
+import Foundation
+import HoneycombCore
+import HoneycombStats
+import Yams
+
+extension Scenario {
+    /// Reads and checks a scenario file. Throws `ScenarioError` saying file, line, column,
+    /// field and what was expected; never returns a half-read scenario.
+    public static func load(path: String) throws -> Scenario {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ScenarioError(file: path, line: 0, column: 0, path: "", message: "cannot read the file (does it exist?)")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ScenarioError(file: path, line: 0, column: 0, path: "", message: "the file is not UTF-8 text")
+        }
+        return try parse(text, file: path)
+    }
+
+    /// Parses scenario text; `file` names it in errors.
+    public static func parse(_ text: String, file: String = "<scenario>") throws -> Scenario {
+        let root: Node
+        do {
+            guard let node = try Yams.compose(yaml: text) else {
+                throw ScenarioError(file: file, line: 0, column: 0, path: "", message: "the file is empty")
+            }
+            root = node
+        } catch let e as YamlError {
+            throw syntaxError(e, file: file)
+        }
+        return try ScenarioReader(file: file, text: text).read(YAMLField(node: root, path: "", file: file))
+    }
+
+    private static func syntaxError(_ e: YamlError, file: String) -> ScenarioError {
+        switch e {
+        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
+             .composer(_, let problem, let mark, _):
+            return ScenarioError(file: file, line: mark.line, column: mark.column, path: "",
+                                 message: "YAML syntax: \(problem)")
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            return ScenarioError(file: file, line: context.mark.line, column: context.mark.column, path: "",
+                                 message: "key '\(duplicates.joined(separator: "', '"))' appears twice in one mapping")
+        default:
+            return ScenarioError(file: file, line: 0, column: 0, path: "", message: "YAML: \(e)")
+        }
+    }
+}
+
+/// Turns a checked YAML tree into a `Scenario`, one section at a time.
+private struct ScenarioReader {
+    let file: String
+    let text: String
+
+    func read(_ root: YAMLField) throws -> Scenario {
+        let top = try root.mapping(allowed: ["name", "description", "seed", "replications", "duration", "warmup",
+                                             "executors", "agents", "workload", "events", "policy", "network"])
+        let duration = try top.required("duration").seconds(allowZero: false)
+        let warmup = try top.optional("warmup")?.seconds() ?? 0
+        if warmup >= duration { throw try top.required("warmup").error("expected a warm-up shorter than the duration") }
+
+        let pools = try top.required("executors").list().map(pool)
+        guard !pools.isEmpty else { throw try top.required("executors").error("expected at least one executor pool") }
+        try unique(pools.map(\.name), in: try top.required("executors").list(), key: "pool")
+        let agents = try top.required("agents").list().map(agent)
+        guard !agents.isEmpty else { throw try top.required("agents").error("expected at least one agent") }
+        try unique(agents.map(\.definition.name), in: try top.required("agents").list(), key: "name")
+        let agentNames = agents.map(\.definition.name)
+        let workloads = try (top.optional("workload")?.list() ?? []).map { try workload($0, agents: agentNames) }
+        let events = try (top.optional("events")?.list() ?? []).map {
+            try event($0, pools: pools.map(\.name), workloads: workloads, agentNames: agentNames)
+        }
+        for (field, e) in zip(try top.optional("events")?.list() ?? [], events) where e.at.seconds >= duration {
+            throw field.error("event at \(e.at) is not before the end of the run (\(TimeSpan.seconds(duration)))")
+        }
+
+        return Scenario(
+            name: try top.required("name").string(),
+            description: try top.optional("description")?.string() ?? "",
+            seed: UInt64(try top.optional("seed")?.int(min: 0) ?? 1),
+            replications: try top.optional("replications")?.int(min: 1, max: 10_000) ?? 1,
+            duration: .seconds(duration),
+            warmup: .seconds(warmup),
+            pools: pools,
+            agents: agents,
+            workloads: workloads,
+            events: events.sorted { $0.at < $1.at },
+            policy: try policy(top.optional("policy")),
+            network: try network(top.optional("network")),
+            fingerprint: String(SeedDerivation.fnv1a(text), radix: 16)
+        )
+    }
+
+    private func unique(_ names: [String], in fields: [YAMLField], key: String) throws {
+        for (i, name) in names.enumerated() where names[..<i].contains(name) {
+            throw try fields[i].mapping(allowed: [key] + allKeys(fields[i])).required(key)
+                .error("'\(name)' is defined twice")
+        }
+    }
+
+    private func allKeys(_ f: YAMLField) -> [String] {
+        guard case .mapping(let m) = f.node else { return [] }
+        return m.compactMap { $0.key.string }
+    }
+
+    private func labels(_ f: YAMLField?) throws -> LabelSet {
+        guard let f else { return LabelSet() }
+        guard case .mapping(let m) = f.node else { throw f.error("expected a mapping of label names to values") }
+        var out: [Label] = []
+        for (k, v) in m {
+            let key = try YAMLField(node: k, path: f.path, file: file).string()
+            out.append(Label(key, try f.child(key, v).string()))
+        }
+        return LabelSet(out)
+    }
+
+    private func pool(_ f: YAMLField) throws -> Scenario.Pool {
+        let m = try f.mapping(allowed: ["pool", "count", "labels", "resources", "churn"])
+        let r = try m.required("resources").mapping(allowed: ["cpu", "memory", "slots"])
+        let slots = try r.optional("slots")?.int(min: 1, max: 1_000_000) ?? 1
+        var churn: Scenario.Churn?
+        if let c = m.optional("churn") {
+            let cm = try c.mapping(allowed: ["uptime", "downtime", "crash"])
+            churn = Scenario.Churn(uptime: try cm.required("uptime").durationDistribution(),
+                                   downtime: try cm.required("downtime").durationDistribution(),
+                                   crash: try cm.optional("crash")?.probability() ?? 0)
+        }
+        return Scenario.Pool(
+            name: try m.required("pool").string(),
+            count: try m.required("count").int(min: 0, max: 10_000_000),
+            labels: try labels(m.optional("labels")),
+            resources: Resources(cpuMillis: try r.optional("cpu")?.millicores() ?? 0,
+                                 memoryBytes: try r.optional("memory")?.bytes() ?? 0,
+                                 slots: Int64(slots)),
+            churn: churn)
+    }
+
+    private func agent(_ f: YAMLField) throws -> Scenario.Agent {
+        let m = try f.mapping(allowed: ["name", "version", "requires", "runtime", "failure", "maxAttempts"])
+        var needs = Resources(cpuMillis: 0, memoryBytes: 0, slots: 1)
+        var required = LabelSet()
+        if let rf = m.optional("requires") {
+            let r = try rf.mapping(allowed: ["cpu", "memory", "labels"])
+            needs.cpuMillis = try r.optional("cpu")?.millicores() ?? 0
+            needs.memoryBytes = try r.optional("memory")?.bytes() ?? 0
+            required = try labels(r.optional("labels"))
+        }
+        return Scenario.Agent(
+            definition: AgentDefinition(name: try m.required("name").string(),
+                                        version: try m.optional("version")?.string() ?? "1",
+                                        requires: needs, requiredLabels: required,
+                                        maxAttempts: try m.optional("maxAttempts")?.int(min: 1, max: 100) ?? 3),
+            runtime: try m.required("runtime").durationDistribution(),
+            failure: try m.optional("failure")?.probability() ?? 0)
+    }
+
+    private func workload(_ f: YAMLField, agents: [String]) throws -> Scenario.Workload {
+        let m = try f.mapping(allowed: ["agent", "arrivals"])
+        let af = try m.required("agent")
+        let name = try af.string()
+        guard let agent = agents.firstIndex(of: name) else {
+            throw af.error("no agent named '\(name)'; agents are: \(agents.joined(separator: ", "))")
+        }
+        return Scenario.Workload(agent: agent, arrivals: try arrivals(m.required("arrivals")))
+    }
+
+    private func arrivals(_ f: YAMLField) throws -> Scenario.ArrivalProcess {
+        let kinds = ["poisson", "constant", "bursts", "diurnal"]
+        let m = try f.mapping(allowed: kinds)
+        guard m.entries.count == 1, let (kind, p) = m.entries.first else {
+            throw f.error("expected exactly one arrival process, one of: \(kinds.joined(separator: ", "))")
+        }
+        switch kind {
+        case "poisson": return .poisson(rate: try p.mapping(allowed: ["rate"]).required("rate").rate())
+        case "constant": return .constant(rate: try p.mapping(allowed: ["rate"]).required("rate").rate())
+        case "bursts":
+            let q = try p.mapping(allowed: ["every", "size", "over"])
+            let every = try q.required("every").durationDistribution()
+            guard every.mean > 0 else { throw try q.required("every").error("expected bursts to be spaced by more than 0s") }
+            return .bursts(every: every, size: try q.required("size").int(min: 1, max: 10_000_000),
+                           over: try q.optional("over")?.seconds() ?? 0)
+        default:
+            let q = try p.mapping(allowed: ["mean", "amplitude", "period", "peak"])
+            return .diurnal(mean: try q.required("mean").rate(),
+                            amplitude: try q.optional("amplitude")?.double(min: 0, max: 1) ?? 0.5,
+                            period: try q.optional("period")?.seconds(allowZero: false) ?? 86400,
+                            peak: try q.optional("peak")?.seconds() ?? 0)
+        }
+    }
+
+    private func share(_ m: YAMLMapping) throws -> Scenario.Share {
+        switch (m.optional("fraction"), m.optional("count")) {
+        case (let f?, nil): return .fraction(try f.probability())
+        case (nil, let c?): return .count(try c.int(min: 0))
+        case (_?, _?): throw m.field.error("give either fraction or count, not both")
+        case (nil, nil): throw m.field.error("missing required key 'fraction' (or 'count')")
+        }
+    }
+
+    private func event(_ f: YAMLField, pools: [String], workloads: [Scenario.Workload],
+                       agentNames: [String]) throws -> Scenario.TimedEvent {
+        let actions = ["add", "remove", "crash", "partition", "rate"]
+        let m = try f.mapping(allowed: ["at"] + actions)
+        let at = try m.required("at").seconds()
+        let named = actions.compactMap { a in m.optional(a).map { (a, $0) } }
+        guard named.count == 1, let (kind, p) = named.first else {
+            throw f.error("expected exactly one action, one of: \(actions.joined(separator: ", "))")
+        }
+        func poolIndex(_ q: YAMLMapping) throws -> Int {
+            let pf = try q.required("pool")
+            let name = try pf.string()
+            guard let i = pools.firstIndex(of: name) else {
+                throw pf.error("no executor pool named '\(name)'; pools are: \(pools.joined(separator: ", "))")
+            }
+            return i
+        }
+        let action: Scenario.Action
+        switch kind {
+        case "add":
+            let q = try p.mapping(allowed: ["pool", "count"])
+            action = .add(pool: try poolIndex(q), count: try q.required("count").int(min: 1, max: 10_000_000))
+        case "remove":
+            let q = try p.mapping(allowed: ["pool", "fraction", "count"])
+            action = .remove(pool: try poolIndex(q), try share(q))
+        case "crash":
+            let q = try p.mapping(allowed: ["pool", "fraction", "count"])
+            action = .crash(pool: try poolIndex(q), try share(q))
+        case "partition":
+            let q = try p.mapping(allowed: ["pool", "fraction", "count", "for"])
+            action = .partition(pool: try poolIndex(q), try share(q),
+                                for: .seconds(try q.required("for").seconds(allowZero: false)))
+        default:
+            let q = try p.mapping(allowed: ["workload", "scale", "to"])
+            let wf = try q.required("workload")
+            let name = try wf.string()
+            let names = workloads.map { agentNames[$0.agent] }
+            guard let w = names.firstIndex(of: name) else {
+                throw wf.error("no workload of agent '\(name)'; workloads are: \(names.joined(separator: ", "))")
+            }
+            switch (q.optional("scale"), q.optional("to")) {
+            case (let s?, nil): action = .scaleRate(workload: w, scale: try s.double(min: 0))
+            case (nil, let t?): action = .scaleRate(workload: w, scale: try t.rate() / workloads[w].arrivals.meanRate)
+            default: throw p.error("give exactly one of 'scale' (a factor) or 'to' (a rate such as 10/s)")
+            }
+        }
+        return Scenario.TimedEvent(at: .seconds(at), action: action)
+    }
+
+    private func policy(_ f: YAMLField?) throws -> Scenario.Policy {
+        var plane = PlaneConfig()
+        var interval = TimeSpan.seconds(10)
+        guard let f else { return Scenario.Policy(plane: plane, heartbeatInterval: interval) }
+        let m = try f.mapping(allowed: ["scheduler", "heartbeat", "retry"])
+        if let sf = m.optional("scheduler") {
+            let s = try sf.mapping(allowed: ["score", "candidates"])
+            if let scf = s.optional("score") {
+                let sc = try scf.mapping(allowed: ["binpack", "leastLoaded"])
+                plane.scheduler.binpack = try sc.optional("binpack")?.double(min: 0) ?? 0
+                plane.scheduler.leastLoaded = try sc.optional("leastLoaded")?.double(min: 0) ?? 0
+            }
+            if let cf = s.optional("candidates") {
+                switch try cf.string() {
+                case "all": plane.scheduler.candidates = .all
+                case "adaptive": plane.scheduler.candidates = .adaptive
+                default:
+                    guard let k = Int(try cf.string()), k >= 1 else {
+                        throw cf.error("expected 'all', 'adaptive' or a whole number ≥ 1, got \(cf.shown)")
+                    }
+                    plane.scheduler.candidates = .first(k)
+                }
+            }
+        }
+        if let hf = m.optional("heartbeat") {
+            let h = try hf.mapping(allowed: ["interval", "timeout"])
+            if let i = h.optional("interval") { interval = .seconds(try i.seconds(allowZero: false)) }
+            if let t = h.optional("timeout") { plane.heartbeatTimeout = .seconds(try t.seconds(allowZero: false)) }
+            if plane.heartbeatTimeout <= interval {
+                throw (h.optional("timeout") ?? hf).error(
+                    "expected the heartbeat timeout (\(plane.heartbeatTimeout)) to exceed the interval (\(interval))")
+            }
+        }
+        if let rf = m.optional("retry") {
+            let r = try rf.mapping(allowed: ["backoff", "maxBackoff"])
+            if let b = r.optional("backoff") { plane.retryBackoff = .seconds(try b.seconds()) }
+            if let b = r.optional("maxBackoff") { plane.retryBackoffMax = .seconds(try b.seconds()) }
+        }
+        return Scenario.Policy(plane: plane, heartbeatInterval: interval)
+    }
+
+    private func network(_ f: YAMLField?) throws -> Scenario.Network {
+        var net = Scenario.Network(dispatch: .constant(0.002), report: .constant(0.002))
+        guard let f else { return net }
+        let m = try f.mapping(allowed: ["dispatch", "report"])
+        if let d = m.optional("dispatch") { net.dispatch = try d.durationDistribution() }
+        if let r = m.optional("report") { net.report = try r.durationDistribution() }
+        return net
+    }
+}

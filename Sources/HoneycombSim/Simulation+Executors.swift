@@ -1,0 +1,222 @@
+import HoneycombCore
+import HoneycombStats
+
+/// One simulated executor: the truth the plane only learns about through messages.
+struct ExecutorModel {
+    var pool: Int32
+    /// Running (including draining or cut off by a partition).
+    var up = false
+    var draining = false
+    var partitioned = false
+    /// Removed by a scenario event: never comes back.
+    var retired = false
+    /// Bumped whenever the executor goes down or registers again, so that events of an
+    /// earlier life (completions, heartbeats) are recognised and dropped.
+    var incarnation: UInt32 = 0
+    var running: Int32 = 0
+    /// Dispatches sent to this incarnation that have not arrived yet.
+    var inflight: Int32 = 0
+    var slots: Int32
+}
+
+/// Messages held while an executor is cut off from the plane, delivered when it heals.
+struct HeldMessages {
+    var reports: [PlaneInput] = []
+    var dispatches: [(task: Int32, attempt: UInt16)] = []
+}
+
+extension Simulation {
+    /// Creates an executor of pool `p`. At the start of a run a churning executor begins up or
+    /// down in proportion to its mean up and down times, so that the fleet starts near its
+    /// long-run state rather than all at once.
+    mutating func startExecutor(pool p: Int, initial: Bool) {
+        let id = executors.count
+        executors.append(ExecutorModel(pool: Int32(p), slots: Int32(scenario.pools[p].resources.slots)))
+        if let churn = scenario.pools[p].churn, initial {
+            let up = churn.uptime.mean, down = churn.downtime.mean
+            let pUp = up.isFinite ? up / (up + down) : 1
+            if !churnStreams[p].bernoulli(pUp) {
+                queue.push(.comeUp(executor: Int32(id)), at: now + .seconds(churn.downtime.sample(churnStreams[p])))
+                return
+            }
+        }
+        comeUp(id)
+    }
+
+    /// The executor starts (or restarts) and registers.
+    mutating func comeUp(_ e: Int) {
+        guard !executors[e].up, !executors[e].retired else { return }
+        metrics.executorChanged(up: +1, slots: Int(executors[e].slots), at: now, churn: now > .zero)
+        executors[e].up = true
+        register(e)
+        let p = Int(executors[e].pool)
+        if let churn = scenario.pools[p].churn {
+            queue.push(.goDown(executor: Int32(e), incarnation: executors[e].incarnation),
+                       at: now + .seconds(churn.uptime.sample(churnStreams[p])))
+        }
+    }
+
+    /// A fresh life: nothing running, nothing in flight, heartbeats from a random phase.
+    private mutating func register(_ e: Int) {
+        executors[e].incarnation &+= 1
+        executors[e].draining = false
+        executors[e].partitioned = false
+        executors[e].inflight = 0
+        setRunning(e, 0)
+        held[Int32(e)] = nil
+        send(.executorRegistered(ExecutorID(e), poolSpecs[Int(executors[e].pool)]))
+        let interval = scenario.policy.heartbeatInterval
+        let phase = TimeSpan.seconds(heartbeatStream.uniform() * interval.seconds)
+        queue.push(.heartbeat(executor: Int32(e), incarnation: executors[e].incarnation), at: now + phase)
+    }
+
+    mutating func heartbeat(_ e: Int, _ incarnation: UInt32) {
+        guard executors[e].up, executors[e].incarnation == incarnation else { return }
+        if !executors[e].partitioned { send(.executorHeartbeat(ExecutorID(e))) }
+        // The plane may have told it to register again, which starts a new chain.
+        if executors[e].incarnation == incarnation {
+            queue.push(.heartbeat(executor: Int32(e), incarnation: incarnation), at: now + scenario.policy.heartbeatInterval)
+        }
+    }
+
+    /// The end of an uptime: crash (silently) or drain and leave.
+    mutating func goDown(_ e: Int, _ incarnation: UInt32) {
+        guard executors[e].up, executors[e].incarnation == incarnation else { return }
+        let p = Int(executors[e].pool)
+        if churnStreams[p].bernoulli(scenario.pools[p].churn?.crash ?? 0) { crash(e) } else { drain(e) }
+    }
+
+    mutating func crash(_ e: Int) {
+        guard executors[e].up else { return }
+        takeDown(e)
+        scheduleReturn(e)
+    }
+
+    /// Stops taking work; leaves once nothing runs or is on its way.
+    mutating func drain(_ e: Int) {
+        guard executors[e].up, !executors[e].draining else { return }
+        executors[e].draining = true
+        message(e, .executorDraining(ExecutorID(e)))
+        leaveIfIdle(e)
+    }
+
+    mutating func leaveIfIdle(_ e: Int) {
+        guard executors[e].draining, executors[e].running == 0, executors[e].inflight == 0 else { return }
+        message(e, .executorLeft(ExecutorID(e)))
+        takeDown(e)
+        scheduleReturn(e)
+    }
+
+    private mutating func takeDown(_ e: Int) {
+        setRunning(e, 0)
+        metrics.executorChanged(up: -1, slots: -Int(executors[e].slots), at: now, churn: true)
+        executors[e].up = false
+        executors[e].draining = false
+        executors[e].partitioned = false
+        executors[e].inflight = 0
+        executors[e].incarnation &+= 1
+        held[Int32(e)] = nil
+    }
+
+    private mutating func scheduleReturn(_ e: Int) {
+        let p = Int(executors[e].pool)
+        guard !executors[e].retired, let churn = scenario.pools[p].churn else { return }
+        queue.push(.comeUp(executor: Int32(e)), at: now + .seconds(churn.downtime.sample(churnStreams[p])))
+    }
+
+    /// The plane gave this executor up: it drops what it runs and registers again.
+    mutating func reregister(_ e: Int) {
+        guard executors[e].up else { return }
+        register(e)
+    }
+
+    /// An executor → plane message: delayed by the network, held while partitioned.
+    mutating func message(_ e: Int, _ input: PlaneInput) {
+        if executors[e].partitioned {
+            held[Int32(e), default: HeldMessages()].reports.append(input)
+        } else {
+            send(input)
+        }
+    }
+
+    mutating func dispatch(_ task: TaskID, _ attempt: UInt16, _ e: Int) {
+        if executors[e].up { executors[e].inflight += 1 }
+        after(scenario.network.dispatch, dispatchStream,
+              .dispatchArrives(task: task.rawValue, attempt: attempt, executor: Int32(e),
+                               incarnation: executors[e].incarnation))
+    }
+
+    mutating func dispatchArrives(_ task: TaskID, _ attempt: UInt16, _ e: Int, _ incarnation: UInt32) {
+        // Sent to an earlier life, or to an executor that is down: the message is lost.
+        guard executors[e].up, executors[e].incarnation == incarnation else { return }
+        executors[e].inflight -= 1
+        if executors[e].partitioned {
+            held[Int32(e), default: HeldMessages()].dispatches.append((task.rawValue, attempt))
+            return
+        }
+        start(task, attempt, e)
+    }
+
+    private mutating func start(_ task: TaskID, _ attempt: UInt16, _ e: Int) {
+        setRunning(e, executors[e].running + 1)
+        if tasks[task.index].firstStart == .distantFuture {
+            tasks[task.index].firstStart = now
+            metrics.taskStarted(tasks[task.index], at: now)
+        }
+        queue.push(.taskCompletes(task: task.rawValue, attempt: attempt, executor: Int32(e),
+                                  incarnation: executors[e].incarnation),
+                   at: now + tasks[task.index].runtime)
+        report(e, .reportStarted(task: task.rawValue, attempt: attempt))
+    }
+
+    mutating func taskCompletes(_ task: TaskID, _ attempt: UInt16, _ e: Int, _ incarnation: UInt32) {
+        guard executors[e].up, executors[e].incarnation == incarnation else { return }
+        setRunning(e, executors[e].running - 1)
+        let agent = Int(tasks[task.index].agent)
+        let fails = attempt == 1
+            ? tasks[task.index].failsFirst
+            : retryFailureStreams[agent].bernoulli(scenario.agents[agent].failure)
+        report(e, .reportEnded(task: task.rawValue, attempt: attempt, succeeded: !fails))
+        leaveIfIdle(e)
+    }
+
+    /// A task report travels to the plane after the network's report delay.
+    private mutating func report(_ e: Int, _ event: WorldEvent) {
+        if executors[e].partitioned {
+            if case .reportStarted(let t, let a) = event {
+                held[Int32(e), default: HeldMessages()].reports.append(.taskStarted(TaskID(t), attempt: a))
+            } else if case .reportEnded(let t, let a, let ok) = event {
+                held[Int32(e), default: HeldMessages()].reports.append(
+                    ok ? .taskSucceeded(TaskID(t), attempt: a) : .taskFailed(TaskID(t), attempt: a))
+            }
+            return
+        }
+        after(scenario.network.report, reportStream, event)
+    }
+
+    mutating func partition(_ e: Int, for span: TimeSpan) {
+        guard executors[e].up, !executors[e].partitioned else { return }
+        executors[e].partitioned = true
+        queue.push(.partitionHeals(executor: Int32(e), incarnation: executors[e].incarnation), at: now + span)
+    }
+
+    /// Contact returns: a heartbeat first. If the plane gave the executor up meanwhile it
+    /// answers by asking it to register again, which drops what was held; otherwise the held
+    /// reports go out and the held dispatches start.
+    mutating func partitionHeals(_ e: Int, _ incarnation: UInt32) {
+        guard executors[e].up, executors[e].incarnation == incarnation, executors[e].partitioned else { return }
+        executors[e].partitioned = false
+        let waiting = held.removeValue(forKey: Int32(e)) ?? HeldMessages()
+        send(.executorHeartbeat(ExecutorID(e)))
+        guard executors[e].incarnation == incarnation else { return }
+        for input in waiting.reports { send(input) }
+        for d in waiting.dispatches { start(TaskID(d.task), d.attempt, e) }
+        leaveIfIdle(e)
+    }
+
+    private mutating func setRunning(_ e: Int, _ n: Int32) {
+        let delta = Int(n - executors[e].running)
+        if delta != 0 { metrics.busyChanged(by: delta, at: now) }
+        executors[e].running = n
+    }
+}

@@ -1,0 +1,109 @@
+import Foundation
+import HoneycombCore
+import HoneycombStats
+
+/// A workload's arrival process and the scale events have put on its rate.
+struct WorkloadState {
+    var arrivals: Scenario.ArrivalProcess
+    var scale = 1.0
+    /// Bumped when the rate changes, so the arrival already scheduled is dropped.
+    var generation: UInt32 = 0
+}
+
+extension Simulation {
+    /// Schedules the workload's next arrival (or burst) after `now`.
+    mutating func scheduleNextArrival(_ w: Int32) {
+        let state = workloads[Int(w)]
+        guard state.scale > 0 else { return }
+        let s = arrivalStreams[Int(w)]
+        let gap: Double
+        switch state.arrivals {
+        case .poisson(let rate): gap = s.exponential(mean: 1 / (rate * state.scale))
+        case .constant(let rate): gap = 1 / (rate * state.scale)
+        case .bursts(let every, _, _): gap = every.sample(s)
+        case .diurnal(let mean, let amplitude, let period, let peak):
+            // Lewis–Shedler thinning: candidates at the peak rate, kept with probability λ(t)/λmax.
+            let top = mean * state.scale * (1 + amplitude)
+            var t = now.seconds
+            while true {
+                t += s.exponential(mean: 1 / top)
+                if t > end.seconds { return }
+                let rate = mean * state.scale * (1 + amplitude * cos(2 * Double.pi * (t - peak) / period))
+                if s.uniform() * top <= rate { break }
+            }
+            gap = t - now.seconds
+        }
+        queue.push(.arrival(workload: w, generation: state.generation), at: now + .seconds(gap))
+    }
+
+    mutating func arrival(workload w: Int, generation: UInt32) {
+        guard workloads[w].generation == generation else { return }
+        if case .bursts(_, let size, let over) = workloads[w].arrivals {
+            let n = Int((Double(size) * workloads[w].scale).rounded())
+            for k in 0..<n {
+                if over > 0 && k > 0 {
+                    queue.push(.spreadArrival(workload: Int32(w)), at: now + .seconds(over * Double(k) / Double(n)))
+                } else {
+                    submitTask(workload: w)
+                }
+            }
+        } else {
+            submitTask(workload: w)
+        }
+        scheduleNextArrival(Int32(w))
+    }
+
+    /// A new task of the workload's agent. Its run time and first-attempt outcome are drawn
+    /// now, in arrival order, so that every policy sees the same tasks.
+    mutating func submitTask(workload w: Int) {
+        let agent = scenario.workloads[w].agent
+        let spec = scenario.agents[agent]
+        let id = TaskID(tasks.count)
+        tasks.append(SimTask(submitted: now, firstStart: .distantFuture,
+                             runtime: .seconds(spec.runtime.sample(runtimeStreams[agent])),
+                             agent: Int32(agent),
+                             failsFirst: failureStreams[agent].bernoulli(spec.failure)))
+        metrics.taskSubmitted(at: now)
+        send(.taskSubmitted(TaskSpec(id: id, agent: AgentID(agent))))
+    }
+
+    /// Carries out a timed scenario event.
+    mutating func apply(_ action: Scenario.Action) {
+        switch action {
+        case .add(let pool, let count):
+            for _ in 0..<count { startExecutor(pool: pool, initial: false) }
+        case .remove(let pool, let share):
+            for e in pick(share, from: pool, where: { !$0.draining }) {
+                executors[e].retired = true
+                drain(e)
+            }
+        case .crash(let pool, let share):
+            for e in pick(share, from: pool, where: { _ in true }) { crash(e) }
+        case .partition(let pool, let share, let span):
+            for e in pick(share, from: pool, where: { !$0.partitioned }) { partition(e, for: span) }
+        case .scaleRate(let w, let scale):
+            workloads[w].scale = scale
+            workloads[w].generation &+= 1
+            scheduleNextArrival(Int32(w))
+        }
+    }
+
+    /// A uniformly random subset of the pool's up executors that pass `filter`, chosen with a
+    /// partial Fisher–Yates shuffle on the fault stream, returned in id order.
+    private func pick(_ share: Scenario.Share, from pool: Int,
+                      where filter: (ExecutorModel) -> Bool) -> [Int] {
+        var ids = executors.indices.filter {
+            executors[$0].up && executors[$0].pool == Int32(pool) && filter(executors[$0])
+        }
+        let k: Int
+        switch share {
+        case .fraction(let f): k = Int((f * Double(ids.count)).rounded())
+        case .count(let c): k = min(c, ids.count)
+        }
+        for i in 0..<k {
+            let j = i + faultStream.integer(below: ids.count - i)
+            ids.swapAt(i, j)
+        }
+        return ids[..<k].sorted()
+    }
+}

@@ -1,0 +1,172 @@
+import HoneycombCore
+import HoneycombStats
+
+/// What can happen in the simulated world. Payloads are plain integers so that the event
+/// heap holds trivially-copyable entries.
+enum WorldEvent {
+    case arrival(workload: Int32, generation: UInt32)
+    /// One task of a burst, spread over the burst's window.
+    case spreadArrival(workload: Int32)
+    case dispatchArrives(task: Int32, attempt: UInt16, executor: Int32, incarnation: UInt32)
+    case taskCompletes(task: Int32, attempt: UInt16, executor: Int32, incarnation: UInt32)
+    case reportStarted(task: Int32, attempt: UInt16)
+    case reportEnded(task: Int32, attempt: UInt16, succeeded: Bool)
+    case heartbeat(executor: Int32, incarnation: UInt32)
+    /// The end of an executor's uptime: it crashes or drains.
+    case goDown(executor: Int32, incarnation: UInt32)
+    /// The end of an executor's downtime: it registers again.
+    case comeUp(executor: Int32)
+    case partitionHeals(executor: Int32, incarnation: UInt32)
+    case planeTimer(PlaneTimer)
+    case scenarioEvent(index: Int32)
+}
+
+/// One replication of a scenario: the control plane plus models of everything around it
+/// (executors, the network between them, the workload), driven by a virtual clock.
+///
+/// Everything that happens goes through the event heap or the plane's input queue, in an
+/// order fixed by (time, sequence); every random draw comes from a named stream. The same
+/// scenario and seed therefore give the same run, bit for bit.
+public struct Simulation {
+    let scenario: Scenario
+    public let replicationSeed: UInt64
+    var plane: ControlPlane
+    var queue = EventQueue<WorldEvent>()
+    public private(set) var now = Instant.zero
+    let end: Instant
+    /// Plane inputs raised at the current instant, handled in order.
+    var pendingInputs = FIFO<PlaneInput>()
+    var draining = false
+    var effects = PlaneEffects()
+    public private(set) var eventsProcessed = 0
+
+    // The world.
+    var executors: [ExecutorModel] = []
+    var poolSpecs: [ExecutorSpec]
+    var tasks: [SimTask] = []
+    var workloads: [WorkloadState]
+    var held: [Int32: HeldMessages] = [:]
+
+    // Random streams, one per purpose.
+    let arrivalStreams: [RandomStream]
+    let runtimeStreams: [RandomStream]
+    let failureStreams: [RandomStream]
+    let retryFailureStreams: [RandomStream]
+    let churnStreams: [RandomStream]
+    let heartbeatStream: RandomStream
+    let dispatchStream: RandomStream
+    let reportStream: RandomStream
+    let faultStream: RandomStream
+
+    var metrics: MetricsCollector
+
+    /// Prepares replication `replication` (from 0) of `scenario` seeded from `seed`.
+    public init(scenario: Scenario, seed: UInt64, replication: Int) {
+        self.scenario = scenario
+        replicationSeed = SeedDerivation.replicationSeed(seed, replication: replication)
+        let rs = replicationSeed
+        plane = ControlPlane(config: scenario.policy.plane, agents: scenario.agents.map(\.definition))
+        end = Instant.zero + scenario.duration
+        poolSpecs = scenario.pools.map { ExecutorSpec(labels: $0.labels, capacity: $0.resources) }
+        workloads = scenario.workloads.map { WorkloadState(arrivals: $0.arrivals) }
+        arrivalStreams = scenario.workloads.enumerated().map {
+            RandomStream(runSeed: rs, purpose: "arrivals/\($0.offset)/\(scenario.agents[$0.element.agent].definition.name)")
+        }
+        runtimeStreams = scenario.agents.map { RandomStream(runSeed: rs, purpose: "runtime/\($0.definition.name)") }
+        failureStreams = scenario.agents.map { RandomStream(runSeed: rs, purpose: "failure/\($0.definition.name)") }
+        retryFailureStreams = scenario.agents.map { RandomStream(runSeed: rs, purpose: "retry-failure/\($0.definition.name)") }
+        churnStreams = scenario.pools.map { RandomStream(runSeed: rs, purpose: "churn/\($0.name)") }
+        heartbeatStream = RandomStream(runSeed: rs, purpose: "heartbeat-phase")
+        dispatchStream = RandomStream(runSeed: rs, purpose: "network/dispatch")
+        reportStream = RandomStream(runSeed: rs, purpose: "network/report")
+        faultStream = RandomStream(runSeed: rs, purpose: "faults")
+        metrics = MetricsCollector(warmup: Instant.zero + scenario.warmup, end: end)
+        let expectedTasks = scenario.workloads.reduce(0.0) { $0 + $1.arrivals.meanRate } * scenario.duration.seconds
+        tasks.reserveCapacity(Int(min(expectedTasks * 1.05, 50_000_000)))
+    }
+
+    /// Runs the replication to its end and returns what it measured.
+    public mutating func run() -> ReplicationResult {
+        for (p, pool) in scenario.pools.enumerated() {
+            for _ in 0..<pool.count { startExecutor(pool: p, initial: true) }
+        }
+        for w in workloads.indices { scheduleNextArrival(Int32(w)) }
+        for (i, e) in scenario.events.enumerated() { queue.push(.scenarioEvent(index: Int32(i)), at: Instant.zero + e.at) }
+
+        while let t = queue.nextTime, t <= end {
+            let (time, event) = queue.pop()!
+            now = time
+            eventsProcessed += 1
+            handle(event)
+        }
+        now = end
+        return finish()
+    }
+
+    private mutating func handle(_ event: WorldEvent) {
+        switch event {
+        case .arrival(let w, let generation): arrival(workload: Int(w), generation: generation)
+        case .spreadArrival(let w): submitTask(workload: Int(w))
+        case .dispatchArrives(let t, let a, let e, let inc): dispatchArrives(TaskID(t), a, Int(e), inc)
+        case .taskCompletes(let t, let a, let e, let inc): taskCompletes(TaskID(t), a, Int(e), inc)
+        case .reportStarted(let t, let a): send(.taskStarted(TaskID(t), attempt: a))
+        case .reportEnded(let t, let a, let ok):
+            send(ok ? .taskSucceeded(TaskID(t), attempt: a) : .taskFailed(TaskID(t), attempt: a))
+        case .heartbeat(let e, let inc): heartbeat(Int(e), inc)
+        case .goDown(let e, let inc): goDown(Int(e), inc)
+        case .comeUp(let e): comeUp(Int(e))
+        case .partitionHeals(let e, let inc): partitionHeals(Int(e), inc)
+        case .planeTimer(let timer): send(.timerFired(timer))
+        case .scenarioEvent(let i): apply(scenario.events[Int(i)].action)
+        }
+    }
+
+    /// Hands an input to the plane and carries out what it asks for. Inputs raised while
+    /// effects are being carried out wait their turn, so the plane sees one input at a time.
+    mutating func send(_ input: PlaneInput) {
+        pendingInputs.append(input)
+        guard !draining else { return }
+        draining = true
+        while !pendingInputs.isEmpty {
+            let next = pendingInputs.removeFirst()
+            plane.handle(next, at: now, effects: &effects)
+            var i = 0
+            while i < effects.list.count {
+                carryOut(effects.list[i])
+                i += 1
+            }
+            effects.removeAll()
+        }
+        draining = false
+    }
+
+    private mutating func carryOut(_ effect: PlaneEffect) {
+        switch effect {
+        case .dispatch(let task, let attempt, let executor): dispatch(task, attempt, executor.index)
+        case .setTimer(let timer, let at): queue.push(.planeTimer(timer), at: at)
+        case .taskEnded(let task, let state): metrics.taskEnded(tasks[task.index], as: state, at: now)
+        case .reregister(let executor): reregister(executor.index)
+        case .audit(let event): metrics.audit(event, submittedAt: event.task >= 0 ? tasks[Int(event.task)].submitted : now)
+        }
+    }
+
+    /// Schedules `event` after a delay drawn from `delay`, or handles it now when the delay is zero.
+    mutating func after(_ delay: Distribution, _ stream: RandomStream, _ event: WorldEvent) {
+        let d = delay.sample(stream)
+        if d <= 0 { handle(event) } else { queue.push(event, at: now + .seconds(d)) }
+    }
+
+    private mutating func finish() -> ReplicationResult {
+        metrics.close(at: end)
+        return metrics.result(plane: plane, tasks: tasks, events: eventsProcessed, seed: replicationSeed)
+    }
+}
+
+/// A task as the world knows it: when it came, how long it runs, whether its first attempt fails.
+struct SimTask {
+    var submitted: Instant
+    var firstStart: Instant
+    var runtime: TimeSpan
+    var agent: Int32
+    var failsFirst: Bool
+}

@@ -1,0 +1,42 @@
+import Foundation
+import HoneycombReport
+import HoneycombStats
+import Synchronization
+
+/// Runs a scenario's replications and assembles the report.
+public enum SimulationRunner {
+    /// Runs `replications` independent replications seeded from `seed`, `parallelism` at a
+    /// time. Results are gathered by replication index, so the report does not depend on which
+    /// replication finishes first. `progress` is called (from any thread) as each one ends.
+    public static func run(_ scenario: Scenario, seed: UInt64? = nil, replications: Int? = nil,
+                           parallelism: Int = 1,
+                           progress: (@Sendable (_ done: Int, _ total: Int) -> Void)? = nil) -> (Report, events: Int) {
+        let seed = seed ?? scenario.seed
+        let n = replications ?? scenario.replications
+        let results = Mutex<[ReplicationResult?]>(Array(repeating: nil, count: n))
+        let done = Atomic<Int>(0)
+        let workers = max(1, min(parallelism, n))
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            var r = worker
+            while r < n {
+                var sim = Simulation(scenario: scenario, seed: seed, replication: r)
+                let result = sim.run()
+                results.withLock { $0[r] = result }
+                let finished = done.add(1, ordering: .relaxed).newValue
+                progress?(finished, n)
+                r += workers
+            }
+        }
+        let all = results.withLock { $0.map { $0! } }
+        return (report(scenario, seed: seed, all), all.reduce(0) { $0 + $1.events })
+    }
+
+    static func report(_ scenario: Scenario, seed: UInt64, _ results: [ReplicationResult]) -> Report {
+        let definitions = results.first?.values.map(\.0) ?? []
+        let metrics = definitions.enumerated().map { k, d in MetricResult(d, values: results.map { $0.values[k].1 }) }
+        let run = RunDescription(scenario: scenario.name, scenarioFingerprint: scenario.fingerprint, seed: seed,
+                                 replicationSeeds: results.map(\.seed),
+                                 durationSeconds: scenario.duration.seconds, warmupSeconds: scenario.warmup.seconds)
+        return Report(run: run, metrics: metrics)
+    }
+}

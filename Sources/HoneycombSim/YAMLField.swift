@@ -1,0 +1,205 @@
+import Yams
+import HoneycombStats
+
+/// A node of a scenario document with the path that led to it, so that every error can say
+/// where it is.
+struct YAMLField {
+    let node: Node
+    let path: String
+    let file: String
+
+    func error(_ message: String) -> ScenarioError {
+        ScenarioError(file: file, line: node.mark?.line ?? 0, column: node.mark?.column ?? 0,
+                      path: path, message: message)
+    }
+
+    /// What the node looks like, for "got ..." in messages.
+    var shown: String {
+        switch node {
+        case .scalar(let s): s.string.isEmpty ? "nothing" : "'\(s.string)'"
+        case .mapping: "a mapping"
+        case .sequence: "a list"
+        case .alias: "an alias"
+        }
+    }
+
+    func child(_ key: String, _ node: Node) -> YAMLField {
+        YAMLField(node: node, path: path.isEmpty ? key : "\(path).\(key)", file: file)
+    }
+
+    /// The node as a mapping whose keys are all among `allowed`.
+    func mapping(allowed: [String]) throws -> YAMLMapping {
+        guard case .mapping(let m) = node else {
+            throw error("expected a mapping with keys \(allowed.joined(separator: ", ")), got \(shown)")
+        }
+        var entries: [(String, YAMLField)] = []
+        for (k, v) in m {
+            guard case .scalar(let ks) = k else {
+                throw YAMLField(node: k, path: path, file: file).error("expected a plain key")
+            }
+            let key = ks.string
+            let field = child(key, v)
+            guard allowed.contains(key) else {
+                let keyField = YAMLField(node: k, path: field.path, file: file)
+                var message = "unknown key '\(key)'"
+                if let near = closest(key, in: allowed) { message += " (did you mean '\(near)'?)" }
+                message += "; expected one of: \(allowed.joined(separator: ", "))"
+                throw keyField.error(message)
+            }
+            if entries.contains(where: { $0.0 == key }) {
+                throw YAMLField(node: k, path: field.path, file: file).error("key '\(key)' appears twice")
+            }
+            entries.append((key, field))
+        }
+        return YAMLMapping(field: self, entries: entries)
+    }
+
+    /// The node as a list.
+    func list() throws -> [YAMLField] {
+        guard case .sequence(let s) = node else { throw error("expected a list, got \(shown)") }
+        return s.enumerated().map { YAMLField(node: $0.element, path: "\(path)[\($0.offset)]", file: file) }
+    }
+
+    func string() throws -> String {
+        guard case .scalar(let s) = node, !s.string.isEmpty else { throw error("expected text, got \(shown)") }
+        return s.string
+    }
+
+    func int(min: Int = .min, max: Int = .max) throws -> Int {
+        guard case .scalar(let s) = node, let v = Int(s.string.replacingUnderscores()) else {
+            throw error("expected a whole number, got \(shown)")
+        }
+        guard v >= min, v <= max else { throw error("expected a whole number in \(min)...\(max), got \(v)") }
+        return v
+    }
+
+    func double(min: Double = -.infinity, max: Double = .infinity) throws -> Double {
+        guard case .scalar(let s) = node, let v = Double(s.string.replacingUnderscores()), v.isFinite else {
+            throw error("expected a number, got \(shown)")
+        }
+        guard v >= min, v <= max else { throw error("expected a number in [\(min), \(max)], got \(v)") }
+        return v
+    }
+
+    func probability() throws -> Double { try double(min: 0, max: 1) }
+
+    /// A duration with a unit (`30s`, `45m`, `2h`), in seconds.
+    func seconds(allowZero: Bool = true) throws -> Double {
+        guard case .scalar(let s) = node, let v = Units.seconds(s.string) else {
+            throw error("expected a duration with a unit such as 500ms, 30s, 45m, 2h or 1d, got \(shown)")
+        }
+        guard v > 0 || (allowZero && v == 0) else {
+            throw error(allowZero ? "expected a duration of at least 0s, got \(shown)" : "expected a duration above 0s, got \(shown)")
+        }
+        return v
+    }
+
+    /// A rate with a unit (`5/s`, `300/m`, `10/h`), per second.
+    func rate() throws -> Double {
+        guard case .scalar(let s) = node, let v = Units.perSecond(s.string) else {
+            throw error("expected a rate such as 5/s, 300/m or 10/h, got \(shown)")
+        }
+        guard v > 0 else { throw error("expected a rate above zero, got \(shown)") }
+        return v
+    }
+
+    func bytes() throws -> Int64 {
+        guard case .scalar(let s) = node, let v = Units.bytes(s.string) else {
+            throw error("expected a size such as 512MiB or 16GiB, got \(shown)")
+        }
+        return v
+    }
+
+    func millicores() throws -> Int64 {
+        guard case .scalar(let s) = node, let v = Units.millicores(s.string) else {
+            throw error("expected a CPU amount in cores (2, 0.5) or millicores (500m), got \(shown)")
+        }
+        return v
+    }
+
+    /// A distribution of durations, in seconds: a plain duration (constant) or a one-key
+    /// mapping naming the family.
+    func durationDistribution() throws -> Distribution {
+        if case .scalar = node { return .constant(try seconds()) }
+        let families = ["constant", "exponential", "lognormal", "gamma", "weibull", "pareto", "uniform", "empirical"]
+        let m = try mapping(allowed: families)
+        guard m.entries.count == 1, let (family, p) = m.entries.first else {
+            throw error("expected exactly one distribution, one of: \(families.joined(separator: ", "))")
+        }
+        switch family {
+        case "constant":
+            return .constant(try p.seconds())
+        case "exponential":
+            return .exponential(mean: try p.mapping(allowed: ["mean"]).required("mean").seconds(allowZero: false))
+        case "lognormal":
+            let q = try p.mapping(allowed: ["median", "sigma"])
+            return .lognormal(median: try q.required("median").seconds(allowZero: false),
+                              sigma: try q.required("sigma").double(min: 0, max: 10))
+        case "gamma":
+            let q = try p.mapping(allowed: ["shape", "scale", "mean"])
+            let shape = try q.required("shape").double(min: 1e-9)
+            if let mean = q.optional("mean") {
+                if q.optional("scale") != nil { throw p.error("give either scale or mean, not both") }
+                return .gamma(shape: shape, scale: try mean.seconds(allowZero: false) / shape)
+            }
+            return .gamma(shape: shape, scale: try q.required("scale", or: "mean").seconds(allowZero: false))
+        case "weibull":
+            let q = try p.mapping(allowed: ["shape", "scale"])
+            return .weibull(shape: try q.required("shape").double(min: 1e-9),
+                            scale: try q.required("scale").seconds(allowZero: false))
+        case "pareto":
+            let q = try p.mapping(allowed: ["shape", "minimum"])
+            return .pareto(shape: try q.required("shape").double(min: 1e-9),
+                           minimum: try q.required("minimum").seconds(allowZero: false))
+        case "uniform":
+            let q = try p.mapping(allowed: ["min", "max"])
+            let low = try q.required("min").seconds()
+            let high = try q.required("max").seconds()
+            guard high >= low else { throw try q.required("max").error("expected max ≥ min") }
+            return .uniform(low: low, high: high)
+        default:
+            let values = try p.list().map { try $0.seconds() }
+            guard !values.isEmpty else { throw p.error("expected at least one value") }
+            return .empirical(values)
+        }
+    }
+}
+
+/// A mapping whose keys were checked; fields are looked up by key.
+struct YAMLMapping {
+    let field: YAMLField
+    let entries: [(String, YAMLField)]
+
+    func optional(_ key: String) -> YAMLField? { entries.first { $0.0 == key }?.1 }
+
+    func required(_ key: String, or alternative: String? = nil) throws -> YAMLField {
+        if let f = optional(key) { return f }
+        let also = alternative.map { " (or '\($0)')" } ?? ""
+        throw field.error("missing required key '\(key)'\(also)")
+    }
+}
+
+extension String {
+    fileprivate func replacingUnderscores() -> String { filter { $0 != "_" } }
+}
+
+/// The allowed word nearest to `word` by edit distance, when it is near enough to be a typo.
+func closest(_ word: String, in candidates: [String]) -> String? {
+    func distance(_ a: String, _ b: String) -> Int {
+        let a = Array(a.lowercased()), b = Array(b.lowercased())
+        var row = Array(0...b.count)
+        for i in 1...max(1, a.count) where !a.isEmpty {
+            var prev = row[0]
+            row[0] = i
+            for j in stride(from: 1, through: b.count, by: 1) {
+                let cur = row[j]
+                row[j] = min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] == b[j - 1] ? 0 : 1))
+                prev = cur
+            }
+        }
+        return a.isEmpty ? b.count : row[b.count]
+    }
+    let scored = candidates.map { ($0, distance(word, $0)) }.min { $0.1 < $1.1 }
+    guard let (best, d) = scored, d <= max(2, word.count / 3) else { return nil }
+    return best
+}

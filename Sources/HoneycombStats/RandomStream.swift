@@ -1,0 +1,91 @@
+import CGSL
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Turns GSL's abort-on-error handler off, once, before any GSL call: a library that kills
+/// the process on a domain error has no place in a long-running service.
+let gslErrorsOff: Void = { _ = gsl_set_error_handler_off() }()
+
+/// One independent stream of random numbers: a GSL `mt19937` generator seeded for a single
+/// purpose (arrivals of one workload, churn of one pool, ...).
+///
+/// One stream per purpose is what makes two policies comparable on the same seed: a policy
+/// that draws more numbers for one purpose shifts no other purpose's draws.
+public final class RandomStream {
+    private let rng: UnsafeMutablePointer<gsl_rng>
+    /// The seed the stream started from.
+    public let seed: UInt64
+
+    /// A stream seeded directly.
+    public init(seed: UInt64) {
+        _ = gslErrorsOff
+        guard let r = gsl_rng_alloc(honeycomb_gsl_mt19937()) else {
+            fatalError("gsl_rng_alloc failed: out of memory")
+        }
+        rng = r
+        self.seed = seed
+        // mt19937 takes 32 bits of seed; 0 means GSL's default seed, so avoid it.
+        let s32 = UInt(truncatingIfNeeded: (seed ^ (seed >> 32)) & 0xFFFF_FFFF)
+        gsl_rng_set(rng, s32 == 0 ? 0x9E37_79B9 : s32)
+    }
+
+    /// The stream for `purpose` within a run seeded `runSeed`. The purpose is a stable name
+    /// (`arrivals/summarizer`), hashed with FNV-1a, never with Swift's per-process hasher.
+    public convenience init(runSeed: UInt64, purpose: String) {
+        self.init(seed: SeedDerivation.mix(runSeed, SeedDerivation.fnv1a(purpose)))
+    }
+
+    deinit { gsl_rng_free(rng) }
+
+    /// A uniform draw in [0, 1).
+    @inlinable public func uniform() -> Double { gslUniform() }
+    /// A uniform draw in (0, 1): never exactly zero.
+    public func uniformPositive() -> Double { gsl_rng_uniform_pos(rng) }
+    /// A uniform integer in 0..<n (n ≥ 1).
+    public func integer(below n: Int) -> Int {
+        precondition(n >= 1, "integer(below:) needs n ≥ 1")
+        if n <= Int(UInt32.max) { return Int(gsl_rng_uniform_int(rng, UInt(n))) }
+        return Int(Double(n) * uniform()) % n
+    }
+    /// True with probability `p`.
+    public func bernoulli(_ p: Double) -> Bool { p > 0 && gsl_rng_uniform(rng) < p }
+
+    @usableFromInline func gslUniform() -> Double { gsl_rng_uniform(rng) }
+
+    public func exponential(mean: Double) -> Double { gsl_ran_exponential(rng, mean) }
+    /// Log-normal with the given median (e^μ) and σ of the underlying normal.
+    public func lognormal(median: Double, sigma: Double) -> Double { gsl_ran_lognormal(rng, log(median), sigma) }
+    public func gamma(shape: Double, scale: Double) -> Double { gsl_ran_gamma(rng, shape, scale) }
+    public func weibull(shape: Double, scale: Double) -> Double { gsl_ran_weibull(rng, scale, shape) }
+    /// Pareto with shape α and minimum (scale) x_m.
+    public func pareto(shape: Double, minimum: Double) -> Double { gsl_ran_pareto(rng, shape, minimum) }
+    public func flat(_ low: Double, _ high: Double) -> Double { gsl_ran_flat(rng, low, high) }
+    public func normal(mean: Double, sd: Double) -> Double { mean + gsl_ran_gaussian_ziggurat(rng, sd) }
+}
+
+/// Seeds derived from seeds: replication seeds from the scenario seed, stream seeds from the
+/// replication seed and a purpose name. SplitMix64 finalisation spreads nearby inputs apart.
+public enum SeedDerivation {
+    /// SplitMix64's output function.
+    public static func splitmix(_ x: UInt64) -> UInt64 {
+        var z = x &+ 0x9E37_79B9_7F4A_7C15
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    public static func mix(_ a: UInt64, _ b: UInt64) -> UInt64 { splitmix(splitmix(a) ^ b) }
+
+    /// The seed of replication `index` (from 0) of a scenario seeded `seed`.
+    public static func replicationSeed(_ seed: UInt64, replication index: Int) -> UInt64 {
+        mix(seed, UInt64(index) &+ 0x5EED)
+    }
+
+    /// 64-bit FNV-1a of a string's UTF-8 bytes: stable across processes and platforms.
+    public static func fnv1a(_ s: String) -> UInt64 {
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        for b in s.utf8 { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
+        return h
+    }
+}

@@ -1,0 +1,55 @@
+import ArgumentParser
+import Foundation
+import HoneycombReport
+import HoneycombSim
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure the simulator's speed (build with -c release).",
+        discussion: """
+        engine: the event heap alone (hold model: pop one event, push one, 10,000 pending).
+        scenario: a full scenario, one replication on one core (default Scenarios/bench/fleet-10k.yaml).
+        """)
+
+    @Argument(help: "What to measure: engine, scenario or all.")
+    var what: String = "all"
+
+    @Option(help: "Scenario for the 'scenario' benchmark.")
+    var scenario: String = "Scenarios/bench/fleet-10k.yaml"
+
+    @Option(help: "Events for the engine benchmark.")
+    var events: Int = 20_000_000
+
+    func run() throws {
+        #if DEBUG
+        print("warning: a debug build; benchmark figures mean nothing until built with -c release")
+        #endif
+        guard ["engine", "scenario", "all"].contains(what) else {
+            throw ValidationError("expected engine, scenario or all, got '\(what)'")
+        }
+        if what != "scenario" {
+            let start = ContinuousClock.now
+            let checksum = EngineBenchmark.hold(pending: 10_000, events: events, seed: 1)
+            let s = seconds(ContinuousClock.now - start)
+            print("engine: \(events) events in \(Report.figure(s)) s = "
+                  + "\(Report.figure((Double(events) / s).rounded())) events/s (checksum \(checksum))")
+        }
+        if what != "engine" {
+            let loaded: Scenario
+            do { loaded = try Scenario.load(path: scenario) } catch let e as ScenarioError { throw CLIFailure(e.description) }
+            let start = ContinuousClock.now
+            let (report, count) = SimulationRunner.run(loaded, replications: 1, parallelism: 1)
+            let s = seconds(ContinuousClock.now - start)
+            let runtime = RuntimeFigures(wallSeconds: s, events: count, peakResidentBytes: peakResidentBytes())
+            let executors = loaded.pools.reduce(0) { $0 + $1.count }
+            print("scenario \(loaded.name): \(executors) executors, "
+                  + "\(Int(report[SimMetrics.submitted.name]?.interval.mean ?? 0)) tasks submitted after warm-up, "
+                  + "\(Int(report[SimMetrics.completed.name]?.interval.mean ?? 0)) completed")
+            print("scenario " + runtimeLine(runtime))
+        }
+    }
+
+    private func seconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
+}

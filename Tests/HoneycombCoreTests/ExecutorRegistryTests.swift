@@ -1,0 +1,72 @@
+import HoneycombCore
+import Testing
+
+@Suite struct ExecutorRegistryTests {
+    @Test func anExecutorSilentPastTheTimeoutIsDeclaredLostAndItsTasksRetried() {
+        var h = PlaneHarness(config: PlaneConfig(heartbeatTimeout: .seconds(30.0)), agents: [smallAgent])
+        let fx = h.send(.executorRegistered(ExecutorID(0), ExecutorSpec(labels: LabelSet(),
+                        capacity: Resources(cpuMillis: 4000, memoryBytes: 1 << 33, slots: 2))))
+        var liveness = h.timers(in: fx)[0]
+        #expect(liveness.1 == Instant.zero + .seconds(30.0))
+        h.submit(0)
+        // A heartbeat at 20 s pushes the deadline to 50 s: the 30 s check re-arms instead.
+        h.advance(.seconds(20.0))
+        h.send(.executorHeartbeat(ExecutorID(0)))
+        h.advance(.seconds(10.0))
+        let check = h.send(.timerFired(liveness.0))
+        #expect(h.plane.executors.state(of: ExecutorID(0)) == .online)
+        liveness = h.timers(in: check)[0]
+        #expect(liveness.1 == Instant.zero + .seconds(50.0))
+        h.advance(.seconds(20.0))
+        let lost = h.send(.timerFired(liveness.0))
+        #expect(h.plane.executors.state(of: ExecutorID(0)) == .lost)
+        #expect(h.state(0) == .backoff)
+        #expect(lost.contains { if case .audit(let a) = $0 { a.kind == .executorLost } else { false } })
+    }
+
+    @Test func aLostExecutorThatSpeaksIsAskedToRegisterAgain() {
+        var h = PlaneHarness(agents: [smallAgent])
+        h.register(0)
+        h.advance(.seconds(31.0))
+        h.send(.timerFired(.liveness(ExecutorID(0), incarnation: 1)))
+        let fx = h.send(.executorHeartbeat(ExecutorID(0)))
+        #expect(fx.contains { if case .reregister(ExecutorID(0)) = $0 { true } else { false } })
+    }
+
+    @Test func aDrainingExecutorGetsNoNewTasksButFinishesItsOwn() {
+        var h = PlaneHarness(agents: [smallAgent])
+        h.register(0)
+        h.submit(0)
+        h.send(.executorDraining(ExecutorID(0)))
+        #expect(h.submit(1) == nil)
+        h.send(.taskSucceeded(TaskID(0), attempt: 1))
+        #expect(h.state(0) == .succeeded)
+        #expect(h.state(1) == .queued)
+        h.send(.executorLeft(ExecutorID(0)))
+        #expect(h.plane.executors.state(of: ExecutorID(0)) == .left)
+        // It comes back: the queued task goes to it.
+        let fx = h.send(.executorRegistered(ExecutorID(0), ExecutorSpec(labels: LabelSet(),
+                        capacity: Resources(cpuMillis: 4000, memoryBytes: 1 << 33, slots: 4))))
+        #expect(h.dispatches(in: fx).map(\.task) == [TaskID(1)])
+    }
+
+    @Test func anExecutorThatRegistersAgainWhileOnlineLosesItsEarlierTasks() {
+        var h = PlaneHarness(agents: [smallAgent])
+        h.register(0, slots: 1)
+        h.submit(0)
+        h.register(0, slots: 1)
+        // The task's attempt was lost with the old life and retried after backoff.
+        #expect(h.state(0) == .backoff)
+        #expect(h.plane.executors.tasks(on: ExecutorID(0)).isEmpty)
+    }
+
+    @Test func aStaleLivenessTimerFromAnEarlierLifeDoesNothing() {
+        var h = PlaneHarness(agents: [smallAgent])
+        h.register(0)
+        h.register(0)
+        h.advance(.seconds(31.0))
+        h.send(.executorHeartbeat(ExecutorID(0)))
+        h.send(.timerFired(.liveness(ExecutorID(0), incarnation: 1)))
+        #expect(h.plane.executors.state(of: ExecutorID(0)) == .online)
+    }
+}

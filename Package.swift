@@ -48,6 +48,7 @@ let package = Package(
             name: "HoneycombSimTests",
             dependencies: ["HoneycombSim", "HoneycombCore", "HoneycombStats", "HoneycombReport"]
         ),
+        .testTarget(name: "CommandLineTests", dependencies: ["honeycomb"]),
         .testTarget(
             name: "CLibraryTests",
             dependencies: ["CGSL", "CLibPQ", "CHiredis", "CNats", "COpenSSL"]

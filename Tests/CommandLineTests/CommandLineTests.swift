@@ -1,0 +1,63 @@
+import Foundation
+import Testing
+
+/// The `honeycomb` binary as a user runs it: files written, errors printed, exit statuses.
+@Suite struct CommandLineTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../..").standardized
+
+    /// Runs the debug binary `swift test` built beside the tests.
+    static func honeycomb(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
+        let binary = root.appendingPathComponent(".build/debug/honeycomb")
+        try #require(FileManager.default.isExecutableFile(atPath: binary.path),
+                     "\(binary.path) is missing: swift test builds it; run `swift build` first")
+        let p = Process()
+        p.executableURL = binary
+        p.arguments = args
+        p.currentDirectoryURL = root
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    }
+
+    static func tempDir() throws -> URL {
+        let d = FileManager.default.temporaryDirectory.appendingPathComponent("honeycomb-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
+        return d
+    }
+
+    @Test func simulateWritesTheSameReportTwiceAndPrintsTheSummary() throws {
+        let dir = try Self.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let args = ["simulate", "Scenarios/overload.yaml", "--replications", "2", "--seed", "3"]
+        let a = try Self.honeycomb(args + ["--out", dir.appendingPathComponent("a").path])
+        let b = try Self.honeycomb(args + ["--out", dir.appendingPathComponent("b").path, "--jobs", "1"])
+        #expect(a.status == 0 && b.status == 0, "\(a.err)\(b.err)")
+        #expect(a.out.contains("| `task.wait.p99` | s |"))
+        #expect(a.out.contains("events/s"))
+        let ra = try Data(contentsOf: dir.appendingPathComponent("a/report.json"))
+        let rb = try Data(contentsOf: dir.appendingPathComponent("b/report.json"))
+        #expect(ra == rb)
+        #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("a/report.md").path))
+        #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("a/runtime.json").path))
+    }
+
+    @Test func aBadScenarioIsRefusedWithItsPlaceAndNothingIsWritten() throws {
+        let dir = try Self.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let bad = dir.appendingPathComponent("bad.yaml")
+        try "name: x\nduration: 1h\nexecutors:\n  - pool: p\n    cuont: 3\n".write(to: bad, atomically: true, encoding: .utf8)
+        let r = try Self.honeycomb(["simulate", bad.path, "--out", dir.appendingPathComponent("out").path])
+        #expect(r.status == 1)
+        #expect(r.err.contains("bad.yaml:5:5: executors[0].cuont: unknown key 'cuont' (did you mean 'count'?)"))
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("out").path))
+        let v = try Self.honeycomb(["validate", bad.path, "Scenarios/edge-churn.yaml"])
+        #expect(v.status == 1)
+        #expect(v.out.contains("edge-churn.yaml: ok"))
+    }
+}

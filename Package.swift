@@ -5,7 +5,7 @@ import PackageDescription
 /// either by the discrete-event simulator (`HoneycombSim`) or, later, by live adapters.
 let package = Package(
     name: "Honeycomb",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "honeycomb", targets: ["honeycomb"]),
         .library(name: "HoneycombCore", targets: ["HoneycombCore"]),

@@ -29,12 +29,12 @@ public struct AgentRegistry: Sendable {
 
     public init() {}
 
-    /// Adds a definition and returns its id; a definition with the same name and version
-    /// returns the existing id.
+    /// Adds a definition and returns its id. A published version never changes (tasks in
+    /// flight hold resources by its requirements): registering a name and version again
+    /// returns the existing id and keeps the existing definition.
     @discardableResult
     public mutating func register(_ definition: AgentDefinition) -> AgentID {
         if let i = definitions.firstIndex(where: { $0.name == definition.name && $0.version == definition.version }) {
-            definitions[i] = definition
             return AgentID(i)
         }
         definitions.append(definition)

@@ -107,13 +107,9 @@ public struct ControlPlane: Sendable {
         for a in agents { self.agents.register(a) }
     }
 
-    /// Adds or replaces an agent definition.
+    /// Adds an agent version (an existing name and version keeps its definition).
     @discardableResult
-    public mutating func register(agent: AgentDefinition) -> AgentID {
-        let id = agents.register(agent)
-        scheduler.invalidate(agent: id)
-        return id
-    }
+    public mutating func register(agent: AgentDefinition) -> AgentID { agents.register(agent) }
 
     /// How many tasks wait to be placed.
     public var queuedCount: Int { queue.count }

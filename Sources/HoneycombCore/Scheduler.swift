@@ -108,11 +108,6 @@ struct Scheduler: Sendable {
             labelFit[a].append(classes[k].satisfies(definition.requiredLabels) ? 1 : 2)
         }
     }
-
-    /// Forgets cached label verdicts for `agent` (its definition changed).
-    mutating func invalidate(agent: AgentID) {
-        if agent.index < labelFit.count { labelFit[agent.index] = [] }
-    }
 }
 
 /// Queued tasks, FIFO within each agent and in submission order across agents.

@@ -50,6 +50,8 @@ public struct Scenario: Sendable {
 
     /// A stream of tasks of one agent.
     public struct Workload: Sendable {
+        /// Unique; events name the workload by it. Defaults to the agent's name.
+        public var name: String
         /// Index into `agents`.
         public var agent: Int
         public var arrivals: ArrivalProcess

@@ -54,6 +54,7 @@ private struct ScenarioReader {
         let top = try root.mapping(allowed: ["name", "description", "seed", "replications", "duration", "warmup",
                                              "executors", "agents", "workload", "events", "policy", "network"])
         let duration = try top.required("duration").seconds(allowZero: false)
+        if duration > 10 * 365 * 86400 { throw try top.required("duration").error("expected a run of at most 10 years") }
         let warmup = try top.optional("warmup")?.seconds() ?? 0
         if warmup >= duration { throw try top.required("warmup").error("expected a warm-up shorter than the duration") }
 
@@ -64,10 +65,19 @@ private struct ScenarioReader {
         guard !agents.isEmpty else { throw try top.required("agents").error("expected at least one agent") }
         try unique(agents.map(\.definition.name), in: try top.required("agents").list(), key: "name")
         let agentNames = agents.map(\.definition.name)
-        let workloads = try (top.optional("workload")?.list() ?? []).map { try workload($0, agents: agentNames) }
-        let events = try (top.optional("events")?.list() ?? []).map {
-            try event($0, pools: pools.map(\.name), workloads: workloads, agentNames: agentNames)
+        for (field, a) in zip(try top.required("agents").list(), agents) {
+            try checkSomePoolFits(a, pools: pools, field: field)
         }
+        let workloadFields = try top.optional("workload")?.list() ?? []
+        let workloads = try workloadFields.map { try workload($0, agents: agentNames) }
+        for (i, w) in workloads.enumerated() where workloads[..<i].contains(where: { $0.name == w.name }) {
+            throw workloadFields[i].error(
+                "two workloads are named '\(w.name)'; give each a distinct 'name' so that events can tell them apart")
+        }
+        let events = try (top.optional("events")?.list() ?? []).map {
+            try event($0, pools: pools.map(\.name), workloads: workloads)
+        }
+        try checkTaskVolume(workloads, events: events, duration: duration, field: top.optional("workload") ?? root)
         for (field, e) in zip(try top.optional("events")?.list() ?? [], events) where e.at.seconds >= duration {
             throw field.error("event at \(e.at) is not before the end of the run (\(TimeSpan.seconds(duration)))")
         }
@@ -119,8 +129,8 @@ private struct ScenarioReader {
         var churn: Scenario.Churn?
         if let c = m.optional("churn") {
             let cm = try c.mapping(allowed: ["uptime", "downtime", "crash"])
-            churn = Scenario.Churn(uptime: try cm.required("uptime").durationDistribution(),
-                                   downtime: try cm.required("downtime").durationDistribution(),
+            churn = Scenario.Churn(uptime: try cm.required("uptime").positiveDurationDistribution(),
+                                   downtime: try cm.required("downtime").positiveDurationDistribution(),
                                    crash: try cm.optional("crash")?.probability() ?? 0)
         }
         return Scenario.Pool(
@@ -152,14 +162,41 @@ private struct ScenarioReader {
             failure: try m.optional("failure")?.probability() ?? 0)
     }
 
+    /// Refuses an agent that no pool could ever run: every one of its tasks would wait forever.
+    private func checkSomePoolFits(_ a: Scenario.Agent, pools: [Scenario.Pool], field: YAMLField) throws {
+        let needs = a.definition.requires
+        let fits = pools.contains { needs.fits(in: $0.resources) && $0.labels.satisfies(a.definition.requiredLabels) }
+        guard !fits else { return }
+        var need = "cpu \(Double(needs.cpuMillis) / 1000), memory \(needs.memoryBytes) bytes"
+        if !a.definition.requiredLabels.labels.isEmpty { need += ", labels \(a.definition.requiredLabels)" }
+        let place = (try? field.mapping(allowed: allKeys(field)))?.optional("requires") ?? field
+        throw place.error("no executor pool can run agent '\(a.definition.name)' (it needs \(need))")
+    }
+
+    /// Refuses a load that could not be simulated: more than 2^31 − 1 tasks in one replication.
+    private func checkTaskVolume(_ workloads: [Scenario.Workload], events: [Scenario.TimedEvent],
+                                 duration: Double, field: YAMLField) throws {
+        var worst = 0.0
+        for (w, workload) in workloads.enumerated() {
+            var scale = 1.0
+            for e in events { if case .scaleRate(w, let s) = e.action { scale = max(scale, s) } }
+            worst += workload.arrivals.meanRate * scale * duration
+        }
+        if worst > 2e9 {
+            throw field.error("expected at most 2,000,000,000 tasks per replication; these rates over \(TimeSpan.seconds(duration)) "
+                              + "come to about \(Int(worst.rounded()))")
+        }
+    }
+
     private func workload(_ f: YAMLField, agents: [String]) throws -> Scenario.Workload {
-        let m = try f.mapping(allowed: ["agent", "arrivals"])
+        let m = try f.mapping(allowed: ["name", "agent", "arrivals"])
         let af = try m.required("agent")
         let name = try af.string()
         guard let agent = agents.firstIndex(of: name) else {
             throw af.error("no agent named '\(name)'; agents are: \(agents.joined(separator: ", "))")
         }
-        return Scenario.Workload(agent: agent, arrivals: try arrivals(m.required("arrivals")))
+        return Scenario.Workload(name: try m.optional("name")?.string() ?? name, agent: agent,
+                                 arrivals: try arrivals(m.required("arrivals")))
     }
 
     private func arrivals(_ f: YAMLField) throws -> Scenario.ArrivalProcess {
@@ -173,8 +210,10 @@ private struct ScenarioReader {
         case "constant": return .constant(rate: try p.mapping(allowed: ["rate"]).required("rate").rate())
         case "bursts":
             let q = try p.mapping(allowed: ["every", "size", "over"])
-            let every = try q.required("every").durationDistribution()
-            guard every.mean > 0 else { throw try q.required("every").error("expected bursts to be spaced by more than 0s") }
+            let every = try q.required("every").positiveDurationDistribution()
+            guard every.mean.isFinite else {
+                throw try q.required("every").error("expected bursts spaced by a distribution with a finite mean, got \(every)")
+            }
             return .bursts(every: every, size: try q.required("size").int(min: 1, max: 10_000_000),
                            over: try q.optional("over")?.seconds() ?? 0)
         default:
@@ -195,8 +234,7 @@ private struct ScenarioReader {
         }
     }
 
-    private func event(_ f: YAMLField, pools: [String], workloads: [Scenario.Workload],
-                       agentNames: [String]) throws -> Scenario.TimedEvent {
+    private func event(_ f: YAMLField, pools: [String], workloads: [Scenario.Workload]) throws -> Scenario.TimedEvent {
         let actions = ["add", "remove", "crash", "partition", "rate"]
         let m = try f.mapping(allowed: ["at"] + actions)
         let at = try m.required("at").seconds()
@@ -231,13 +269,16 @@ private struct ScenarioReader {
             let q = try p.mapping(allowed: ["workload", "scale", "to"])
             let wf = try q.required("workload")
             let name = try wf.string()
-            let names = workloads.map { agentNames[$0.agent] }
+            let names = workloads.map(\.name)
             guard let w = names.firstIndex(of: name) else {
-                throw wf.error("no workload of agent '\(name)'; workloads are: \(names.joined(separator: ", "))")
+                throw wf.error("no workload named '\(name)'; workloads are: \(names.joined(separator: ", "))")
             }
             switch (q.optional("scale"), q.optional("to")) {
-            case (let s?, nil): action = .scaleRate(workload: w, scale: try s.double(min: 0))
-            case (nil, let t?): action = .scaleRate(workload: w, scale: try t.rate() / workloads[w].arrivals.meanRate)
+            case (let s?, nil): action = .scaleRate(workload: w, scale: try s.double(min: 0, max: 1000))
+            case (nil, let t?):
+                let scale = try t.rate() / workloads[w].arrivals.meanRate
+                guard scale <= 1000 else { throw t.error("expected at most 1000 times the workload's rate in the file") }
+                action = .scaleRate(workload: w, scale: scale)
             default: throw p.error("give exactly one of 'scale' (a factor) or 'to' (a rate such as 10/s)")
             }
         }

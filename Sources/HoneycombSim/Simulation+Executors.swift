@@ -10,8 +10,10 @@ struct ExecutorModel {
     var partitioned = false
     /// Removed by a scenario event: never comes back.
     var retired = false
+    /// Bumped by every `comeUp`: the uptime that ends with `goDown` belongs to one session.
+    var session: UInt32 = 0
     /// Bumped whenever the executor goes down or registers again, so that events of an
-    /// earlier life (completions, heartbeats) are recognised and dropped.
+    /// earlier life (completions, heartbeats, dispatches) are recognised and dropped.
     var incarnation: UInt32 = 0
     var running: Int32 = 0
     /// Dispatches sent to this incarnation that have not arrived yet.
@@ -28,15 +30,18 @@ struct HeldMessages {
 extension Simulation {
     /// Creates an executor of pool `p`. At the start of a run a churning executor begins up or
     /// down in proportion to its mean up and down times, so that the fleet starts near its
-    /// long-run state rather than all at once.
+    /// long-run state (exactly so for exponential up and down times).
     mutating func startExecutor(pool p: Int, initial: Bool) {
         let id = executors.count
         executors.append(ExecutorModel(pool: Int32(p), slots: Int32(scenario.pools[p].resources.slots)))
+        channels.append(FIFO())
+        channelFree.append(.zero)
+        churnStreams.append(RandomStream(runSeed: replicationSeed, purpose: "churn/\(scenario.pools[p].name)/\(id)"))
         if let churn = scenario.pools[p].churn, initial {
             let up = churn.uptime.mean, down = churn.downtime.mean
             let pUp = up.isFinite ? up / (up + down) : 1
-            if !churnStreams[p].bernoulli(pUp) {
-                queue.push(.comeUp(executor: Int32(id)), at: now + .seconds(churn.downtime.sample(churnStreams[p])))
+            if !churnStreams[id].bernoulli(pUp) {
+                queue.push(.comeUp(executor: Int32(id)), at: now + .seconds(churn.downtime.sampleSeconds(churnStreams[id])))
                 return
             }
         }
@@ -46,13 +51,18 @@ extension Simulation {
     /// The executor starts (or restarts) and registers.
     mutating func comeUp(_ e: Int) {
         guard !executors[e].up, !executors[e].retired else { return }
+        // Registration must not overtake the previous life's last messages (its `left`).
+        if !channels[e].isEmpty {
+            queue.push(.comeUp(executor: Int32(e)), at: channelFree[e])
+            return
+        }
         metrics.executorChanged(up: +1, slots: Int(executors[e].slots), at: now, churn: now > .zero)
         executors[e].up = true
+        executors[e].session &+= 1
         register(e)
-        let p = Int(executors[e].pool)
-        if let churn = scenario.pools[p].churn {
-            queue.push(.goDown(executor: Int32(e), incarnation: executors[e].incarnation),
-                       at: now + .seconds(churn.uptime.sample(churnStreams[p])))
+        if let churn = scenario.pools[Int(executors[e].pool)].churn {
+            queue.push(.goDown(executor: Int32(e), session: executors[e].session),
+                       at: now + .seconds(churn.uptime.sampleSeconds(churnStreams[e])))
         }
     }
 
@@ -80,10 +90,10 @@ extension Simulation {
     }
 
     /// The end of an uptime: crash (silently) or drain and leave.
-    mutating func goDown(_ e: Int, _ incarnation: UInt32) {
-        guard executors[e].up, executors[e].incarnation == incarnation else { return }
-        let p = Int(executors[e].pool)
-        if churnStreams[p].bernoulli(scenario.pools[p].churn?.crash ?? 0) { crash(e) } else { drain(e) }
+    mutating func goDown(_ e: Int, _ session: UInt32) {
+        guard executors[e].up, executors[e].session == session else { return }
+        let crash = scenario.pools[Int(executors[e].pool)].churn?.crash ?? 0
+        if churnStreams[e].bernoulli(crash) { self.crash(e) } else { drain(e) }
     }
 
     mutating func crash(_ e: Int) {
@@ -100,8 +110,11 @@ extension Simulation {
         leaveIfIdle(e)
     }
 
+    /// A draining executor leaves once it runs nothing, expects nothing, and can reach the
+    /// plane (a cut-off one waits for the heal, so that its held reports are not lost).
     mutating func leaveIfIdle(_ e: Int) {
-        guard executors[e].draining, executors[e].running == 0, executors[e].inflight == 0 else { return }
+        let x = executors[e]
+        guard x.draining, x.running == 0, x.inflight == 0, !x.partitioned else { return }
         message(e, .executorLeft(ExecutorID(e)))
         takeDown(e)
         scheduleReturn(e)
@@ -119,24 +132,39 @@ extension Simulation {
     }
 
     private mutating func scheduleReturn(_ e: Int) {
-        let p = Int(executors[e].pool)
-        guard !executors[e].retired, let churn = scenario.pools[p].churn else { return }
-        queue.push(.comeUp(executor: Int32(e)), at: now + .seconds(churn.downtime.sample(churnStreams[p])))
+        guard !executors[e].retired, let churn = scenario.pools[Int(executors[e].pool)].churn else { return }
+        queue.push(.comeUp(executor: Int32(e)), at: now + .seconds(churn.downtime.sampleSeconds(churnStreams[e])))
     }
 
-    /// The plane gave this executor up: it drops what it runs and registers again.
+    /// The plane gave this executor up: it drops what it runs and registers again, unless it
+    /// was on its way out anyway, in which case it simply goes.
     mutating func reregister(_ e: Int) {
         guard executors[e].up else { return }
-        register(e)
+        if executors[e].draining || executors[e].retired {
+            takeDown(e)
+            scheduleReturn(e)
+        } else {
+            register(e)
+        }
     }
 
-    /// An executor → plane message: delayed by the network, held while partitioned.
+    /// An executor → plane message: held while partitioned, otherwise sent down the
+    /// executor's ordered channel after the network's report delay.
     mutating func message(_ e: Int, _ input: PlaneInput) {
         if executors[e].partitioned {
             held[Int32(e), default: HeldMessages()].reports.append(input)
-        } else {
-            send(input)
+            return
         }
+        let delay = scenario.network.report.sampleSeconds(reportStream)
+        if delay <= 0 && channels[e].isEmpty {
+            send(input)
+            return
+        }
+        // Never before an earlier message of the same executor: channels keep order.
+        let at = max(now + .seconds(delay), channelFree[e])
+        channelFree[e] = at
+        channels[e].append(input)
+        queue.push(.deliver(executor: Int32(e)), at: at)
     }
 
     mutating func dispatch(_ task: TaskID, _ attempt: UInt16, _ e: Int) {
@@ -166,32 +194,16 @@ extension Simulation {
         queue.push(.taskCompletes(task: task.rawValue, attempt: attempt, executor: Int32(e),
                                   incarnation: executors[e].incarnation),
                    at: now + tasks[task.index].runtime)
-        report(e, .reportStarted(task: task.rawValue, attempt: attempt))
+        message(e, .taskStarted(task, attempt: attempt))
     }
 
     mutating func taskCompletes(_ task: TaskID, _ attempt: UInt16, _ e: Int, _ incarnation: UInt32) {
         guard executors[e].up, executors[e].incarnation == incarnation else { return }
         setRunning(e, executors[e].running - 1)
-        let agent = Int(tasks[task.index].agent)
-        let fails = attempt == 1
-            ? tasks[task.index].failsFirst
-            : retryFailureStreams[agent].bernoulli(scenario.agents[agent].failure)
-        report(e, .reportEnded(task: task.rawValue, attempt: attempt, succeeded: !fails))
+        let t = tasks[task.index]
+        let fails = t.attemptUniform(attempt) < scenario.agents[Int(t.agent)].failure
+        message(e, fails ? .taskFailed(task, attempt: attempt) : .taskSucceeded(task, attempt: attempt))
         leaveIfIdle(e)
-    }
-
-    /// A task report travels to the plane after the network's report delay.
-    private mutating func report(_ e: Int, _ event: WorldEvent) {
-        if executors[e].partitioned {
-            if case .reportStarted(let t, let a) = event {
-                held[Int32(e), default: HeldMessages()].reports.append(.taskStarted(TaskID(t), attempt: a))
-            } else if case .reportEnded(let t, let a, let ok) = event {
-                held[Int32(e), default: HeldMessages()].reports.append(
-                    ok ? .taskSucceeded(TaskID(t), attempt: a) : .taskFailed(TaskID(t), attempt: a))
-            }
-            return
-        }
-        after(scenario.network.report, reportStream, event)
     }
 
     mutating func partition(_ e: Int, for span: TimeSpan) {
@@ -208,8 +220,8 @@ extension Simulation {
         executors[e].partitioned = false
         let waiting = held.removeValue(forKey: Int32(e)) ?? HeldMessages()
         send(.executorHeartbeat(ExecutorID(e)))
-        guard executors[e].incarnation == incarnation else { return }
-        for input in waiting.reports { send(input) }
+        guard executors[e].up, executors[e].incarnation == incarnation else { return }
+        for input in waiting.reports { message(e, input) }
         for d in waiting.dispatches { start(TaskID(d.task), d.attempt, e) }
         leaveIfIdle(e)
     }

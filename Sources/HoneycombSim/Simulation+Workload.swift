@@ -20,7 +20,8 @@ extension Simulation {
         switch state.arrivals {
         case .poisson(let rate): gap = s.exponential(mean: 1 / (rate * state.scale))
         case .constant(let rate): gap = 1 / (rate * state.scale)
-        case .bursts(let every, _, _): gap = every.sample(s)
+        // A scaled burst process keeps its burst size and comes more or less often.
+        case .bursts(let every, _, _): gap = every.sampleSeconds(s) / state.scale
         case .diurnal(let mean, let amplitude, let period, let peak):
             // Lewis–Shedler thinning: candidates at the peak rate, kept with probability λ(t)/λmax.
             let top = mean * state.scale * (1 + amplitude)
@@ -38,8 +39,7 @@ extension Simulation {
 
     mutating func arrival(workload w: Int, generation: UInt32) {
         guard workloads[w].generation == generation else { return }
-        if case .bursts(_, let size, let over) = workloads[w].arrivals {
-            let n = Int((Double(size) * workloads[w].scale).rounded())
+        if case .bursts(_, let n, let over) = workloads[w].arrivals {
             for k in 0..<n {
                 if over > 0 && k > 0 {
                     queue.push(.spreadArrival(workload: Int32(w)), at: now + .seconds(over * Double(k) / Double(n)))
@@ -59,10 +59,11 @@ extension Simulation {
         let agent = scenario.workloads[w].agent
         let spec = scenario.agents[agent]
         let id = TaskID(tasks.count)
+        let draw = UInt64(failureStreams[agent].integer(below: 1 << 32)) << 32
+            | UInt64(failureStreams[agent].integer(below: 1 << 32))
         tasks.append(SimTask(submitted: now, firstStart: .distantFuture,
-                             runtime: .seconds(spec.runtime.sample(runtimeStreams[agent])),
-                             agent: Int32(agent),
-                             failsFirst: failureStreams[agent].bernoulli(spec.failure)))
+                             runtime: .seconds(spec.runtime.sampleSeconds(runtimeStreams[agent])),
+                             agent: Int32(agent), failureDraw: draw))
         metrics.taskSubmitted(at: now)
         send(.taskSubmitted(TaskSpec(id: id, agent: AgentID(agent))))
     }
@@ -73,14 +74,15 @@ extension Simulation {
         case .add(let pool, let count):
             for _ in 0..<count { startExecutor(pool: pool, initial: false) }
         case .remove(let pool, let share):
-            for e in pick(share, from: pool, where: { !$0.draining }) {
+            // For good: whether up, draining or down now, a removed executor never returns.
+            for e in pick(share, from: pool, where: { !$0.retired }) {
                 executors[e].retired = true
                 drain(e)
             }
         case .crash(let pool, let share):
-            for e in pick(share, from: pool, where: { _ in true }) { crash(e) }
+            for e in pick(share, from: pool, where: { $0.up }) { crash(e) }
         case .partition(let pool, let share, let span):
-            for e in pick(share, from: pool, where: { !$0.partitioned }) { partition(e, for: span) }
+            for e in pick(share, from: pool, where: { $0.up && !$0.partitioned }) { partition(e, for: span) }
         case .scaleRate(let w, let scale):
             workloads[w].scale = scale
             workloads[w].generation &+= 1
@@ -88,12 +90,12 @@ extension Simulation {
         }
     }
 
-    /// A uniformly random subset of the pool's up executors that pass `filter`, chosen with a
+    /// A uniformly random subset of the pool's executors that pass `filter`, chosen with a
     /// partial Fisher–Yates shuffle on the fault stream, returned in id order.
     private func pick(_ share: Scenario.Share, from pool: Int,
                       where filter: (ExecutorModel) -> Bool) -> [Int] {
         var ids = executors.indices.filter {
-            executors[$0].up && executors[$0].pool == Int32(pool) && filter(executors[$0])
+            executors[$0].pool == Int32(pool) && filter(executors[$0])
         }
         let k: Int
         switch share {

@@ -9,11 +9,11 @@ enum WorldEvent {
     case spreadArrival(workload: Int32)
     case dispatchArrives(task: Int32, attempt: UInt16, executor: Int32, incarnation: UInt32)
     case taskCompletes(task: Int32, attempt: UInt16, executor: Int32, incarnation: UInt32)
-    case reportStarted(task: Int32, attempt: UInt16)
-    case reportEnded(task: Int32, attempt: UInt16, succeeded: Bool)
+    /// The next message on the executor's channel to the plane arrives.
+    case deliver(executor: Int32)
     case heartbeat(executor: Int32, incarnation: UInt32)
-    /// The end of an executor's uptime: it crashes or drains.
-    case goDown(executor: Int32, incarnation: UInt32)
+    /// The end of an executor's uptime (of the session that began with `comeUp`): it crashes or drains.
+    case goDown(executor: Int32, session: UInt32)
     /// The end of an executor's downtime: it registers again.
     case comeUp(executor: Int32)
     case partitionHeals(executor: Int32, incarnation: UInt32)
@@ -46,13 +46,19 @@ public struct Simulation {
     var tasks: [SimTask] = []
     var workloads: [WorkloadState]
     var held: [Int32: HeldMessages] = [:]
+    /// Each executor's messages to the plane, in flight, in the order sent: one ordered
+    /// channel per executor, as a TCP connection or a NATS subject gives.
+    var channels: [FIFO<PlaneInput>] = []
+    var channelFree: [Instant] = []
 
     // Random streams, one per purpose.
     let arrivalStreams: [RandomStream]
     let runtimeStreams: [RandomStream]
     let failureStreams: [RandomStream]
-    let retryFailureStreams: [RandomStream]
-    let churnStreams: [RandomStream]
+    /// One churn stream per executor, so that when one executor's downtime is drawn (which
+    /// can depend on when its last task ended, hence on the policy) no other executor's
+    /// draws move.
+    var churnStreams: [RandomStream] = []
     let heartbeatStream: RandomStream
     let dispatchStream: RandomStream
     let reportStream: RandomStream
@@ -74,8 +80,6 @@ public struct Simulation {
         }
         runtimeStreams = scenario.agents.map { RandomStream(runSeed: rs, purpose: "runtime/\($0.definition.name)") }
         failureStreams = scenario.agents.map { RandomStream(runSeed: rs, purpose: "failure/\($0.definition.name)") }
-        retryFailureStreams = scenario.agents.map { RandomStream(runSeed: rs, purpose: "retry-failure/\($0.definition.name)") }
-        churnStreams = scenario.pools.map { RandomStream(runSeed: rs, purpose: "churn/\($0.name)") }
         heartbeatStream = RandomStream(runSeed: rs, purpose: "heartbeat-phase")
         dispatchStream = RandomStream(runSeed: rs, purpose: "network/dispatch")
         reportStream = RandomStream(runSeed: rs, purpose: "network/report")
@@ -109,11 +113,9 @@ public struct Simulation {
         case .spreadArrival(let w): submitTask(workload: Int(w))
         case .dispatchArrives(let t, let a, let e, let inc): dispatchArrives(TaskID(t), a, Int(e), inc)
         case .taskCompletes(let t, let a, let e, let inc): taskCompletes(TaskID(t), a, Int(e), inc)
-        case .reportStarted(let t, let a): send(.taskStarted(TaskID(t), attempt: a))
-        case .reportEnded(let t, let a, let ok):
-            send(ok ? .taskSucceeded(TaskID(t), attempt: a) : .taskFailed(TaskID(t), attempt: a))
+        case .deliver(let e): send(channels[Int(e)].removeFirst())
         case .heartbeat(let e, let inc): heartbeat(Int(e), inc)
-        case .goDown(let e, let inc): goDown(Int(e), inc)
+        case .goDown(let e, let session): goDown(Int(e), session)
         case .comeUp(let e): comeUp(Int(e))
         case .partitionHeals(let e, let inc): partitionHeals(Int(e), inc)
         case .planeTimer(let timer): send(.timerFired(timer))
@@ -152,7 +154,7 @@ public struct Simulation {
 
     /// Schedules `event` after a delay drawn from `delay`, or handles it now when the delay is zero.
     mutating func after(_ delay: Distribution, _ stream: RandomStream, _ event: WorldEvent) {
-        let d = delay.sample(stream)
+        let d = delay.sampleSeconds(stream)
         if d <= 0 { handle(event) } else { queue.push(event, at: now + .seconds(d)) }
     }
 
@@ -162,11 +164,20 @@ public struct Simulation {
     }
 }
 
-/// A task as the world knows it: when it came, how long it runs, whether its first attempt fails.
+/// A task as the world knows it: when it came, how long it runs, and the draw that decides
+/// which of its attempts fail.
 struct SimTask {
     var submitted: Instant
     var firstStart: Instant
     var runtime: TimeSpan
     var agent: Int32
-    var failsFirst: Bool
+    /// Drawn at arrival from the agent's failure stream; attempt k fails when
+    /// `attemptUniform(k)` falls below the agent's failure probability. Drawing it up front
+    /// keeps every attempt's outcome independent of the order in which retries happen.
+    var failureDraw: UInt64
+
+    /// A uniform number in [0, 1) for attempt `attempt`, derived from `failureDraw`.
+    func attemptUniform(_ attempt: UInt16) -> Double {
+        Double(SeedDerivation.splitmix(failureDraw &+ UInt64(attempt)) >> 11) * 0x1p-53
+    }
 }

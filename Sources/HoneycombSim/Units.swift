@@ -63,17 +63,27 @@ enum Units {
         case "TiB": scale = 1_099_511_627_776
         default: return nil
         }
-        return Int64((v * scale).rounded())
+        let b = (v * scale).rounded()
+        return b <= maxBytes ? Int64(b) : nil
     }
+
+    /// The largest memory a scenario may name: 1 PiB.
+    static let maxBytes = 1_125_899_906_842_624.0
+    /// The largest CPU a scenario may name: a million cores.
+    static let maxMillicores = 1e9
+    /// The highest arrival rate a scenario may name.
+    static let maxRatePerSecond = 1e6
 
     /// CPU in millicores: `2` (cores), `0.5`, `500m`.
     static func millicores(_ text: String) -> Int64? {
         guard let (v, unit) = split(text), v >= 0 else { return nil }
+        let m: Double
         switch unit {
-        case "": return Int64((v * 1000).rounded())
-        case "m": return Int64(v.rounded())
+        case "": m = (v * 1000).rounded()
+        case "m": m = v.rounded()
         default: return nil
         }
+        return m <= maxMillicores ? Int64(m) : nil
     }
 }
 

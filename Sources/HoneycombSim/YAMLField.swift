@@ -88,6 +88,7 @@ struct YAMLField {
         guard case .scalar(let s) = node, let v = Units.seconds(s.string) else {
             throw error("expected a duration with a unit such as 500ms, 30s, 45m, 2h or 1d, got \(shown)")
         }
+        guard v <= Distribution.maximumSeconds else { throw error("expected a duration of at most 31 years, got \(shown)") }
         guard v > 0 || (allowZero && v == 0) else {
             throw error(allowZero ? "expected a duration of at least 0s, got \(shown)" : "expected a duration above 0s, got \(shown)")
         }
@@ -100,19 +101,20 @@ struct YAMLField {
             throw error("expected a rate such as 5/s, 300/m or 10/h, got \(shown)")
         }
         guard v > 0 else { throw error("expected a rate above zero, got \(shown)") }
+        guard v <= Units.maxRatePerSecond else { throw error("expected a rate of at most 1000000/s, got \(shown)") }
         return v
     }
 
     func bytes() throws -> Int64 {
         guard case .scalar(let s) = node, let v = Units.bytes(s.string) else {
-            throw error("expected a size such as 512MiB or 16GiB, got \(shown)")
+            throw error("expected a size such as 512MiB or 16GiB (at most 1PiB), got \(shown)")
         }
         return v
     }
 
     func millicores() throws -> Int64 {
         guard case .scalar(let s) = node, let v = Units.millicores(s.string) else {
-            throw error("expected a CPU amount in cores (2, 0.5) or millicores (500m), got \(shown)")
+            throw error("expected a CPU amount in cores (2, 0.5) or millicores (500m), at most 1000000 cores, got \(shown)")
         }
         return v
     }
@@ -120,6 +122,20 @@ struct YAMLField {
     /// A distribution of durations, in seconds: a plain duration (constant) or a one-key
     /// mapping naming the family.
     func durationDistribution() throws -> Distribution {
+        let d = try anyDurationDistribution()
+        guard d.mean.isNaN == false else { throw error("this distribution has no mean") }
+        return d
+    }
+
+    /// A duration distribution whose mean is above zero (and may be infinite), for times
+    /// that must move the clock on: uptimes, downtimes, burst spacing.
+    func positiveDurationDistribution() throws -> Distribution {
+        let d = try durationDistribution()
+        guard d.mean > 0 else { throw error("expected a distribution with a mean above 0s, got \(d)") }
+        return d
+    }
+
+    private func anyDurationDistribution() throws -> Distribution {
         if case .scalar = node { return .constant(try seconds()) }
         let families = ["constant", "exponential", "lognormal", "gamma", "weibull", "pareto", "uniform", "empirical"]
         let m = try mapping(allowed: families)

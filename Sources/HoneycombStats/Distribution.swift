@@ -20,6 +20,17 @@ public enum Distribution: Hashable, Sendable, CustomStringConvertible {
     /// Each listed value equally likely.
     case empirical([Double])
 
+    /// One draw as a duration in seconds: never negative, never NaN, and at most
+    /// `maximumSeconds`, whatever the parameters or the draw (an exactly-zero uniform, say).
+    public func sampleSeconds(_ s: RandomStream) -> Double {
+        let x = sample(s)
+        guard x > 0 else { return 0 }  // also NaN
+        return Swift.min(x, Distribution.maximumSeconds)
+    }
+
+    /// The longest duration a draw is allowed to be: about 31 years.
+    public static let maximumSeconds = 1e9
+
     /// One draw.
     public func sample(_ s: RandomStream) -> Double {
         switch self {
@@ -36,12 +47,14 @@ public enum Distribution: Hashable, Sendable, CustomStringConvertible {
 
     /// The distribution's mean (`infinity` where it has none, as Pareto with α ≤ 1).
     public var mean: Double {
-        switch self {
+        ensureGSLErrorsOff()
+        return switch self {
         case .constant(let v): v
         case .exponential(let mean): mean
         case .lognormal(let median, let sigma): median * exp(sigma * sigma / 2)
         case .gamma(let shape, let scale): shape * scale
-        case .weibull(let shape, let scale): scale * gsl_sf_gamma(1 + 1 / shape)
+        // Through log Γ, so that a tiny shape gives infinity rather than a GSL overflow.
+        case .weibull(let shape, let scale): scale * exp(lgamma(1 + 1 / shape))
         case .pareto(let shape, let minimum): shape > 1 ? shape * minimum / (shape - 1) : .infinity
         case .uniform(let low, let high): (low + high) / 2
         case .empirical(let values): values.reduce(0, +) / Double(values.count)

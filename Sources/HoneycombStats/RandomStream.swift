@@ -7,6 +7,9 @@ import Glibc
 /// the process on a domain error has no place in a long-running service.
 let gslErrorsOff: Void = { _ = gsl_set_error_handler_off() }()
 
+/// Call before any GSL function that is not reached through a `RandomStream`.
+@inline(__always) func ensureGSLErrorsOff() { _ = gslErrorsOff }
+
 /// One independent stream of random numbers: a GSL `mt19937` generator seeded for a single
 /// purpose (arrivals of one workload, churn of one pool, ...).
 ///
@@ -17,7 +20,11 @@ public final class RandomStream {
     /// The seed the stream started from.
     public let seed: UInt64
 
-    /// A stream seeded directly.
+    /// A stream seeded directly with all 64 bits of `seed`.
+    ///
+    /// `gsl_rng_set` keeps only 32 bits of a seed, which makes two of the many streams of a
+    /// large study collide by the birthday bound. The generator's 624-word state is filled
+    /// from the full seed with SplitMix64 instead (the way `init_by_array` widens a seed).
     public init(seed: UInt64) {
         _ = gslErrorsOff
         guard let r = gsl_rng_alloc(honeycomb_gsl_mt19937()) else {
@@ -25,9 +32,27 @@ public final class RandomStream {
         }
         rng = r
         self.seed = seed
-        // mt19937 takes 32 bits of seed; 0 means GSL's default seed, so avoid it.
-        let s32 = UInt(truncatingIfNeeded: (seed ^ (seed >> 32)) & 0xFFFF_FFFF)
-        gsl_rng_set(rng, s32 == 0 ? 0x9E37_79B9 : s32)
+        RandomStream.fill(r, from: seed)
+    }
+
+    /// GSL's mt19937 state is `{ unsigned long mt[624]; int mti; }`; when its size says so,
+    /// write the words (32 bits each, as GSL keeps them) and mark the state for regeneration.
+    private static func fill(_ r: UnsafeMutablePointer<gsl_rng>, from seed: UInt64) {
+        let words = 624
+        let wordSize = MemoryLayout<UInt>.size
+        guard gsl_rng_size(r) >= words * wordSize + MemoryLayout<Int32>.size, let state = gsl_rng_state(r) else {
+            let s32 = UInt(truncatingIfNeeded: (seed ^ (seed >> 32)) & 0xFFFF_FFFF)
+            gsl_rng_set(r, s32 == 0 ? 0x9E37_79B9 : s32)
+            return
+        }
+        let mt = state.bindMemory(to: UInt.self, capacity: words)
+        var x = seed
+        for i in 0..<words {
+            x &+= 0x9E37_79B9_7F4A_7C15
+            mt[i] = UInt(SeedDerivation.splitmix(x) & 0xFFFF_FFFF)
+        }
+        mt[0] |= 0x8000_0000  // never the all-zero state
+        (state + words * wordSize).bindMemory(to: Int32.self, capacity: 1).pointee = Int32(words)
     }
 
     /// The stream for `purpose` within a run seeded `runSeed`. The purpose is a stable name

@@ -4,6 +4,7 @@ import CGSL
 public enum Statistics {
     /// The arithmetic mean; NaN for an empty sample.
     public static func mean(_ xs: [Double]) -> Double {
+        ensureGSLErrorsOff()
         guard !xs.isEmpty else { return .nan }
         return xs.withUnsafeBufferPointer { gsl_stats_mean($0.baseAddress, 1, $0.count) }
     }
@@ -29,7 +30,8 @@ public enum Statistics {
     /// The two-sided Student-t critical value for `confidence` (e.g. 0.95) with `dof` degrees
     /// of freedom.
     public static func tCritical(confidence: Double, degreesOfFreedom dof: Int) -> Double {
-        gsl_cdf_tdist_Pinv(1 - (1 - confidence) / 2, Double(dof))
+        ensureGSLErrorsOff()
+        return gsl_cdf_tdist_Pinv(1 - (1 - confidence) / 2, Double(dof))
     }
 }
 

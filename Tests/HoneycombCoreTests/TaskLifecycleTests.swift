@@ -74,3 +74,17 @@ import Testing
         #expect(kinds == [.taskSubmitted, .taskDispatched])
     }
 }
+
+@Suite struct AgentRegistryTests {
+    @Test func aPublishedVersionNeverChanges() {
+        var r = AgentRegistry()
+        let a = r.register(smallAgent)
+        var bigger = smallAgent
+        bigger.requires.cpuMillis = 8000
+        #expect(r.register(bigger) == a)
+        #expect(r[a].requires.cpuMillis == 1000)
+        bigger.version = "2"
+        #expect(r.register(bigger) != a)
+        #expect(r.id(named: "small") == AgentID(1))
+    }
+}

@@ -119,3 +119,67 @@ import Testing
         for f in files { _ = try Scenario.load(path: "\(folder)/\(f)") }
     }
 }
+
+/// Inputs that would crash, hang or silently misbehave are refused before anything runs.
+@Suite struct ScenarioLimitTests {
+    static let valid = ScenarioLoadingTests.valid
+
+    static func refusal(_ text: String) throws -> ScenarioError { try ScenarioLoadingTests.refusal(text) }
+
+    @Test func absurdSizesAndRatesAreRefused() throws {
+        #expect(try Self.refusal(Self.valid.replacingOccurrences(of: "memory: 4GiB", with: "memory: 1e30GiB"))
+            .message.contains("at most 1PiB"))
+        #expect(try Self.refusal(Self.valid.replacingOccurrences(of: "cpu: 2", with: "cpu: 1e20"))
+            .message.contains("at most 1000000 cores"))
+        #expect(try Self.refusal(Self.valid.replacingOccurrences(of: "rate: 1/s", with: "rate: 1e11/s"))
+            .message.contains("at most 1000000/s"))
+        #expect(try Self.refusal(Self.valid.replacingOccurrences(of: "duration: 1h", with: "duration: 1e300d"))
+            .path == "duration")
+    }
+
+    @Test func tooManyTasksForOneReplicationAreRefused() throws {
+        let e = try Self.refusal(Self.valid.replacingOccurrences(of: "duration: 1h", with: "duration: 40d")
+            .replacingOccurrences(of: "rate: 1/s", with: "rate: 1000/s"))
+        #expect(e.message.contains("at most 2,000,000,000 tasks"))
+    }
+
+    @Test func churnThatNeverMovesTheClockIsRefused() throws {
+        let e = try Self.refusal(Self.valid.replacingOccurrences(
+            of: "slots: 2}", with: "slots: 2}\n    churn: {uptime: 0s, downtime: {uniform: {min: 0s, max: 0s}}}"))
+        #expect(e.path == "executors[0].churn.uptime")
+        #expect(e.message.contains("mean above 0s"))
+    }
+
+    @Test func burstsWithoutAFiniteMeanSpacingAreRefusedWithoutAbortingGSL() throws {
+        let e = try Self.refusal(Self.valid.replacingOccurrences(
+            of: "{poisson: {rate: 1/s}}", with: "{bursts: {every: {weibull: {shape: 0.001, scale: 1m}}, size: 3}}"))
+        #expect(e.path == "workload[0].arrivals.bursts.every")
+        #expect(e.message.contains("finite mean"))
+    }
+
+    @Test func anAgentNoPoolCanRunIsRefused() throws {
+        let e = try Self.refusal(Self.valid.replacingOccurrences(
+            of: "runtime: 30s", with: "runtime: 30s\n    requires: {cpu: 4}"))
+        #expect(e.path == "agents[0].requires")
+        #expect(e.message.contains("no executor pool can run agent 'a'"))
+        let f = try Self.refusal(Self.valid.replacingOccurrences(
+            of: "runtime: 30s", with: "runtime: 30s\n    requires: {labels: {gpu: h100}}"))
+        #expect(f.message.contains("labels {gpu=h100}"))
+    }
+
+    @Test func twoWorkloadsOfOneAgentNeedNames() throws {
+        let twice = Self.valid + "\n  - agent: a\n    arrivals: {constant: {rate: 2/s}}\n"
+        let e = try Self.refusal(twice)
+        #expect(e.path == "workload[1]")
+        #expect(e.message.contains("give each a distinct 'name'"))
+        let named = twice.replacingOccurrences(of: "  - agent: a\n    arrivals: {constant", with: "  - name: fast\n    agent: a\n    arrivals: {constant")
+            + "events:\n  - at: 10m\n    rate: {workload: fast, scale: 3}\n"
+        let s = try Scenario.parse(named)
+        #expect(s.workloads.map(\.name) == ["a", "fast"])
+    }
+
+    @Test func aRateScaleBeyondAThousandIsRefused() throws {
+        let e = try Self.refusal(Self.valid + "\nevents:\n  - at: 10m\n    rate: {workload: a, scale: 5000}\n")
+        #expect(e.path == "events[0].rate.scale")
+    }
+}

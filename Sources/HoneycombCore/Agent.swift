@@ -7,18 +7,28 @@ public struct AgentDefinition: Hashable, Sendable {
     public var version: String
     /// Resources one task of this agent reserves on an executor (including one slot).
     public var requires: Resources
-    /// Labels an executor must carry to run this agent (`arch=arm64`, `region=eu`, ...).
-    public var requiredLabels: LabelSet
+    /// What an executor's labels must satisfy to run this agent (`arch: arm64`,
+    /// `region: [eu, us]`, `wasm: ">=2.1"`, `gpu: "*"`, ...).
+    public var selector: LabelSelector
+    /// Agents this one must run beside: an executor qualifies only while it runs a task of
+    /// one of them (a cache, a model server).
+    public var affinity: [String]
+    /// Agents this one must not share an executor with (replicas of itself, say).
+    public var antiAffinity: [String]
     /// How many attempts a task gets before the plane gives up on it; at least 1.
+    /// Preemptions do not count as attempts.
     public var maxAttempts: Int
 
     public init(name: String, version: String = "1", requires: Resources,
-                requiredLabels: LabelSet = LabelSet(), maxAttempts: Int = 3) {
+                selector: LabelSelector = LabelSelector(), affinity: [String] = [], antiAffinity: [String] = [],
+                maxAttempts: Int = 3) {
         self.name = name
         self.version = version
         self.requires = Resources(cpuMillis: requires.cpuMillis, memoryBytes: requires.memoryBytes,
                                   slots: max(1, requires.slots))
-        self.requiredLabels = requiredLabels
+        self.selector = selector
+        self.affinity = affinity
+        self.antiAffinity = antiAffinity
         self.maxAttempts = max(1, maxAttempts)
     }
 }

@@ -7,7 +7,7 @@ public struct AuditEvent: Hashable, Sendable {
     public enum Kind: UInt8, Sendable, CaseIterable {
         case executorRegistered, executorRejoined, executorDraining, executorLeft, executorLost
         case taskSubmitted, taskQueued, taskDispatched, taskStarted
-        case taskSucceeded, taskAttemptFailed, taskAttemptLost, taskRetryScheduled
+        case taskSucceeded, taskAttemptFailed, taskAttemptLost, taskPreempted, taskRetryScheduled
         case taskFailed, taskLost
     }
 

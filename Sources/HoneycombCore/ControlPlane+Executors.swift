@@ -39,14 +39,16 @@ extension ControlPlane {
                                          executor: id.rawValue)))
     }
 
-    /// Every attempt running on `id` is lost: retried or given up.
+    /// Every attempt running on `id` is lost: rescheduled (once its lease runs out) or given up.
     private mutating func loseAssignments(of id: ExecutorID, _ now: Instant, _ effects: inout PlaneEffects) {
-        for task in executors.clearAssignments(id) {
-            let attempt = tasks.records[task.index].attempt
+        let leaseEnd = config.lease.map { executors.lastHeartbeat[id.index] + $0 } ?? .zero
+        for task in executors.tasks(on: id) {
+            let r = tasks.records[task.index]
+            hold(task, r, on: id, -1)
             tasks.records[task.index].executor = -1
             effects.append(.audit(AuditEvent(.taskAttemptLost, at: now, task: task.rawValue,
-                                             executor: id.rawValue, attempt: attempt)))
-            retryOrGiveUp(task, endedAs: .lost, now, &effects)
+                                             executor: id.rawValue, attempt: r.attempt)))
+            retryOrGiveUp(task, endedAs: .lost, notBefore: leaseEnd, now, &effects)
         }
     }
 

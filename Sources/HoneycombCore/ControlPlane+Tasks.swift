@@ -3,44 +3,68 @@ extension ControlPlane {
         precondition(spec.agent.index >= 0 && spec.agent.index < agents.count,
                      "task \(spec.id) names \(spec.agent), which is not registered")
         precondition(tasks[spec.id] == nil, "\(spec.id) was submitted twice")
-        tasks.insert(TaskRecord(agent: spec.agent, state: .queued, attempt: 0, executor: -1, submittedAt: now),
+        tasks.insert(TaskRecord(agent: spec.agent, tenant: spec.tenant, priority: spec.priority, state: .queued,
+                                attempt: 0, executor: -1, submittedAt: now),
                      at: spec.id)
         effects.append(.audit(AuditEvent(.taskSubmitted, at: now, task: spec.id.rawValue)))
-        enqueue(spec.id, spec.agent, now, &effects)
+        enqueue(spec.id, now, &effects)
     }
 
-    /// Places the task at once when nothing of its agent waits ahead of it, else queues it.
-    mutating func enqueue(_ task: TaskID, _ agent: AgentID, _ now: Instant, _ effects: inout PlaneEffects) {
-        if queue.isEmpty(agent: agent), let e = scheduler.pick(for: agent, agents[agent], in: executors) {
+    func request(for task: TaskID) -> PlacementRequest {
+        let r = tasks.records[task.index]
+        return PlacementRequest(agent: r.agent, definition: agents[r.agent], tenant: r.tenant, priority: r.priority)
+    }
+
+    /// Places the task at once when nothing of its class waits ahead of it, else queues it.
+    mutating func enqueue(_ task: TaskID, _ now: Instant, _ effects: inout PlaneEffects) {
+        let r = request(for: task)
+        let c = queue.classOf(r.agent, r.tenant, r.priority)
+        if queue.isEmpty(c), let e = place(r, now, &effects) {
             dispatch(task, to: e, now, &effects)
             return
         }
-        queue.append(task, agent: agent)
+        queue.append(task, toClass: c)
         effects.append(.audit(AuditEvent(.taskQueued, at: now, task: task.rawValue)))
     }
 
-    /// Places queued tasks, oldest first, until nothing more fits.
+    /// An executor for the request: a free one, or (when the policy allows) one made free by
+    /// preempting lower-priority work.
+    mutating func place(_ r: PlacementRequest, _ now: Instant, _ effects: inout PlaneEffects) -> ExecutorID? {
+        if let e = scheduler.pick(r, in: executors, tasks: tasks, agents: agents, now: now) { return e }
+        guard config.scheduler.preemption else { return nil }
+        return preemptFor(r, now, &effects)
+    }
+
+    /// Places queued tasks until nothing more fits: by priority, then tenant fair share,
+    /// then age.
     ///
-    /// Invariant on return: the head of every agent's non-empty queue fits no executor.
+    /// Invariant on return: the head of every non-empty class fits no executor.
     mutating func placementPass(_ now: Instant, _ effects: inout PlaneEffects) {
         counters.placementPasses += 1
-        if blockedScratch.count < queue.agentCount {
-            blockedScratch.append(contentsOf: repeatElement(false, count: queue.agentCount - blockedScratch.count))
-        }
+        let n = queue.classes.count
+        if blockedScratch.count < n { blockedScratch.append(contentsOf: repeatElement(false, count: n - blockedScratch.count)) }
         for i in blockedScratch.indices { blockedScratch[i] = false }
-        while !executors.schedulable.isEmpty, let head = queue.oldestHead(skipping: blockedScratch) {
-            if let e = scheduler.pick(for: head.agent, agents[head.agent], in: executors) {
-                queue.removeHead(agent: head.agent)
-                dispatch(head.task, to: e, now, &effects)
+        let weights = config.tenants
+        while !executors.schedulable.isEmpty || config.scheduler.preemption {
+            let slots = tenantSlots
+            guard let c = queue.nextClass(skipping: blockedScratch, tenantLoad: { t in
+                let used = t.index < slots.count ? Double(slots[t.index]) : 0
+                let w = t.index < weights.count ? weights[t.index].weight : 1
+                return used / max(w, 1e-9)
+            }) else { break }
+            let task = queue.head(c)!
+            if let e = place(request(for: task), now, &effects) {
+                queue.removeHead(c)
+                dispatch(task, to: e, now, &effects)
             } else {
-                blockedScratch[head.agent.index] = true
+                blockedScratch[c] = true
             }
         }
     }
 
     mutating func dispatch(_ task: TaskID, to executor: ExecutorID, _ now: Instant, _ effects: inout PlaneEffects) {
-        let agent = tasks.records[task.index].agent
-        executors.reserve(agents[agent].requires, for: task, on: executor)
+        let r = tasks.records[task.index]
+        hold(task, r, on: executor, +1)
         tasks.records[task.index].attempt += 1
         tasks.records[task.index].executor = executor.rawValue
         tasks.setState(task, .dispatched)
@@ -49,6 +73,23 @@ extension ControlPlane {
         effects.append(.dispatch(task, attempt: attempt, to: executor))
         effects.append(.audit(AuditEvent(.taskDispatched, at: now, task: task.rawValue,
                                          executor: executor.rawValue, attempt: attempt)))
+    }
+
+    /// Reserves (+1) or releases (-1) what the task holds on the executor, with all the
+    /// bookkeeping that follows it.
+    mutating func hold(_ task: TaskID, _ r: TaskRecord, on executor: ExecutorID, _ delta: Int) {
+        let needs = agents[r.agent].requires
+        if delta > 0 {
+            executors.reserve(needs, for: task, on: executor)
+        } else {
+            executors.release(needs, for: task, on: executor)
+        }
+        scheduler.noteAssignment(agent: r.agent, labelClass: Int(executors.labelClass[executor.index]), delta)
+        if r.tenant.index >= tenantSlots.count {
+            tenantSlots.append(contentsOf: repeatElement(0, count: r.tenant.index + 1 - tenantSlots.count))
+        }
+        tenantSlots[r.tenant.index] += delta
+        slotsByPriority[Int(r.priority) + 128] += delta
     }
 
     /// True when a report names the task's current attempt on a live assignment.
@@ -71,7 +112,7 @@ extension ControlPlane {
                                _ effects: inout PlaneEffects) {
         guard isCurrent(task, attempt) else { return }
         let r = tasks.records[task.index]
-        executors.release(agents[r.agent].requires, for: task, on: ExecutorID(r.executor))
+        hold(task, r, on: ExecutorID(r.executor), -1)
         tasks.records[task.index].executor = -1
         capacityGrew = true
         if succeeded {
@@ -87,14 +128,17 @@ extension ControlPlane {
     }
 
     /// After a failed or lost attempt: back off and retry while attempts remain, else end the
-    /// task in `outcome`.
-    mutating func retryOrGiveUp(_ task: TaskID, endedAs outcome: TaskState, _ now: Instant,
-                                _ effects: inout PlaneEffects) {
+    /// task in `outcome`. A retry waits at least until `notBefore` (a lost attempt's lease).
+    mutating func retryOrGiveUp(_ task: TaskID, endedAs outcome: TaskState, notBefore: Instant = .zero,
+                                _ now: Instant, _ effects: inout PlaneEffects) {
         let r = tasks.records[task.index]
-        if Int(r.attempt) < agents[r.agent].maxAttempts {
+        let attemptsUsed = Int(r.attempt) - Int(r.preemptions)
+        if attemptsUsed < agents[r.agent].maxAttempts {
             tasks.setState(task, .backoff)
             counters.retried += 1
-            effects.append(.setTimer(.retry(task, attempt: r.attempt), at: now + config.backoff(after: Int(r.attempt))))
+            if outcome == .lost { counters.rescheduled += 1 }
+            let at = max(now + config.backoff(after: attemptsUsed), notBefore)
+            effects.append(.setTimer(.retry(task, attempt: r.attempt), at: at))
             effects.append(.audit(AuditEvent(.taskRetryScheduled, at: now, task: task.rawValue, attempt: r.attempt)))
         } else {
             tasks.setState(task, outcome)
@@ -111,7 +155,7 @@ extension ControlPlane {
         case .retry(let task, let attempt):
             guard let r = tasks[task], r.state == .backoff, r.attempt == attempt else { return }
             tasks.setState(task, .queued)
-            enqueue(task, r.agent, now, &effects)
+            enqueue(task, now, &effects)
         }
     }
 }

@@ -6,14 +6,25 @@ public struct PlaneConfig: Hashable, Sendable {
     public var retryBackoff: TimeSpan
     /// The longest delay between attempts.
     public var retryBackoffMax: TimeSpan
+    /// How long a running task's lease outlives its executor's last heartbeat. When the
+    /// executor is declared lost its tasks are rescheduled only once their leases expire, so
+    /// a merely cut-off executor has time to finish before anything runs twice. Nil: at
+    /// once (after the retry backoff).
+    public var lease: TimeSpan?
     public var scheduler: SchedulerPolicy
+    /// Tenants by `TenantID` (index 0 is `TenantID.shared`).
+    public var tenants: [TenantPolicy]
 
     public init(heartbeatTimeout: TimeSpan = .seconds(30), retryBackoff: TimeSpan = .seconds(1),
-                retryBackoffMax: TimeSpan = .seconds(60), scheduler: SchedulerPolicy = SchedulerPolicy()) {
+                retryBackoffMax: TimeSpan = .seconds(60), lease: TimeSpan? = nil,
+                scheduler: SchedulerPolicy = SchedulerPolicy(),
+                tenants: [TenantPolicy] = [TenantPolicy(name: "shared")]) {
         self.heartbeatTimeout = heartbeatTimeout
         self.retryBackoff = retryBackoff
         self.retryBackoffMax = retryBackoffMax
+        self.lease = lease
         self.scheduler = scheduler
+        self.tenants = tenants
     }
 
     /// The wait before attempt `attempt + 1`, after attempt `attempt` (from 1) ended badly.
@@ -56,6 +67,8 @@ public enum PlaneTimer: Hashable, Sendable {
 public enum PlaneEffect: Sendable {
     /// Send attempt `attempt` of the task to the executor (the NATS hop, live).
     case dispatch(TaskID, attempt: UInt16, to: ExecutorID)
+    /// Stop attempt `attempt` of the task on the executor: it was preempted.
+    case preempt(TaskID, attempt: UInt16, on: ExecutorID)
     case setTimer(PlaneTimer, at: Instant)
     /// The task reached a terminal state.
     case taskEnded(TaskID, TaskState)
@@ -78,6 +91,9 @@ public struct PlaneEffects: Sendable {
 public struct PlaneCounters: Hashable, Sendable {
     public var dispatched = 0
     public var retried = 0
+    /// Attempts lost with their executor and placed again.
+    public var rescheduled = 0
+    public var preempted = 0
     public var executorsLost = 0
     /// Reports about an attempt that is no longer current (after a loss, say): ignored.
     public var staleReports = 0
@@ -89,7 +105,10 @@ public struct PlaneCounters: Hashable, Sendable {
 /// Inputs go in with the instant they happened; effects come out. It owns no thread, reads
 /// no clock, touches no socket, and iterates nothing in hash order, so the simulator and the
 /// live service drive the very same decisions.
-public struct ControlPlane: Sendable {
+///
+/// Not `Sendable`: one driver owns it (the simulator's replication, or the live service's
+/// actor), together with its random source.
+public struct ControlPlane {
     public let config: PlaneConfig
     public internal(set) var executors = ExecutorRegistry()
     public internal(set) var agents = AgentRegistry()
@@ -100,12 +119,23 @@ public struct ControlPlane: Sendable {
     /// Set when capacity may have grown: a placement pass runs before `handle` returns.
     var capacityGrew = false
     var blockedScratch: [Bool] = []
+    /// Slots held (dispatched or running) per tenant, for fair share.
+    var tenantSlots: [Int] = []
+    /// Tasks holding slots per priority (indexed by priority + 128), so that preemption is
+    /// tried only when something it could evict exists.
+    var slotsByPriority = [Int](repeating: 0, count: 256)
 
-    public init(config: PlaneConfig = PlaneConfig(), agents: [AgentDefinition] = []) {
+    /// A plane with its policy and agents. `random` serves the random placement policies
+    /// (`powerOfTwo`, `random`); the others never draw.
+    public init(config: PlaneConfig = PlaneConfig(), agents: [AgentDefinition] = [],
+                random: (any PlaneRandomSource)? = nil) {
         self.config = config
-        self.scheduler = Scheduler(policy: config.scheduler)
+        self.scheduler = Scheduler(policy: config.scheduler, tenants: config.tenants, random: random)
         for a in agents { self.agents.register(a) }
     }
+
+    /// Placement decisions made so far (successful picks).
+    public var placementDecisions: Int { scheduler.decisions }
 
     /// Adds an agent version (an existing name and version keeps its definition).
     @discardableResult

@@ -2,7 +2,17 @@
 public struct ExecutorSpec: Hashable, Sendable {
     public var labels: LabelSet
     public var capacity: Resources
-    public init(labels: LabelSet, capacity: Resources) { self.labels = labels; self.capacity = capacity }
+    /// The tenant whose machine it is (`shared` for fleet-owned executors).
+    public var owner: TenantID
+    /// Only its owner's tasks may run on it.
+    public var exclusive: Bool
+
+    public init(labels: LabelSet, capacity: Resources, owner: TenantID = .shared, exclusive: Bool = false) {
+        self.labels = labels
+        self.capacity = capacity
+        self.owner = owner
+        self.exclusive = exclusive
+    }
 }
 
 /// The plane's view of an executor's presence.
@@ -47,10 +57,18 @@ public struct ExecutorRegistry: Sendable {
     /// The distinct label sets seen, in first-seen order.
     public private(set) var labelClasses: [LabelSet] = []
     private var labelClassIndex: [LabelSet: Int32] = [:]
+    /// The owner of each executor, and whether only the owner's tasks may use it.
+    public private(set) var owner: [TenantID] = []
+    public private(set) var exclusive: [Bool] = []
+    /// When each executor's current registration began (for the reliability score).
+    public private(set) var onlineSince: [Instant] = []
     /// Tasks whose current attempt is on each executor (dispatched or running).
     private(set) var assigned: [[TaskID]] = []
     /// Executors that are online and have at least one free slot: the scheduler's candidates.
     private(set) var schedulable = DenseIndexSet()
+    /// The same, split by label class: a feasibility index, so that an agent that needs
+    /// particular labels scans only the executors that carry them.
+    private(set) var schedulableByClass: [DenseIndexSet] = []
     /// How many executors are online or draining.
     public private(set) var presentCount = 0
 
@@ -80,6 +98,9 @@ public struct ExecutorRegistry: Sendable {
             lastHeartbeat.append(contentsOf: repeatElement(.zero, count: n))
             incarnation.append(contentsOf: repeatElement(0, count: n))
             labelClass.append(contentsOf: repeatElement(-1, count: n))
+            owner.append(contentsOf: repeatElement(.shared, count: n))
+            exclusive.append(contentsOf: repeatElement(false, count: n))
+            onlineSince.append(contentsOf: repeatElement(.zero, count: n))
             assigned.append(contentsOf: repeatElement([], count: n))
         }
         precondition(assigned[i].isEmpty, "an executor registers again while it still holds tasks")
@@ -88,8 +109,13 @@ public struct ExecutorRegistry: Sendable {
         capacity[i] = spec.capacity
         used[i] = .zero
         lastHeartbeat[i] = now
+        onlineSince[i] = now
         incarnation[i] &+= 1
-        labelClass[i] = internLabels(spec.labels)
+        owner[i] = spec.owner
+        exclusive[i] = spec.exclusive
+        let newClass = internLabels(spec.labels)
+        if labelClass[i] >= 0 && labelClass[i] != newClass { schedulableByClass[Int(labelClass[i])].remove(i) }
+        labelClass[i] = newClass
         refreshSchedulable(i)
     }
 
@@ -117,20 +143,17 @@ public struct ExecutorRegistry: Sendable {
         refreshSchedulable(i)
     }
 
-    /// Forgets every task on `id` and zeroes its reservations (after loss or departure).
-    mutating func clearAssignments(_ id: ExecutorID) -> [TaskID] {
-        let i = id.index
-        let held = assigned[i]
-        assigned[i] = []
-        used[i] = .zero
-        refreshSchedulable(i)
-        return held
-    }
-
     private func isPresent(_ s: ExecutorState) -> Bool { s == .online || s == .draining }
 
     private mutating func refreshSchedulable(_ i: Int) {
-        if state[i] == .online && used[i].slots < capacity[i].slots { schedulable.insert(i) } else { schedulable.remove(i) }
+        let c = Int(labelClass[i])
+        if state[i] == .online && used[i].slots < capacity[i].slots {
+            schedulable.insert(i)
+            schedulableByClass[c].insert(i)
+        } else {
+            schedulable.remove(i)
+            schedulableByClass[c].remove(i)
+        }
     }
 
     private mutating func internLabels(_ labels: LabelSet) -> Int32 {
@@ -138,6 +161,7 @@ public struct ExecutorRegistry: Sendable {
         let k = Int32(labelClasses.count)
         labelClasses.append(labels)
         labelClassIndex[labels] = k
+        schedulableByClass.append(DenseIndexSet())
         return k
     }
 }

@@ -38,3 +38,12 @@ public struct AgentID: DenseIdentifier {
     @inlinable public init(_ rawValue: Int32) { self.rawValue = rawValue }
     public static var kind: String { "agent" }
 }
+
+/// A tenant's (user's or team's) identifier: who submitted a task, who owns an executor.
+public struct TenantID: DenseIdentifier {
+    public var rawValue: Int32
+    @inlinable public init(_ rawValue: Int32) { self.rawValue = rawValue }
+    public static var kind: String { "tenant" }
+    /// The tenant of tasks and executors that name none.
+    public static let shared = TenantID(0)
+}

@@ -2,7 +2,17 @@
 public struct TaskSpec: Hashable, Sendable {
     public var id: TaskID
     public var agent: AgentID
-    public init(id: TaskID, agent: AgentID) { self.id = id; self.agent = agent }
+    /// Who submitted it: decides its fair share, and which private executors it may use.
+    public var tenant: TenantID
+    /// Its priority class: higher goes first, and may preempt lower when the policy allows.
+    public var priority: Int8
+
+    public init(id: TaskID, agent: AgentID, tenant: TenantID = .shared, priority: Int8 = 0) {
+        self.id = id
+        self.agent = agent
+        self.tenant = tenant
+        self.priority = priority
+    }
 }
 
 /// Where a task is in its life.
@@ -40,15 +50,19 @@ public enum TaskState: UInt8, Sendable, CaseIterable, CustomStringConvertible {
 /// The plane's record of one task: compact and trivially copyable, one per task id.
 public struct TaskRecord: Sendable {
     public var agent: AgentID
+    public var tenant: TenantID
+    public var priority: Int8
     public var state: TaskState
     /// The current (or last) attempt, from 1; 0 before the first dispatch.
     public var attempt: UInt16
     /// The executor of the current attempt, or -1.
     public var executor: Int32
     public var submittedAt: Instant
+    /// How many of its attempts were preempted (they do not count against `maxAttempts`).
+    public var preemptions: UInt16 = 0
 
-    static let empty = TaskRecord(agent: AgentID(-1), state: .unknown, attempt: 0, executor: -1,
-                                  submittedAt: .zero)
+    static let empty = TaskRecord(agent: AgentID(-1), tenant: .shared, priority: 0, state: .unknown, attempt: 0,
+                                  executor: -1, submittedAt: .zero)
 }
 
 /// The plane's table of tasks, indexed by dense `TaskID`.

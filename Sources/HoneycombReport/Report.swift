@@ -122,12 +122,17 @@ public struct Report: Hashable, Sendable {
 public struct RuntimeFigures: Hashable, Sendable {
     public var wallSeconds: Double
     public var events: Int
+    /// Placement decisions the control plane made.
+    public var decisions: Int
     public var peakResidentBytes: Int
     public var eventsPerSecond: Double { wallSeconds > 0 ? Double(events) / wallSeconds : 0 }
+    /// `placement.decisions_per_second`: decisions over the whole run's wall time.
+    public var decisionsPerSecond: Double { wallSeconds > 0 ? Double(decisions) / wallSeconds : 0 }
 
-    public init(wallSeconds: Double, events: Int, peakResidentBytes: Int) {
+    public init(wallSeconds: Double, events: Int, decisions: Int = 0, peakResidentBytes: Int) {
         self.wallSeconds = wallSeconds
         self.events = events
+        self.decisions = decisions
         self.peakResidentBytes = peakResidentBytes
     }
 
@@ -136,6 +141,8 @@ public struct RuntimeFigures: Hashable, Sendable {
             "wallSeconds": .number(wallSeconds),
             "events": .number(Double(events)),
             "eventsPerSecond": .number(eventsPerSecond.rounded()),
+            "placement.decisions": .number(Double(decisions)),
+            "placement.decisions_per_second": .number(decisionsPerSecond.rounded()),
             "peakResidentBytes": .number(Double(peakResidentBytes)),
         ])
     }

@@ -23,6 +23,24 @@ public enum SimMetrics {
     public static let online = MetricDefinition("executor.online.mean", unit: "executors", .neutral)
     public static let churn = MetricDefinition("executor.churn_events", unit: "count", .neutral)
     public static let declaredLost = MetricDefinition("executor.declared_lost", unit: "count", .neutral)
+    public static let rescheduled = MetricDefinition("task.rescheduled", unit: "count", .lowerIsBetter)
+    public static let preempted = MetricDefinition("task.preempted", unit: "count", .lowerIsBetter)
+    public static let workLost = MetricDefinition("work.lost_seconds", unit: "s", .lowerIsBetter)
+    public static let workPreempted = MetricDefinition("work.preempted_seconds", unit: "s", .lowerIsBetter)
+    public static let lossDetection = MetricDefinition("executor.loss_detection.mean", unit: "s", .lowerIsBetter)
+    public static let utilizationCV = MetricDefinition("executor.utilization.cv", unit: "ratio", .lowerIsBetter)
+    public static let utilizationJain = MetricDefinition("executor.utilization.jain", unit: "ratio", .higherIsBetter)
+    public static let fragmentation = MetricDefinition("placement.fragmentation.mean", unit: "ratio", .lowerIsBetter)
+    public static func pending(_ reason: PlacementFilter) -> MetricDefinition {
+        MetricDefinition("placement.pending_reasons.\(reason.rawValue)", unit: "ratio", .neutral)
+    }
+    public static func tenantWait(_ tenant: String) -> MetricDefinition {
+        MetricDefinition("tenant.\(tenant).wait.mean", unit: "s", .lowerIsBetter)
+    }
+    public static func tenantShare(_ tenant: String) -> MetricDefinition {
+        MetricDefinition("tenant.\(tenant).share", unit: "ratio", .neutral)
+    }
+    public static let tenantFairness = MetricDefinition("tenant.fairness.jain", unit: "ratio", .higherIsBetter)
     public static let audit = MetricDefinition("audit.events", unit: "count", .neutral)
     public static let events = MetricDefinition("sim.events", unit: "count", .neutral)
 }
@@ -32,36 +50,74 @@ public struct ReplicationResult: Sendable {
     public var seed: UInt64
     public var values: [(MetricDefinition, Double)]
     public var events: Int
+    /// Placement decisions the plane made (for the runtime figures).
+    public var decisions: Int
 
     /// The value of the metric named `name`.
     public subscript(name: String) -> Double? { values.first { $0.0.name == name }?.1 }
 }
 
 /// Gathers observations during a replication. Task metrics count the cohort of tasks
-/// submitted at or after the warm-up; time-weighted metrics integrate over [warm-up, end].
+/// submitted at or after the warm-up; time-weighted and time-stamped metrics cover
+/// [warm-up, end].
 struct MetricsCollector {
     let warmup: Instant
     let end: Instant
+    let tenants: [TenantPolicy]
+    let tenantHasWork: [Bool]
     private var waits: [Double] = []
     private var turnarounds: [Double] = []
     private var submitted = 0, completed = 0, failed = 0, lost = 0, retried = 0
+    private var attemptsLost = 0, preempted = 0
     private var audits = 0, churnEvents = 0
+    private var workLostSeconds = 0.0, workPreemptedSeconds = 0.0
+    private var detections: [Double] = []
 
+    // Fleet-wide time-weighted quantities.
     private var last = Instant.zero
     private var busySlots = 0, onlineSlots = 0, onlineExecutors = 0
     private var busyArea = 0.0, slotArea = 0.0, onlineArea = 0.0
 
-    init(warmup: Instant, end: Instant) {
+    // Per executor: busy and offered slot-seconds.
+    private var exLast: [Instant] = [], exBusy: [Int] = [], exSlots: [Int] = []
+    private var exBusyArea: [Double] = [], exSlotArea: [Double] = []
+
+    // Per tenant: busy slot-seconds and waits.
+    private var tenantLast = Instant.zero
+    private var tenantBusy: [Int], tenantArea: [Double], tenantWaitSum: [Double], tenantWaitCount: [Int]
+
+    // Sampled: waiting tasks by reason, fragmentation.
+    private var pendingByReason = [Int](repeating: 0, count: PlacementFilter.allCases.count)
+    private var pendingTotal = 0
+    private var fragmentationSamples: [Double] = []
+
+    init(warmup: Instant, end: Instant, tenants: [TenantPolicy], tenantHasWork: [Bool]) {
         self.warmup = warmup
         self.end = end
+        self.tenants = tenants
+        self.tenantHasWork = tenantHasWork
+        tenantBusy = Array(repeating: 0, count: tenants.count)
+        tenantArea = Array(repeating: 0, count: tenants.count)
+        tenantWaitSum = Array(repeating: 0, count: tenants.count)
+        tenantWaitCount = Array(repeating: 0, count: tenants.count)
     }
 
     private func inCohort(_ submittedAt: Instant) -> Bool { submittedAt >= warmup }
 
+    /// The part of [from, to] after the warm-up, in seconds.
+    private func span(_ from: Instant, _ to: Instant) -> Double {
+        let start = max(from, warmup)
+        return to > start ? (to - start).seconds : 0
+    }
+
     mutating func taskSubmitted(at t: Instant) { if inCohort(t) { submitted += 1 } }
 
     mutating func taskStarted(_ task: SimTask, at t: Instant) {
-        if inCohort(task.submitted) { waits.append((t - task.submitted).seconds) }
+        guard inCohort(task.submitted) else { return }
+        let wait = (t - task.submitted).seconds
+        waits.append(wait)
+        tenantWaitSum[Int(task.tenant)] += wait
+        tenantWaitCount[Int(task.tenant)] += 1
     }
 
     mutating func taskEnded(_ task: SimTask, as state: TaskState, at t: Instant) {
@@ -77,14 +133,32 @@ struct MetricsCollector {
 
     mutating func audit(_ event: AuditEvent, submittedAt: Instant) {
         if event.at >= warmup { audits += 1 }
-        if event.kind == .taskRetryScheduled && inCohort(submittedAt) { retried += 1 }
+        guard event.task >= 0, inCohort(submittedAt) else { return }
+        switch event.kind {
+        case .taskRetryScheduled: retried += 1
+        case .taskAttemptLost: attemptsLost += 1
+        case .taskPreempted: preempted += 1
+        default: break
+        }
     }
 
-    /// Integrates the time-weighted quantities up to `t`.
+    mutating func workLost(_ span: TimeSpan, at t: Instant) { if t >= warmup { workLostSeconds += span.seconds } }
+    mutating func workPreempted(_ span: TimeSpan, at t: Instant) { if t >= warmup { workPreemptedSeconds += span.seconds } }
+    mutating func lossDetected(after span: TimeSpan, at t: Instant) { if t >= warmup { detections.append(span.seconds) } }
+
+    mutating func sampled(pending: [(reason: PlacementFilter, tasks: Int)], fragmentation: Double?, at t: Instant) {
+        guard t >= warmup else { return }
+        for p in pending {
+            pendingByReason[PlacementFilter.allCases.firstIndex(of: p.reason)!] += p.tasks
+            pendingTotal += p.tasks
+        }
+        if let fragmentation { fragmentationSamples.append(fragmentation) }
+    }
+
+    /// Integrates the fleet-wide quantities up to `t`.
     private mutating func advance(to t: Instant) {
-        let from = max(last, warmup)
-        if t > from {
-            let dt = (t - from).seconds
+        let dt = span(last, t)
+        if dt > 0 {
             busyArea += Double(busySlots) * dt
             slotArea += Double(onlineSlots) * dt
             onlineArea += Double(onlineExecutors) * dt
@@ -92,19 +166,46 @@ struct MetricsCollector {
         last = t
     }
 
-    mutating func busyChanged(by delta: Int, at t: Instant) {
-        advance(to: t)
-        busySlots += delta
+    private mutating func advanceExecutor(_ e: Int, to t: Instant) {
+        while exLast.count <= e {
+            exLast.append(t); exBusy.append(0); exSlots.append(0); exBusyArea.append(0); exSlotArea.append(0)
+        }
+        let dt = span(exLast[e], t)
+        if dt > 0 {
+            exBusyArea[e] += Double(exBusy[e]) * dt
+            exSlotArea[e] += Double(exSlots[e]) * dt
+        }
+        exLast[e] = t
     }
 
-    mutating func executorChanged(up delta: Int, slots: Int, at t: Instant, churn: Bool) {
+    mutating func busyChanged(executor e: Int, by delta: Int, at t: Instant) {
+        advance(to: t)
+        busySlots += delta
+        advanceExecutor(e, to: t)
+        exBusy[e] += delta
+    }
+
+    mutating func executorChanged(_ e: Int, up delta: Int, slots: Int, at t: Instant, churn: Bool) {
         advance(to: t)
         onlineExecutors += delta
         onlineSlots += slots
+        advanceExecutor(e, to: t)
+        exSlots[e] += slots
         if churn && t >= warmup { churnEvents += 1 }
     }
 
-    mutating func close(at t: Instant) { advance(to: t) }
+    mutating func tenantBusyChanged(_ tenant: Int, by delta: Int, at t: Instant) {
+        let dt = span(tenantLast, t)
+        if dt > 0 { for k in tenantBusy.indices { tenantArea[k] += Double(tenantBusy[k]) * dt } }
+        tenantLast = t
+        tenantBusy[tenant] += delta
+    }
+
+    mutating func close(at t: Instant, executors: Int) {
+        advance(to: t)
+        for e in 0..<executors { advanceExecutor(e, to: t) }
+        tenantBusyChanged(0, by: 0, at: t)
+    }
 
     mutating func result(plane: ControlPlane, tasks: [SimTask], events: Int, seed: UInt64) -> ReplicationResult {
         var unscheduled = 0, running = 0
@@ -117,8 +218,10 @@ struct MetricsCollector {
         }
         Statistics.sort(&waits)
         Statistics.sort(&turnarounds)
-        let span = (end - max(warmup, .zero)).seconds
-        let values: [(MetricDefinition, Double)] = [
+        let length = span(.zero, end)
+        let perExecutor = exSlotArea.indices.compactMap { exSlotArea[$0] > 0 ? exBusyArea[$0] / exSlotArea[$0] : nil }
+        let utilizationMean = Statistics.mean(perExecutor)
+        var values: [(MetricDefinition, Double)] = [
             (SimMetrics.waitMean, Statistics.mean(waits)),
             (SimMetrics.waitP50, Statistics.quantile(sorted: waits, 0.50)),
             (SimMetrics.waitP95, Statistics.quantile(sorted: waits, 0.95)),
@@ -132,15 +235,43 @@ struct MetricsCollector {
             (SimMetrics.failed, Double(failed)),
             (SimMetrics.lost, Double(lost)),
             (SimMetrics.retried, Double(retried)),
+            (SimMetrics.rescheduled, Double(attemptsLost - lost)),
+            (SimMetrics.preempted, Double(preempted)),
             (SimMetrics.unscheduled, Double(unscheduled)),
             (SimMetrics.runningAtEnd, Double(running)),
+            (SimMetrics.workLost, workLostSeconds),
+            (SimMetrics.workPreempted, workPreemptedSeconds),
             (SimMetrics.utilization, slotArea > 0 ? busyArea / slotArea : .nan),
-            (SimMetrics.online, span > 0 ? onlineArea / span : .nan),
+            (SimMetrics.utilizationCV, utilizationMean > 0 ? Statistics.standardDeviation(perExecutor) / utilizationMean : .nan),
+            (SimMetrics.utilizationJain, jain(perExecutor)),
+            (SimMetrics.online, length > 0 ? onlineArea / length : .nan),
             (SimMetrics.churn, Double(churnEvents)),
             (SimMetrics.declaredLost, Double(plane.counters.executorsLost)),
-            (SimMetrics.audit, Double(audits)),
-            (SimMetrics.events, Double(events)),
+            (SimMetrics.lossDetection, Statistics.mean(detections)),
+            (SimMetrics.fragmentation, Statistics.mean(fragmentationSamples)),
         ]
-        return ReplicationResult(seed: seed, values: values, events: events)
+        for (k, reason) in PlacementFilter.allCases.enumerated() {
+            values.append((SimMetrics.pending(reason), pendingTotal > 0 ? Double(pendingByReason[k]) / Double(pendingTotal) : 0))
+        }
+        // Per-tenant figures, when the scenario names tenants.
+        let working = tenants.indices.filter { tenantHasWork[$0] }
+        if tenants.count > 1 {
+            let totalArea = tenantArea.reduce(0, +)
+            for t in working {
+                values.append((SimMetrics.tenantWait(tenants[t].name),
+                               tenantWaitCount[t] > 0 ? tenantWaitSum[t] / Double(tenantWaitCount[t]) : .nan))
+                values.append((SimMetrics.tenantShare(tenants[t].name), totalArea > 0 ? tenantArea[t] / totalArea : .nan))
+            }
+            values.append((SimMetrics.tenantFairness, jain(working.map { tenantArea[$0] / tenants[$0].weight })))
+        }
+        values.append((SimMetrics.audit, Double(audits)))
+        values.append((SimMetrics.events, Double(events)))
+        return ReplicationResult(seed: seed, values: values, events: events, decisions: plane.placementDecisions)
+    }
+
+    /// Jain's fairness index: 1 when all values are equal, 1/n when one takes everything.
+    private func jain(_ xs: [Double]) -> Double {
+        let sum = xs.reduce(0, +), squares = xs.reduce(0) { $0 + $1 * $1 }
+        return squares > 0 ? sum * sum / (Double(xs.count) * squares) : .nan
     }
 }

@@ -17,6 +17,8 @@ public struct Scenario: Sendable {
     public var events: [TimedEvent]
     public var policy: Policy
     public var network: Network
+    /// How often the simulator samples why tasks wait and how fragmented free capacity is.
+    public var sampleEvery: TimeSpan
     /// FNV-1a of the file's bytes, as hex.
     public var fingerprint: String
 
@@ -27,6 +29,10 @@ public struct Scenario: Sendable {
         public var labels: LabelSet
         public var resources: Resources
         public var churn: Churn?
+        /// The tenant whose machines these are (`shared` when none is named).
+        public var owner: TenantID
+        /// Only the owner's tasks may run here.
+        public var exclusive: Bool
     }
 
     /// How executors of a pool come and go. Times are in seconds.
@@ -55,6 +61,8 @@ public struct Scenario: Sendable {
         /// Index into `agents`.
         public var agent: Int
         public var arrivals: ArrivalProcess
+        public var tenant: TenantID
+        public var priority: Int8
     }
 
     /// When tasks arrive. Rates are per second.
@@ -100,6 +108,9 @@ public struct Scenario: Sendable {
         /// A workload's rate is multiplied by `scale` (relative to its rate in the file).
         case scaleRate(workload: Int, scale: Double)
     }
+
+    /// The tenants, by `TenantID` (the first is the built-in `shared`).
+    public var tenants: [TenantPolicy] { policy.plane.tenants }
 
     /// The control plane's policy, and the executors' heartbeat period it sets.
     public struct Policy: Sendable {

@@ -52,13 +52,16 @@ private struct ScenarioReader {
 
     func read(_ root: YAMLField) throws -> Scenario {
         let top = try root.mapping(allowed: ["name", "description", "seed", "replications", "duration", "warmup",
-                                             "executors", "agents", "workload", "events", "policy", "network"])
+                                             "tenants", "executors", "agents", "workload", "events", "policy", "network",
+                                             "sampleEvery"])
         let duration = try top.required("duration").seconds(allowZero: false)
         if duration > 10 * 365 * 86400 { throw try top.required("duration").error("expected a run of at most 10 years") }
         let warmup = try top.optional("warmup")?.seconds() ?? 0
         if warmup >= duration { throw try top.required("warmup").error("expected a warm-up shorter than the duration") }
 
-        let pools = try top.required("executors").list().map(pool)
+        let tenants = try tenantList(top.optional("tenants"))
+        let tenantNames = tenants.map(\.name)
+        let pools = try top.required("executors").list().map { try pool($0, tenants: tenantNames) }
         guard !pools.isEmpty else { throw try top.required("executors").error("expected at least one executor pool") }
         try unique(pools.map(\.name), in: try top.required("executors").list(), key: "pool")
         let agents = try top.required("agents").list().map(agent)
@@ -66,10 +69,18 @@ private struct ScenarioReader {
         try unique(agents.map(\.definition.name), in: try top.required("agents").list(), key: "name")
         let agentNames = agents.map(\.definition.name)
         for (field, a) in zip(try top.required("agents").list(), agents) {
+            for (key, names) in [("affinity", a.definition.affinity), ("antiAffinity", a.definition.antiAffinity)] {
+                for n in names where !agentNames.contains(n) {
+                    throw try field.mapping(allowed: allKeys(field)).required(key)
+                        .error("no agent named '\(n)'; agents are: \(agentNames.joined(separator: ", "))")
+                }
+            }
+        }
+        for (field, a) in zip(try top.required("agents").list(), agents) {
             try checkSomePoolFits(a, pools: pools, field: field)
         }
         let workloadFields = try top.optional("workload")?.list() ?? []
-        let workloads = try workloadFields.map { try workload($0, agents: agentNames) }
+        let workloads = try workloadFields.map { try workload($0, agents: agentNames, tenants: tenantNames) }
         for (i, w) in workloads.enumerated() where workloads[..<i].contains(where: { $0.name == w.name }) {
             throw workloadFields[i].error(
                 "two workloads are named '\(w.name)'; give each a distinct 'name' so that events can tell them apart")
@@ -93,8 +104,9 @@ private struct ScenarioReader {
             agents: agents,
             workloads: workloads,
             events: events.sorted { $0.at < $1.at },
-            policy: try policy(top.optional("policy")),
+            policy: try policy(top.optional("policy"), tenants: tenants),
             network: try network(top.optional("network")),
+            sampleEvery: .seconds(try top.optional("sampleEvery")?.seconds(allowZero: false) ?? 60),
             fingerprint: String(SeedDerivation.fnv1a(text), radix: 16)
         )
     }
@@ -111,6 +123,63 @@ private struct ScenarioReader {
         return m.compactMap { $0.key.string }
     }
 
+    /// The tenants: the built-in `shared` first, then the file's in order.
+    private func tenantList(_ f: YAMLField?) throws -> [TenantPolicy] {
+        var out = [TenantPolicy(name: "shared")]
+        for t in try f?.list() ?? [] {
+            let m = try t.mapping(allowed: ["name", "weight", "site", "region"])
+            let name = try m.required("name").string()
+            if out.contains(where: { $0.name == name }) {
+                throw try m.required("name").error(name == "shared"
+                    ? "'shared' is the built-in tenant of tasks and executors that name none"
+                    : "'\(name)' is defined twice")
+            }
+            out.append(TenantPolicy(name: name, weight: try m.optional("weight")?.double(min: 1e-6, max: 1e6) ?? 1,
+                                    site: try m.optional("site")?.string(), region: try m.optional("region")?.string()))
+        }
+        return out
+    }
+
+    private func tenant(_ f: YAMLField?, _ tenants: [String]) throws -> TenantID {
+        guard let f else { return .shared }
+        let name = try f.string()
+        guard let i = tenants.firstIndex(of: name) else {
+            throw f.error("no tenant named '\(name)'; tenants are: \(tenants.joined(separator: ", "))")
+        }
+        return TenantID(i)
+    }
+
+    /// Label conditions: `value` (equal), `[a, b]` (one of), `"*"` (present), `"!=value"`,
+    /// and version comparisons `">=2.1"`, `">2"`, `"<=3"`, `"<3"`.
+    private func selector(_ f: YAMLField?) throws -> LabelSelector {
+        guard let f else { return LabelSelector() }
+        guard case .mapping(let m) = f.node else { throw f.error("expected a mapping of label names to conditions") }
+        var out: [(String, LabelCondition)] = []
+        for (k, v) in m {
+            let key = try YAMLField(node: k, path: f.path, file: file).string()
+            let field = f.child(key, v)
+            if case .sequence = v {
+                let values = try field.list().map { try $0.string() }
+                guard !values.isEmpty else { throw field.error("expected at least one value") }
+                out.append((key, .oneOf(values)))
+                continue
+            }
+            let text = try field.string()
+            if text == "*" { out.append((key, .exists)); continue }
+            if text.hasPrefix("!=") { out.append((key, .notEquals(String(text.dropFirst(2))))); continue }
+            var matched = false
+            for op in [LabelCondition.VersionComparison.atLeast, .atMost, .greater, .less] where text.hasPrefix(op.rawValue) {
+                let version = String(text.dropFirst(op.rawValue.count)).trimmingWhitespace()
+                guard !version.isEmpty else { throw field.error("expected a version after \(op.rawValue)") }
+                out.append((key, .version(op, version)))
+                matched = true
+                break
+            }
+            if !matched { out.append((key, .equals(text))) }
+        }
+        return LabelSelector(out)
+    }
+
     private func labels(_ f: YAMLField?) throws -> LabelSet {
         guard let f else { return LabelSet() }
         guard case .mapping(let m) = f.node else { throw f.error("expected a mapping of label names to values") }
@@ -122,8 +191,11 @@ private struct ScenarioReader {
         return LabelSet(out)
     }
 
-    private func pool(_ f: YAMLField) throws -> Scenario.Pool {
-        let m = try f.mapping(allowed: ["pool", "count", "labels", "resources", "churn"])
+    private func pool(_ f: YAMLField, tenants: [String]) throws -> Scenario.Pool {
+        let m = try f.mapping(allowed: ["pool", "count", "labels", "resources", "churn", "owner", "exclusive"])
+        let owner = try tenant(m.optional("owner"), tenants)
+        let exclusive = try m.optional("exclusive")?.bool() ?? false
+        if exclusive && owner == .shared { throw try m.required("exclusive").error("an exclusive pool needs an 'owner'") }
         let r = try m.required("resources").mapping(allowed: ["cpu", "memory", "slots"])
         let slots = try r.optional("slots")?.int(min: 1, max: 1_000_000) ?? 1
         var churn: Scenario.Churn?
@@ -140,23 +212,26 @@ private struct ScenarioReader {
             resources: Resources(cpuMillis: try r.optional("cpu")?.millicores() ?? 0,
                                  memoryBytes: try r.optional("memory")?.bytes() ?? 0,
                                  slots: Int64(slots)),
-            churn: churn)
+            churn: churn, owner: owner, exclusive: exclusive)
     }
 
     private func agent(_ f: YAMLField) throws -> Scenario.Agent {
-        let m = try f.mapping(allowed: ["name", "version", "requires", "runtime", "failure", "maxAttempts"])
+        let m = try f.mapping(allowed: ["name", "version", "requires", "runtime", "failure", "maxAttempts",
+                                        "affinity", "antiAffinity"])
         var needs = Resources(cpuMillis: 0, memoryBytes: 0, slots: 1)
-        var required = LabelSet()
+        var required = LabelSelector()
         if let rf = m.optional("requires") {
             let r = try rf.mapping(allowed: ["cpu", "memory", "labels"])
             needs.cpuMillis = try r.optional("cpu")?.millicores() ?? 0
             needs.memoryBytes = try r.optional("memory")?.bytes() ?? 0
-            required = try labels(r.optional("labels"))
+            required = try selector(r.optional("labels"))
         }
         return Scenario.Agent(
             definition: AgentDefinition(name: try m.required("name").string(),
                                         version: try m.optional("version")?.string() ?? "1",
-                                        requires: needs, requiredLabels: required,
+                                        requires: needs, selector: required,
+                                        affinity: try m.optional("affinity")?.list().map { try $0.string() } ?? [],
+                                        antiAffinity: try m.optional("antiAffinity")?.list().map { try $0.string() } ?? [],
                                         maxAttempts: try m.optional("maxAttempts")?.int(min: 1, max: 100) ?? 3),
             runtime: try m.required("runtime").durationDistribution(),
             failure: try m.optional("failure")?.probability() ?? 0)
@@ -165,10 +240,10 @@ private struct ScenarioReader {
     /// Refuses an agent that no pool could ever run: every one of its tasks would wait forever.
     private func checkSomePoolFits(_ a: Scenario.Agent, pools: [Scenario.Pool], field: YAMLField) throws {
         let needs = a.definition.requires
-        let fits = pools.contains { needs.fits(in: $0.resources) && $0.labels.satisfies(a.definition.requiredLabels) }
+        let fits = pools.contains { needs.fits(in: $0.resources) && $0.labels.satisfies(a.definition.selector) }
         guard !fits else { return }
         var need = "cpu \(Double(needs.cpuMillis) / 1000), memory \(needs.memoryBytes) bytes"
-        if !a.definition.requiredLabels.labels.isEmpty { need += ", labels \(a.definition.requiredLabels)" }
+        if !a.definition.selector.isEmpty { need += ", labels \(a.definition.selector)" }
         let place = (try? field.mapping(allowed: allKeys(field)))?.optional("requires") ?? field
         throw place.error("no executor pool can run agent '\(a.definition.name)' (it needs \(need))")
     }
@@ -188,15 +263,17 @@ private struct ScenarioReader {
         }
     }
 
-    private func workload(_ f: YAMLField, agents: [String]) throws -> Scenario.Workload {
-        let m = try f.mapping(allowed: ["name", "agent", "arrivals"])
+    private func workload(_ f: YAMLField, agents: [String], tenants: [String]) throws -> Scenario.Workload {
+        let m = try f.mapping(allowed: ["name", "agent", "arrivals", "tenant", "priority"])
         let af = try m.required("agent")
         let name = try af.string()
         guard let agent = agents.firstIndex(of: name) else {
             throw af.error("no agent named '\(name)'; agents are: \(agents.joined(separator: ", "))")
         }
         return Scenario.Workload(name: try m.optional("name")?.string() ?? name, agent: agent,
-                                 arrivals: try arrivals(m.required("arrivals")))
+                                 arrivals: try arrivals(m.required("arrivals")),
+                                 tenant: try tenant(m.optional("tenant"), tenants),
+                                 priority: Int8(try m.optional("priority")?.int(min: -100, max: 100) ?? 0))
     }
 
     private func arrivals(_ f: YAMLField) throws -> Scenario.ArrivalProcess {
@@ -285,30 +362,13 @@ private struct ScenarioReader {
         return Scenario.TimedEvent(at: .seconds(at), action: action)
     }
 
-    private func policy(_ f: YAMLField?) throws -> Scenario.Policy {
-        var plane = PlaneConfig()
+    private func policy(_ f: YAMLField?, tenants: [TenantPolicy]) throws -> Scenario.Policy {
+        var plane = PlaneConfig(tenants: tenants)
         var interval = TimeSpan.seconds(10)
         guard let f else { return Scenario.Policy(plane: plane, heartbeatInterval: interval) }
-        let m = try f.mapping(allowed: ["scheduler", "heartbeat", "retry"])
-        if let sf = m.optional("scheduler") {
-            let s = try sf.mapping(allowed: ["score", "candidates"])
-            if let scf = s.optional("score") {
-                let sc = try scf.mapping(allowed: ["binpack", "leastLoaded"])
-                plane.scheduler.binpack = try sc.optional("binpack")?.double(min: 0) ?? 0
-                plane.scheduler.leastLoaded = try sc.optional("leastLoaded")?.double(min: 0) ?? 0
-            }
-            if let cf = s.optional("candidates") {
-                switch try cf.string() {
-                case "all": plane.scheduler.candidates = .all
-                case "adaptive": plane.scheduler.candidates = .adaptive
-                default:
-                    guard let k = Int(try cf.string()), k >= 1 else {
-                        throw cf.error("expected 'all', 'adaptive' or a whole number ≥ 1, got \(cf.shown)")
-                    }
-                    plane.scheduler.candidates = .first(k)
-                }
-            }
-        }
+        let m = try f.mapping(allowed: ["scheduler", "heartbeat", "retry", "lease"])
+        if let sf = m.optional("scheduler") { plane.scheduler = try scheduler(sf) }
+        if let lf = m.optional("lease") { plane.lease = .seconds(try lf.seconds()) }
         if let hf = m.optional("heartbeat") {
             let h = try hf.mapping(allowed: ["interval", "timeout"])
             if let i = h.optional("interval") { interval = .seconds(try i.seconds(allowZero: false)) }
@@ -324,6 +384,57 @@ private struct ScenarioReader {
             if let b = r.optional("maxBackoff") { plane.retryBackoffMax = .seconds(try b.seconds()) }
         }
         return Scenario.Policy(plane: plane, heartbeatInterval: interval)
+    }
+
+    private func scheduler(_ f: YAMLField) throws -> SchedulerPolicy {
+        var p = SchedulerPolicy()
+        let s = try f.mapping(allowed: ["score", "candidates", "spread", "reliability", "preemption"])
+        if let scf = s.optional("score") {
+            let sc = try scf.mapping(allowed: ["binpack", "leastLoaded", "spread", "locality", "reliability"])
+            p.binpack = try sc.optional("binpack")?.double(min: 0, max: 1000) ?? 0
+            p.leastLoaded = try sc.optional("leastLoaded")?.double(min: 0, max: 1000) ?? 0
+            p.spread = try sc.optional("spread")?.double(min: 0, max: 1000) ?? 0
+            p.locality = try sc.optional("locality")?.double(min: 0, max: 1000) ?? 0
+            p.reliability = try sc.optional("reliability")?.double(min: 0, max: 1000) ?? 0
+            if p.spread > 0 && s.optional("spread") == nil {
+                throw try sc.required("spread").error("a spread weight needs a 'spread' block naming the label to spread over")
+            }
+        }
+        if let spf = s.optional("spread") {
+            let sp = try spf.mapping(allowed: ["label", "targets"])
+            var targets: [String: Double] = [:]
+            if let tf = sp.optional("targets") {
+                guard case .mapping(let tm) = tf.node else { throw tf.error("expected a mapping of label values to shares") }
+                for (k, v) in tm {
+                    let key = try YAMLField(node: k, path: tf.path, file: file).string()
+                    targets[key] = try tf.child(key, v).probability()
+                }
+                // Summed in key order: the same file gives the same float every time.
+                let total = targets.keys.sorted().reduce(0.0) { $0 + targets[$1]! }
+                if total > 1 + 1e-9 { throw tf.error("expected shares adding up to at most 1, got \(total)") }
+            }
+            p.spreadPolicy = .init(label: try sp.required("label").string(), targets: targets)
+        }
+        if let rf = s.optional("reliability") {
+            let r = try rf.mapping(allowed: ["halfLife"])
+            p.reliabilityHalfLife = .seconds(try r.required("halfLife").seconds(allowZero: false))
+        }
+        if let pf = s.optional("preemption") { p.preemption = try pf.bool() }
+        if let cf = s.optional("candidates") {
+            let text = try cf.string()
+            switch text {
+            case "all": p.candidates = .all
+            case "adaptive": p.candidates = .adaptive
+            case "powerOfTwo": p.candidates = .powerOfTwo
+            case "random": p.candidates = .random
+            default:
+                guard let k = Int(text), k >= 1 else {
+                    throw cf.error("expected all, adaptive, powerOfTwo, random or a whole number ≥ 1, got \(cf.shown)")
+                }
+                p.candidates = .first(k)
+            }
+        }
+        return p
     }
 
     private func network(_ f: YAMLField?) throws -> Scenario.Network {

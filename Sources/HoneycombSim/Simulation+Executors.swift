@@ -19,6 +19,10 @@ struct ExecutorModel {
     /// Dispatches sent to this incarnation that have not arrived yet.
     var inflight: Int32 = 0
     var slots: Int32
+    /// Tasks running here now (their live attempts).
+    var runningTasks: [Int32] = []
+    /// When it crashed, until the plane notices (`.distantFuture` otherwise).
+    var crashedAt = Instant.distantFuture
 }
 
 /// Messages held while an executor is cut off from the plane, delivered when it heals.
@@ -56,7 +60,7 @@ extension Simulation {
             queue.push(.comeUp(executor: Int32(e)), at: channelFree[e])
             return
         }
-        metrics.executorChanged(up: +1, slots: Int(executors[e].slots), at: now, churn: now > .zero)
+        metrics.executorChanged(e, up: +1, slots: Int(executors[e].slots), at: now, churn: now > .zero)
         executors[e].up = true
         executors[e].session &+= 1
         register(e)
@@ -72,7 +76,7 @@ extension Simulation {
         executors[e].draining = false
         executors[e].partitioned = false
         executors[e].inflight = 0
-        setRunning(e, 0)
+        abandonRunning(e)
         held[Int32(e)] = nil
         send(.executorRegistered(ExecutorID(e), poolSpecs[Int(executors[e].pool)]))
         let interval = scenario.policy.heartbeatInterval
@@ -99,7 +103,27 @@ extension Simulation {
     mutating func crash(_ e: Int) {
         guard executors[e].up else { return }
         takeDown(e)
+        executors[e].crashedAt = now
         scheduleReturn(e)
+    }
+
+    /// The plane declared the executor lost, or saw it register again: if it had crashed,
+    /// that is how long the crash took to notice.
+    mutating func lossNoticed(_ e: Int) {
+        guard e >= 0, e < executors.count, executors[e].crashedAt != .distantFuture else { return }
+        metrics.lossDetected(after: now - executors[e].crashedAt, at: now)
+        executors[e].crashedAt = .distantFuture
+    }
+
+    /// Everything running here dies with this life of the executor: its work so far is lost.
+    private mutating func abandonRunning(_ e: Int) {
+        for t in executors[e].runningTasks {
+            metrics.workLost(now - tasks[Int(t)].attemptStart, at: now)
+            metrics.tenantBusyChanged(Int(tasks[Int(t)].tenant), by: -1, at: now)
+            tasks[Int(t)].liveAttempt = 0
+        }
+        executors[e].runningTasks.removeAll()
+        setRunning(e, 0)
     }
 
     /// Stops taking work; leaves once nothing runs or is on its way.
@@ -121,8 +145,8 @@ extension Simulation {
     }
 
     private mutating func takeDown(_ e: Int) {
-        setRunning(e, 0)
-        metrics.executorChanged(up: -1, slots: -Int(executors[e].slots), at: now, churn: true)
+        abandonRunning(e)
+        metrics.executorChanged(e, up: -1, slots: -Int(executors[e].slots), at: now, churn: true)
         executors[e].up = false
         executors[e].draining = false
         executors[e].partitioned = false
@@ -178,6 +202,10 @@ extension Simulation {
         // Sent to an earlier life, or to an executor that is down: the message is lost.
         guard executors[e].up, executors[e].incarnation == incarnation else { return }
         executors[e].inflight -= 1
+        if tasks[task.index].cancelledAttempt == attempt {
+            leaveIfIdle(e)
+            return
+        }
         if executors[e].partitioned {
             held[Int32(e), default: HeldMessages()].dispatches.append((task.rawValue, attempt))
             return
@@ -187,6 +215,10 @@ extension Simulation {
 
     private mutating func start(_ task: TaskID, _ attempt: UInt16, _ e: Int) {
         setRunning(e, executors[e].running + 1)
+        executors[e].runningTasks.append(task.rawValue)
+        metrics.tenantBusyChanged(Int(tasks[task.index].tenant), by: +1, at: now)
+        tasks[task.index].attemptStart = now
+        tasks[task.index].liveAttempt = attempt
         if tasks[task.index].firstStart == .distantFuture {
             tasks[task.index].firstStart = now
             metrics.taskStarted(tasks[task.index], at: now)
@@ -198,12 +230,31 @@ extension Simulation {
     }
 
     mutating func taskCompletes(_ task: TaskID, _ attempt: UInt16, _ e: Int, _ incarnation: UInt32) {
-        guard executors[e].up, executors[e].incarnation == incarnation else { return }
-        setRunning(e, executors[e].running - 1)
+        guard executors[e].up, executors[e].incarnation == incarnation, tasks[task.index].liveAttempt == attempt else { return }
+        stopRunning(task, on: e)
         let t = tasks[task.index]
         let fails = t.attemptUniform(attempt) < scenario.agents[Int(t.agent)].failure
         message(e, fails ? .taskFailed(task, attempt: attempt) : .taskSucceeded(task, attempt: attempt))
         leaveIfIdle(e)
+    }
+
+    /// The plane preempted this attempt: stop it if it runs, or drop it when it arrives.
+    mutating func preemptArrives(_ task: TaskID, _ attempt: UInt16, _ e: Int, _ incarnation: UInt32) {
+        guard executors[e].up, executors[e].incarnation == incarnation else { return }
+        if tasks[task.index].liveAttempt == attempt {
+            metrics.workPreempted(now - tasks[task.index].attemptStart, at: now)
+            stopRunning(task, on: e)
+            leaveIfIdle(e)
+        } else {
+            tasks[task.index].cancelledAttempt = attempt
+        }
+    }
+
+    private mutating func stopRunning(_ task: TaskID, on e: Int) {
+        setRunning(e, executors[e].running - 1)
+        metrics.tenantBusyChanged(Int(tasks[task.index].tenant), by: -1, at: now)
+        tasks[task.index].liveAttempt = 0
+        if let k = executors[e].runningTasks.firstIndex(of: task.rawValue) { executors[e].runningTasks.remove(at: k) }
     }
 
     mutating func partition(_ e: Int, for span: TimeSpan) {
@@ -228,7 +279,7 @@ extension Simulation {
 
     private mutating func setRunning(_ e: Int, _ n: Int32) {
         let delta = Int(n - executors[e].running)
-        if delta != 0 { metrics.busyChanged(by: delta, at: now) }
+        if delta != 0 { metrics.busyChanged(executor: e, by: delta, at: now) }
         executors[e].running = n
     }
 }

@@ -59,13 +59,13 @@ extension Simulation {
         let agent = scenario.workloads[w].agent
         let spec = scenario.agents[agent]
         let id = TaskID(tasks.count)
-        let draw = UInt64(failureStreams[agent].integer(below: 1 << 32)) << 32
-            | UInt64(failureStreams[agent].integer(below: 1 << 32))
+        let draw = failureStreams[agent].next()
+        let workload = scenario.workloads[w]
         tasks.append(SimTask(submitted: now, firstStart: .distantFuture,
                              runtime: .seconds(spec.runtime.sampleSeconds(runtimeStreams[agent])),
-                             agent: Int32(agent), failureDraw: draw))
+                             agent: Int32(agent), tenant: workload.tenant.rawValue, failureDraw: draw))
         metrics.taskSubmitted(at: now)
-        send(.taskSubmitted(TaskSpec(id: id, agent: AgentID(agent))))
+        send(.taskSubmitted(TaskSpec(id: id, agent: AgentID(agent), tenant: workload.tenant, priority: workload.priority)))
     }
 
     /// Carries out a timed scenario event.

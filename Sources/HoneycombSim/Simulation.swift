@@ -17,6 +17,10 @@ enum WorldEvent {
     /// The end of an executor's downtime: it registers again.
     case comeUp(executor: Int32)
     case partitionHeals(executor: Int32, incarnation: UInt32)
+    /// The plane's order to stop a preempted attempt reaches the executor.
+    case preemptArrives(task: Int32, attempt: UInt16, executor: Int32, incarnation: UInt32)
+    /// Time to sample why tasks wait and how fragmented free capacity is.
+    case sample
     case planeTimer(PlaneTimer)
     case scenarioEvent(index: Int32)
 }
@@ -63,6 +67,8 @@ public struct Simulation {
     let dispatchStream: RandomStream
     let reportStream: RandomStream
     let faultStream: RandomStream
+    /// Draws for the plane's random placement policies.
+    let placementStream: RandomStream
 
     var metrics: MetricsCollector
 
@@ -71,9 +77,13 @@ public struct Simulation {
         self.scenario = scenario
         replicationSeed = SeedDerivation.replicationSeed(seed, replication: replication)
         let rs = replicationSeed
-        plane = ControlPlane(config: scenario.policy.plane, agents: scenario.agents.map(\.definition))
+        placementStream = RandomStream(runSeed: rs, purpose: "placement")
+        plane = ControlPlane(config: scenario.policy.plane, agents: scenario.agents.map(\.definition),
+                             random: placementStream)
         end = Instant.zero + scenario.duration
-        poolSpecs = scenario.pools.map { ExecutorSpec(labels: $0.labels, capacity: $0.resources) }
+        poolSpecs = scenario.pools.map {
+            ExecutorSpec(labels: $0.labels, capacity: $0.resources, owner: $0.owner, exclusive: $0.exclusive)
+        }
         workloads = scenario.workloads.map { WorkloadState(arrivals: $0.arrivals) }
         arrivalStreams = scenario.workloads.enumerated().map {
             RandomStream(runSeed: rs, purpose: "arrivals/\($0.offset)/\(scenario.agents[$0.element.agent].definition.name)")
@@ -84,7 +94,10 @@ public struct Simulation {
         dispatchStream = RandomStream(runSeed: rs, purpose: "network/dispatch")
         reportStream = RandomStream(runSeed: rs, purpose: "network/report")
         faultStream = RandomStream(runSeed: rs, purpose: "faults")
-        metrics = MetricsCollector(warmup: Instant.zero + scenario.warmup, end: end)
+        metrics = MetricsCollector(warmup: Instant.zero + scenario.warmup, end: end, tenants: scenario.tenants,
+                                   tenantHasWork: scenario.tenants.indices.map { t in
+                                       scenario.workloads.contains { $0.tenant.index == t }
+                                   })
         let expectedTasks = scenario.workloads.reduce(0.0) { $0 + $1.arrivals.meanRate } * scenario.duration.seconds
         tasks.reserveCapacity(Int(min(expectedTasks * 1.05, 50_000_000)))
     }
@@ -96,6 +109,7 @@ public struct Simulation {
         }
         for w in workloads.indices { scheduleNextArrival(Int32(w)) }
         for (i, e) in scenario.events.enumerated() { queue.push(.scenarioEvent(index: Int32(i)), at: Instant.zero + e.at) }
+        queue.push(.sample, at: Instant.zero + scenario.sampleEvery)
 
         while let t = queue.nextTime, t <= end {
             let (time, event) = queue.pop()!
@@ -119,6 +133,10 @@ public struct Simulation {
         case .comeUp(let e): comeUp(Int(e))
         case .partitionHeals(let e, let inc): partitionHeals(Int(e), inc)
         case .planeTimer(let timer): send(.timerFired(timer))
+        case .preemptArrives(let t, let a, let e, let inc): preemptArrives(TaskID(t), a, Int(e), inc)
+        case .sample:
+            metrics.sampled(pending: plane.pendingReasons(at: now), fragmentation: plane.fragmentation(at: now), at: now)
+            queue.push(.sample, at: now + scenario.sampleEvery)
         case .scenarioEvent(let i): apply(scenario.events[Int(i)].action)
         }
     }
@@ -145,10 +163,16 @@ public struct Simulation {
     private mutating func carryOut(_ effect: PlaneEffect) {
         switch effect {
         case .dispatch(let task, let attempt, let executor): dispatch(task, attempt, executor.index)
+        case .preempt(let task, let attempt, let executor):
+            after(scenario.network.dispatch, dispatchStream,
+                  .preemptArrives(task: task.rawValue, attempt: attempt, executor: executor.rawValue,
+                                  incarnation: executors[executor.index].incarnation))
         case .setTimer(let timer, let at): queue.push(.planeTimer(timer), at: at)
         case .taskEnded(let task, let state): metrics.taskEnded(tasks[task.index], as: state, at: now)
         case .reregister(let executor): reregister(executor.index)
-        case .audit(let event): metrics.audit(event, submittedAt: event.task >= 0 ? tasks[Int(event.task)].submitted : now)
+        case .audit(let event):
+            metrics.audit(event, submittedAt: event.task >= 0 ? tasks[Int(event.task)].submitted : now)
+            if event.kind == .executorLost || event.kind == .executorRejoined { lossNoticed(Int(event.executor)) }
         }
     }
 
@@ -159,7 +183,7 @@ public struct Simulation {
     }
 
     private mutating func finish() -> ReplicationResult {
-        metrics.close(at: end)
+        metrics.close(at: end, executors: executors.count)
         return metrics.result(plane: plane, tasks: tasks, events: eventsProcessed, seed: replicationSeed)
     }
 }
@@ -171,6 +195,12 @@ struct SimTask {
     var firstStart: Instant
     var runtime: TimeSpan
     var agent: Int32
+    var tenant: Int32
+    /// When the attempt now running started, and which attempt that is (0: none).
+    var attemptStart = Instant.zero
+    var liveAttempt: UInt16 = 0
+    /// An attempt the plane preempted before it arrived: dropped when it does.
+    var cancelledAttempt: UInt16 = 0
     /// Drawn at arrival from the agent's failure stream; attempt k fails when
     /// `attemptUniform(k)` falls below the agent's failure probability. Drawing it up front
     /// keeps every attempt's outcome independent of the order in which retries happen.
@@ -179,5 +209,12 @@ struct SimTask {
     /// A uniform number in [0, 1) for attempt `attempt`, derived from `failureDraw`.
     func attemptUniform(_ attempt: UInt16) -> Double {
         Double(SeedDerivation.splitmix(failureDraw &+ UInt64(attempt)) >> 11) * 0x1p-53
+    }
+}
+
+extension RandomStream: PlaneRandomSource {
+    /// 64 random bits from two 32-bit draws of the stream.
+    public func next() -> UInt64 {
+        UInt64(integer(below: 1 << 32)) << 32 | UInt64(integer(below: 1 << 32))
     }
 }

@@ -10,7 +10,8 @@ public enum SimulationRunner {
     /// replication finishes first. `progress` is called (from any thread) as each one ends.
     public static func run(_ scenario: Scenario, seed: UInt64? = nil, replications: Int? = nil,
                            parallelism: Int = 1,
-                           progress: (@Sendable (_ done: Int, _ total: Int) -> Void)? = nil) -> (Report, events: Int) {
+                           progress: (@Sendable (_ done: Int, _ total: Int) -> Void)? = nil)
+        -> (Report, events: Int, decisions: Int) {
         let seed = seed ?? scenario.seed
         let n = replications ?? scenario.replications
         let results = Mutex<[ReplicationResult?]>(Array(repeating: nil, count: n))
@@ -28,7 +29,7 @@ public enum SimulationRunner {
             }
         }
         let all = results.withLock { $0.map { $0! } }
-        return (report(scenario, seed: seed, all), all.reduce(0) { $0 + $1.events })
+        return (report(scenario, seed: seed, all), all.reduce(0) { $0 + $1.events }, all.reduce(0) { $0 + $1.decisions })
     }
 
     static func report(_ scenario: Scenario, seed: UInt64, _ results: [ReplicationResult]) -> Report {

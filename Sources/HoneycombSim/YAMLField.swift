@@ -83,6 +83,13 @@ struct YAMLField {
 
     func probability() throws -> Double { try double(min: 0, max: 1) }
 
+    func bool() throws -> Bool {
+        guard case .scalar(let s) = node, let v = ["true": true, "false": false, "yes": true, "no": false][s.string] else {
+            throw error("expected true or false, got \(shown)")
+        }
+        return v
+    }
+
     /// A duration with a unit (`30s`, `45m`, `2h`), in seconds.
     func seconds(allowZero: Bool = true) throws -> Double {
         guard case .scalar(let s) = node, let v = Units.seconds(s.string) else {

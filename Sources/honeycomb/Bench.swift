@@ -38,9 +38,10 @@ struct Bench: ParsableCommand {
             let loaded: Scenario
             do { loaded = try Scenario.load(path: scenario) } catch let e as ScenarioError { throw CLIFailure(e.description) }
             let start = ContinuousClock.now
-            let (report, count) = SimulationRunner.run(loaded, replications: 1, parallelism: 1)
+            let (report, count, decisions) = SimulationRunner.run(loaded, replications: 1, parallelism: 1)
             let s = seconds(ContinuousClock.now - start)
-            let runtime = RuntimeFigures(wallSeconds: s, events: count, peakResidentBytes: peakResidentBytes())
+            let runtime = RuntimeFigures(wallSeconds: s, events: count, decisions: decisions,
+                                         peakResidentBytes: peakResidentBytes())
             let executors = loaded.pools.reduce(0) { $0 + $1.count }
             print("scenario \(loaded.name): \(executors) executors, "
                   + "\(Int(report[SimMetrics.submitted.name]?.interval.mean ?? 0)) tasks submitted after warm-up, "

@@ -37,10 +37,12 @@ struct Simulate: ParsableCommand {
         }
         let folder = out ?? "Reports/runs/\(safeName(loaded.name))"
         let started = ContinuousClock.now
-        let (report, events) = SimulationRunner.run(loaded, seed: seed, replications: replications, parallelism: jobs)
+        let (report, events, decisions) = SimulationRunner.run(loaded, seed: seed, replications: replications,
+                                                               parallelism: jobs)
         let elapsed = ContinuousClock.now - started
         let wall = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        let runtime = RuntimeFigures(wallSeconds: wall, events: events, peakResidentBytes: peakResidentBytes())
+        let runtime = RuntimeFigures(wallSeconds: wall, events: events, decisions: decisions,
+                                     peakResidentBytes: peakResidentBytes())
 
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         try writeAtomically(report.json().canonicalText(), to: "\(folder)/report.json")
@@ -107,5 +109,6 @@ func peakResidentBytes() -> Int {
 func runtimeLine(_ r: RuntimeFigures) -> String {
     let mib = Double(r.peakResidentBytes) / 1_048_576
     return "runtime: \(Report.figure(r.wallSeconds)) s wall, \(r.events) events, "
-        + "\(Report.figure(r.eventsPerSecond.rounded())) events/s, peak memory \(Report.figure(mib.rounded())) MiB"
+        + "\(Report.figure(r.eventsPerSecond.rounded())) events/s, "
+        + "\(Report.figure(r.decisionsPerSecond.rounded())) placement decisions/s, peak memory \(Report.figure(mib.rounded())) MiB"
 }

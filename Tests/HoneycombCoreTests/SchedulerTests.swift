@@ -14,7 +14,7 @@ import Testing
 
     @Test func aTaskGoesOnlyWhereItsLabelsMatch() {
         let arm = AgentDefinition(name: "arm", requires: Resources(cpuMillis: 100, memoryBytes: 0, slots: 1),
-                                  requiredLabels: LabelSet([Label("arch", "arm64")]))
+                                  selector: LabelSelector([("arch", .equals("arm64"))]))
         var h = PlaneHarness(agents: [arm])
         h.register(0, labels: [Label("arch", "amd64")])
         h.register(1, labels: [Label("arch", "arm64"), Label("region", "eu")])
@@ -53,7 +53,7 @@ import Testing
     @Test func sampledScoringStillFindsTheOnlyFeasibleExecutor() {
         let config = PlaneConfig(scheduler: SchedulerPolicy(binpack: 1, leastLoaded: 0, candidates: .first(1)))
         let arm = AgentDefinition(name: "arm", requires: Resources(cpuMillis: 100, memoryBytes: 0, slots: 1),
-                                  requiredLabels: LabelSet([Label("arch", "arm64")]))
+                                  selector: LabelSelector([("arch", .equals("arm64"))]))
         var h = PlaneHarness(config: config, agents: [arm])
         for e in 0..<50 { h.register(e, labels: [Label("arch", e == 37 ? "arm64" : "amd64")]) }
         #expect(h.submit(0) == ExecutorID(37))

@@ -164,7 +164,7 @@ import Testing
         #expect(e.message.contains("no executor pool can run agent 'a'"))
         let f = try Self.refusal(Self.valid.replacingOccurrences(
             of: "runtime: 30s", with: "runtime: 30s\n    requires: {labels: {gpu: h100}}"))
-        #expect(f.message.contains("labels {gpu=h100}"))
+        #expect(f.message.contains("labels {gpu: h100}"))
     }
 
     @Test func twoWorkloadsOfOneAgentNeedNames() throws {

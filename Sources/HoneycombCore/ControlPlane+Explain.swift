@@ -1,0 +1,146 @@
+/// Why an executor cannot take a task: the first filter it fails.
+public enum PlacementFilter: String, CaseIterable, Sendable, Comparable {
+    case notOnline = "not-online"
+    case labels
+    case tenant
+    case noFreeSlot = "no-free-slot"
+    case cpu
+    case memory
+    case affinity
+    case antiAffinity = "anti-affinity"
+
+    public static func < (a: Self, b: Self) -> Bool {
+        allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
+    }
+}
+
+/// Why a task waits (or where it would go): what each filter removed, the best candidates,
+/// and what would have made it fit.
+public struct PlacementExplanation: Sendable, CustomStringConvertible {
+    /// Executors the registry knows.
+    public var executors: Int
+    /// How many executors each filter removed (each counted at the first filter it fails).
+    public var removed: [(filter: PlacementFilter, count: Int)]
+    /// The best feasible executors with their scores, best first (empty when none fits).
+    public var best: [(executor: ExecutorID, score: Double)]
+    /// The filter that removed the most executors, when nothing fits.
+    public var reason: PlacementFilter?
+    /// What would have made it fit, in a sentence.
+    public var hint: String
+
+    public var description: String {
+        let filters = removed.filter { $0.count > 0 }.map { "\($0.filter.rawValue): \($0.count)" }
+        return "\(executors) executors; removed by \(filters.isEmpty ? "nothing" : filters.joined(separator: ", ")). \(hint)"
+    }
+}
+
+extension ControlPlane {
+    /// Explains where the task stands with every executor: why it waits, or where it would go.
+    /// Costs one pass over the registry: for operators and periodic sampling, not per decision.
+    public mutating func explain(_ task: TaskID, at now: Instant) -> PlacementExplanation? {
+        guard tasks[task] != nil else { return nil }
+        let r = request(for: task)
+        scheduler.prepare(r, executors, agents)
+        var removed = [Int](repeating: 0, count: PlacementFilter.allCases.count)
+        var best: [(ExecutorID, Double)] = []
+        var eligible = 0, maxFreeCPU: Int64 = -1, maxFreeMemory: Int64 = -1
+        let fits = scheduler.labelFit[r.agent.index]
+        for e in 0..<executors.count {
+            let filter: PlacementFilter?
+            if executors.state[e] != .online { filter = .notOnline }
+            else if fits[Int(executors.labelClass[e])] != 1 { filter = .labels }
+            else if executors.exclusive[e] && executors.owner[e] != r.tenant { filter = .tenant }
+            else {
+                eligible += 1
+                let free = executors.capacity[e] - executors.used[e]
+                if free.slots >= r.definition.requires.slots {
+                    maxFreeCPU = max(maxFreeCPU, free.cpuMillis)
+                    maxFreeMemory = max(maxFreeMemory, free.memoryBytes)
+                }
+                if free.slots < r.definition.requires.slots { filter = .noFreeSlot }
+                else if free.cpuMillis < r.definition.requires.cpuMillis { filter = .cpu }
+                else if free.memoryBytes < r.definition.requires.memoryBytes { filter = .memory }
+                else if !scheduler.feasible(r, e, executors, tasks) {
+                    filter = affinityFilter(r, e)
+                } else {
+                    filter = nil
+                }
+            }
+            if let filter {
+                removed[PlacementFilter.allCases.firstIndex(of: filter)!] += 1
+            } else {
+                best.append((ExecutorID(e), scheduler.score(r, e, executors, now)))
+            }
+        }
+        best.sort { $0.1 > $1.1 || ($0.1 == $1.1 && $0.0 < $1.0) }
+        let counts = zip(PlacementFilter.allCases, removed).map { (filter: $0, count: $1) }
+        var reason: PlacementFilter?
+        if best.isEmpty {
+            reason = counts.filter { $0.filter != .notOnline }.max { $0.count < $1.count || ($0.count == $1.count && $0.filter > $1.filter) }?.filter
+            if counts.allSatisfy({ $0.filter == .notOnline || $0.count == 0 }) { reason = .notOnline }
+        }
+        return PlacementExplanation(
+            executors: executors.count, removed: counts, best: Array(best.prefix(3)), reason: reason,
+            hint: hint(r, reason: reason, eligible: eligible, maxFreeCPU: maxFreeCPU, maxFreeMemory: maxFreeMemory,
+                       fits: !best.isEmpty))
+    }
+
+    private func affinityFilter(_ r: PlacementRequest, _ e: Int) -> PlacementFilter {
+        let anti = r.definition.antiAffinity.compactMap(agents.id(named:))
+        let near = executors.assigned[e].map { tasks.records[$0.index].agent }
+        return near.contains(where: anti.contains) ? .antiAffinity : .affinity
+    }
+
+    private func hint(_ r: PlacementRequest, reason: PlacementFilter?, eligible: Int, maxFreeCPU: Int64,
+                      maxFreeMemory: Int64, fits: Bool) -> String {
+        let needs = r.definition.requires
+        if fits { return "It fits now; it waits only for the next placement pass." }
+        switch reason {
+        case .notOnline?, nil: return "No executor is online."
+        case .labels?: return "No online executor satisfies \(r.definition.selector)."
+        case .tenant?: return "The executors that match are private to other tenants."
+        case .noFreeSlot?: return "All \(eligible) matching executors are busy: it waits for a slot."
+        case .cpu?:
+            return "It needs \(cores(needs.cpuMillis)) cores; the most free on a matching executor with a free slot is \(cores(max(0, maxFreeCPU)))."
+        case .memory?:
+            return "It needs \(mib(needs.memoryBytes)) MiB; the most free on a matching executor with a free slot is \(mib(max(0, maxFreeMemory))) MiB."
+        case .affinity?: return "No matching executor runs any of \(r.definition.affinity.joined(separator: ", ")) now."
+        case .antiAffinity?: return "Every matching executor with room already runs one of \(r.definition.antiAffinity.joined(separator: ", "))."
+        }
+    }
+
+    private func cores(_ m: Int64) -> String { m % 1000 == 0 ? "\(m / 1000)" : "\(Double(m) / 1000)" }
+    private func mib(_ b: Int64) -> String { "\(b / 1_048_576)" }
+
+    /// Why queued tasks wait, by reason: each non-empty class's head explained, counted once
+    /// per task waiting in that class.
+    public mutating func pendingReasons(at now: Instant) -> [(reason: PlacementFilter, tasks: Int)] {
+        var counts = [Int](repeating: 0, count: PlacementFilter.allCases.count)
+        for c in queue.classes.indices {
+            guard let head = queue.head(c), let x = explain(head, at: now), let reason = x.reason else { continue }
+            counts[PlacementFilter.allCases.firstIndex(of: reason)!] += queue.classes[c].tasks.count
+        }
+        return zip(PlacementFilter.allCases, counts).filter { $0.1 > 0 }.map { (reason: $0, tasks: $1) }
+    }
+
+    /// The share of free slots (on online executors) that no waiting task could use now:
+    /// capacity stranded by its shape. Nil when nothing waits or nothing is free.
+    public mutating func fragmentation(at now: Instant) -> Double? {
+        let heads = queue.classes.indices.compactMap { queue.head($0) }
+        guard !heads.isEmpty else { return nil }
+        let requests = heads.map(request(for:))
+        for r in requests { scheduler.prepare(r, executors, agents) }
+        var free = 0, stranded = 0
+        for m in executors.schedulable.members {
+            let e = Int(m)
+            let slots = Int(executors.capacity[e].slots - executors.used[e].slots)
+            free += slots
+            let usable = requests.contains { r in
+                scheduler.labelFit[r.agent.index][Int(executors.labelClass[e])] == 1
+                    && scheduler.feasible(r, e, executors, tasks)
+            }
+            if !usable { stranded += slots }
+        }
+        return free > 0 ? Double(stranded) / Double(free) : nil
+    }
+}

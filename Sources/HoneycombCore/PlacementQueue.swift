@@ -1,0 +1,68 @@
+/// Queued tasks, in one FIFO per placement class: the tasks of one agent, tenant and
+/// priority, which all need the same resources and pass the same filters.
+///
+/// Once the head of a class cannot be placed none behind it can either, so a placement pass
+/// tries only heads and skips a class whose head failed: a pass costs what it places. Across
+/// classes the next head is chosen by priority (higher first), then by tenant fair share
+/// (the tenant using least capacity for its weight), then by submission order.
+struct PlacementQueue {
+    struct Class {
+        let agent: AgentID
+        let tenant: TenantID
+        let priority: Int8
+        var tasks = FIFO<(seq: UInt64, task: TaskID)>()
+    }
+
+    private(set) var classes: [Class] = []
+    private var classIndex: [Int64: Int] = [:]
+    private var nextSeq: UInt64 = 0
+    private(set) var count = 0
+
+    private static func key(_ agent: AgentID, _ tenant: TenantID, _ priority: Int8) -> Int64 {
+        Int64(agent.rawValue) << 32 | Int64(tenant.rawValue) << 8 | Int64(UInt8(bitPattern: priority))
+    }
+
+    /// The class of (agent, tenant, priority), created empty if new.
+    mutating func classOf(_ agent: AgentID, _ tenant: TenantID, _ priority: Int8) -> Int {
+        let k = Self.key(agent, tenant, priority)
+        if let c = classIndex[k] { return c }
+        classes.append(Class(agent: agent, tenant: tenant, priority: priority))
+        classIndex[k] = classes.count - 1
+        return classes.count - 1
+    }
+
+    mutating func append(_ task: TaskID, toClass c: Int) {
+        classes[c].tasks.append((nextSeq, task))
+        nextSeq += 1
+        count += 1
+    }
+
+    func isEmpty(_ c: Int) -> Bool { classes[c].tasks.isEmpty }
+
+    /// The class whose head goes next, skipping `blocked` classes: highest priority, then the
+    /// tenant with the least running work per unit of weight, then the oldest head.
+    func nextClass(skipping blocked: [Bool], tenantLoad: (TenantID) -> Double) -> Int? {
+        var best = -1
+        var bestPriority = Int8.min, bestLoad = 0.0, bestSeq = UInt64.max
+        for c in classes.indices where !blocked[c] {
+            guard let head = classes[c].tasks.first else { continue }
+            let p = classes[c].priority
+            if best >= 0 && p < bestPriority { continue }
+            let load = tenantLoad(classes[c].tenant)
+            if best < 0 || p > bestPriority || load < bestLoad || (load == bestLoad && head.seq < bestSeq) {
+                best = c
+                bestPriority = p
+                bestLoad = load
+                bestSeq = head.seq
+            }
+        }
+        return best < 0 ? nil : best
+    }
+
+    func head(_ c: Int) -> TaskID? { classes[c].tasks.first?.task }
+
+    mutating func removeHead(_ c: Int) {
+        classes[c].tasks.removeFirst()
+        count -= 1
+    }
+}

@@ -1,0 +1,131 @@
+extension Scheduler {
+    /// Brings per-agent caches up to date: label verdicts for new label classes, resolved
+    /// affinity lists, spread bookkeeping rows.
+    mutating func prepare(_ r: PlacementRequest, _ registry: ExecutorRegistry, _ agents: AgentRegistry) {
+        let a = r.agent.index
+        if a >= labelFit.count {
+            let n = a + 1 - labelFit.count
+            labelFit.append(contentsOf: repeatElement([], count: n))
+            affinityIDs.append(contentsOf: repeatElement(nil, count: n))
+            antiAffinityIDs.append(contentsOf: repeatElement(nil, count: n))
+        }
+        let classes = registry.labelClasses
+        if labelFit[a].count < classes.count {
+            for k in labelFit[a].count..<classes.count {
+                labelFit[a].append(classes[k].satisfies(r.definition.selector) ? 1 : 2)
+            }
+        }
+        if affinityIDs[a] == nil {
+            affinityIDs[a] = r.definition.affinity.compactMap(agents.id(named:))
+            antiAffinityIDs[a] = r.definition.antiAffinity.compactMap(agents.id(named:))
+        }
+        if policy.spreadPolicy != nil { prepareSpread(a, registry) }
+    }
+
+    /// Every filter but labels (the candidate sources already apply those) and the free slot
+    /// (ditto): CPU and memory fit, tenant exclusivity, affinity, anti-affinity.
+    func feasible(_ r: PlacementRequest, _ e: Int, _ registry: ExecutorRegistry, _ tasks: TaskTable) -> Bool {
+        guard (registry.used[e] + r.definition.requires).fits(in: registry.capacity[e]) else { return false }
+        if registry.exclusive[e] && registry.owner[e] != r.tenant { return false }
+        let a = r.agent.index
+        let anti = antiAffinityIDs[a]!, near = affinityIDs[a]!
+        if anti.isEmpty && near.isEmpty { return true }
+        var nearFound = near.isEmpty
+        for t in registry.assigned[e] {
+            let other = tasks.records[t.index].agent
+            if anti.contains(other) { return false }
+            if !nearFound && near.contains(other) { nearFound = true }
+        }
+        return nearFound
+    }
+
+    /// The weighted score of placing the request on `e`; higher is better.
+    func score(_ r: PlacementRequest, _ e: Int, _ registry: ExecutorRegistry, _ now: Instant) -> Double {
+        var total = 0.0
+        if policy.binpack != 0 || policy.leastLoaded != 0 {
+            let u = utilization(registry.used[e] + r.definition.requires, of: registry.capacity[e])
+            total += policy.binpack * u + policy.leastLoaded * (1 - u)
+        }
+        return total + extraScore(r, e, registry, now)
+    }
+
+    /// The spread, locality and reliability part of the score.
+    func extraScore(_ r: PlacementRequest, _ e: Int, _ registry: ExecutorRegistry, _ now: Instant) -> Double {
+        var total = 0.0
+        if policy.spread != 0 { total += policy.spread * spreadScore(r.agent.index, labelClass: Int(registry.labelClass[e])) }
+        if policy.locality != 0 { total += policy.locality * locality(r.tenant, e, registry) }
+        if policy.reliability != 0 {
+            let age = max(0, (now - registry.onlineSince[e]).seconds)
+            total += policy.reliability * age / (age + policy.reliabilityHalfLife.seconds)
+        }
+        return total
+    }
+
+    /// Mean fraction used over the dimensions the executor offers.
+    func utilization(_ used: Resources, of cap: Resources) -> Double {
+        var sum = 0.0
+        var dims = 0.0
+        if cap.cpuMillis > 0 { sum += Double(used.cpuMillis) / Double(cap.cpuMillis); dims += 1 }
+        if cap.memoryBytes > 0 { sum += Double(used.memoryBytes) / Double(cap.memoryBytes); dims += 1 }
+        if cap.slots > 0 { sum += Double(used.slots) / Double(cap.slots); dims += 1 }
+        return dims > 0 ? sum / dims : 0
+    }
+
+    /// 1 on the tenant's own executor, 0.5 at its home site, 0.25 in its home region, else 0.
+    func locality(_ tenant: TenantID, _ e: Int, _ registry: ExecutorRegistry) -> Double {
+        if registry.owner[e] == tenant && tenant != .shared { return 1 }
+        guard tenant.index < tenants.count else { return 0 }
+        let home = tenants[tenant.index]
+        let labels = registry.labelClasses[Int(registry.labelClass[e])]
+        if let site = home.site, labels["site"] == site { return 0.5 }
+        if let region = home.region, labels["region"] == region { return 0.25 }
+        return 0
+    }
+
+    // MARK: spread
+
+    private mutating func prepareSpread(_ a: Int, _ registry: ExecutorRegistry) {
+        guard let spread = policy.spreadPolicy else { return }
+        let classes = registry.labelClasses
+        while spreadValueOfClass.count < classes.count {
+            let value = classes[spreadValueOfClass.count][spread.label]
+            if let value {
+                if let k = spreadValues.firstIndex(of: value) {
+                    spreadValueOfClass.append(k)
+                } else {
+                    spreadValues.append(value)
+                    spreadValueOfClass.append(spreadValues.count - 1)
+                }
+            } else {
+                spreadValueOfClass.append(-1)
+            }
+        }
+        while spreadCounts.count <= a { spreadCounts.append([]); spreadTotals.append(0) }
+        if spreadCounts[a].count < spreadValues.count {
+            spreadCounts[a].append(contentsOf: repeatElement(0, count: spreadValues.count - spreadCounts[a].count))
+        }
+    }
+
+    /// How much placing one more of the agent's tasks on this label class helps the spread:
+    /// with targets, (target − share) / target, floored at 0; evenly, 1 − share.
+    func spreadScore(_ a: Int, labelClass: Int) -> Double {
+        guard let spread = policy.spreadPolicy, labelClass < spreadValueOfClass.count else { return 0 }
+        let v = spreadValueOfClass[labelClass]
+        guard v >= 0, a < spreadCounts.count, v < spreadCounts[a].count else { return 0 }
+        let total = spreadTotals[a]
+        let share = total > 0 ? Double(spreadCounts[a][v]) / Double(total) : 0
+        if spread.targets.isEmpty { return 1 - share }
+        guard let target = spread.targets[spreadValues[v]], target > 0 else { return 0 }
+        return max(0, (target - share) / target)
+    }
+
+    /// Keeps the spread counts in step with reservations.
+    mutating func noteAssignment(agent: AgentID, labelClass: Int, _ delta: Int) {
+        guard policy.spreadPolicy != nil, labelClass < spreadValueOfClass.count else { return }
+        let v = spreadValueOfClass[labelClass]
+        let a = agent.index
+        guard v >= 0, a < spreadCounts.count, v < spreadCounts[a].count else { return }
+        spreadCounts[a][v] += delta
+        spreadTotals[a] += delta
+    }
+}

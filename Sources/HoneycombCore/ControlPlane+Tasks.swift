@@ -69,6 +69,7 @@ extension ControlPlane {
         tasks.records[task.index].executor = executor.rawValue
         tasks.setState(task, .dispatched)
         counters.dispatched += 1
+        if affinityInUse { capacityGrew = true }
         let attempt = tasks.records[task.index].attempt
         effects.append(.dispatch(task, attempt: attempt, to: executor))
         effects.append(.audit(AuditEvent(.taskDispatched, at: now, task: task.rawValue,

@@ -124,6 +124,9 @@ public struct ControlPlane {
     /// Tasks holding slots per priority (indexed by priority + 128), so that preemption is
     /// tried only when something it could evict exists.
     var slotsByPriority = [Int](repeating: 0, count: 256)
+    /// Some agent needs to run beside another: then every placement can make a queued task
+    /// placeable, and triggers a pass.
+    var affinityInUse = false
 
     /// A plane with its policy and agents. `random` serves the random placement policies
     /// (`powerOfTwo`, `random`); the others never draw.
@@ -131,7 +134,7 @@ public struct ControlPlane {
                 random: (any PlaneRandomSource)? = nil) {
         self.config = config
         self.scheduler = Scheduler(policy: config.scheduler, tenants: config.tenants, random: random)
-        for a in agents { self.agents.register(a) }
+        for a in agents { register(agent: a) }
     }
 
     /// Placement decisions made so far (successful picks).
@@ -139,7 +142,10 @@ public struct ControlPlane {
 
     /// Adds an agent version (an existing name and version keeps its definition).
     @discardableResult
-    public mutating func register(agent: AgentDefinition) -> AgentID { agents.register(agent) }
+    public mutating func register(agent: AgentDefinition) -> AgentID {
+        if !agent.affinity.isEmpty { affinityInUse = true }
+        return agents.register(agent)
+    }
 
     /// How many tasks wait to be placed.
     public var queuedCount: Int { queue.count }

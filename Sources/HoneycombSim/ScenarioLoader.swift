@@ -6,18 +6,20 @@ import Yams
 extension Scenario {
     /// Reads and checks a scenario file. Throws `ScenarioError` saying file, line, column,
     /// field and what was expected; never returns a half-read scenario.
-    public static func load(path: String) throws -> Scenario {
+    public static func load(path: String, overrides: [ScenarioOverride] = []) throws -> Scenario {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ScenarioError(file: path, line: 0, column: 0, path: "", message: "cannot read the file (does it exist?)")
         }
         guard let text = String(data: data, encoding: .utf8) else {
             throw ScenarioError(file: path, line: 0, column: 0, path: "", message: "the file is not UTF-8 text")
         }
-        return try parse(text, file: path)
+        return try parse(text, file: path, overrides: overrides)
     }
 
-    /// Parses scenario text; `file` names it in errors.
-    public static func parse(_ text: String, file: String = "<scenario>") throws -> Scenario {
+    /// Parses scenario text; `file` names it in errors. `overrides` change fields before the
+    /// checks run, so an override is checked like the file.
+    public static func parse(_ text: String, file: String = "<scenario>",
+                             overrides: [ScenarioOverride] = []) throws -> Scenario {
         let root: Node
         do {
             guard let node = try Yams.compose(yaml: text) else {
@@ -27,7 +29,10 @@ extension Scenario {
         } catch let e as YamlError {
             throw syntaxError(e, file: file)
         }
-        return try ScenarioReader(file: file, text: text).read(YAMLField(node: root, path: "", file: file))
+        let changed = try apply(overrides, to: root, file: file)
+        // The fingerprint covers the overrides: a report says exactly what ran.
+        let fingerprinted = overrides.isEmpty ? text : text + "\n# --set " + overrides.map(\.description).joined(separator: " --set ")
+        return try ScenarioReader(file: file, text: fingerprinted).read(YAMLField(node: changed, path: "", file: file))
     }
 
     private static func syntaxError(_ e: YamlError, file: String) -> ScenarioError {

@@ -22,17 +22,23 @@ struct Simulate: ParsableCommand {
     @Option(help: "Replications run at once (default: the number of cores).")
     var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
 
+    @Option(name: .customLong("set"), help: "Change a field of the scenario: PATH=VALUE (repeatable), e.g. policy.scheduler.score.binpack=1.")
+    var overrides: [String] = []
+
     @Flag(help: "Print only where the report went.")
     var quiet = false
 
     func validate() throws {
         if let replications, replications < 1 { throw ValidationError("--replications must be at least 1") }
         if jobs < 1 { throw ValidationError("--jobs must be at least 1") }
+        for o in overrides where ScenarioOverride(o) == nil {
+            throw ValidationError("--set takes PATH=VALUE, got '\(o)'")
+        }
     }
 
     func run() throws {
         let loaded: Scenario
-        do { loaded = try Scenario.load(path: scenario) } catch let e as ScenarioError {
+        do { loaded = try Scenario.load(path: scenario, overrides: overrides.compactMap(ScenarioOverride.init)) } catch let e as ScenarioError {
             throw CLIFailure(e.description)
         }
         let folder = out ?? "Reports/runs/\(safeName(loaded.name))"

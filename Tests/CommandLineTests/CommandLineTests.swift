@@ -61,3 +61,32 @@ import Testing
         #expect(v.out.contains("edge-churn.yaml: ok"))
     }
 }
+
+@Suite struct SweepCommandTests {
+    @Test func aSweepRunsEveryPointOnTheSameSeedsAndMarksTheBest() throws {
+        let dir = try CommandLineTests.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // A short run: the varied duration and warm-up have one value each.
+        let r = try CommandLineTests.honeycomb([
+            "sweep", "Scenarios/placement-study.yaml", "--replications", "2",
+            "--vary", "policy.scheduler.score.reliability=0,2", "--vary", "duration=90m", "--vary", "warmup=30m",
+            "--objective", "work.lost_seconds", "--pareto", "work.lost_seconds,task.wait.p99", "--out", dir.path,
+        ])
+        #expect(r.status == 0, "\(r.err)")
+        let csv = try String(contentsOf: dir.appendingPathComponent("sweep.csv"), encoding: .utf8)
+        #expect(csv.split(separator: "\n").count == 3)
+        #expect(r.out.contains("Best for `work.lost_seconds`"))
+        // Every point ran on the same replication seeds.
+        let seeds = try (1...2).map { i -> String in
+            let text = try String(contentsOf: dir.appendingPathComponent("point-\(i)/report.json"), encoding: .utf8)
+            return String(text[text.range(of: "\"replicationSeeds\"")!.lowerBound...].prefix(80))
+        }
+        #expect(seeds[0] == seeds[1])
+    }
+
+    @Test func aTypoInAVariedFieldFailsBeforeAnythingRuns() throws {
+        let r = try CommandLineTests.honeycomb(["sweep", "Scenarios/overload.yaml", "--vary", "policy.schedular.candidates=all"])
+        #expect(r.status == 1)
+        #expect(r.err.contains("unknown key 'schedular' (did you mean 'scheduler'?)"))
+    }
+}

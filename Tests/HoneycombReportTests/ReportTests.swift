@@ -49,3 +49,47 @@ import Testing
         #expect(md.contains("3 replications of 1h each, warm-up 10m"))
     }
 }
+
+@Suite struct ReportReadingTests {
+    @Test func aReportReadsBackAsItWasWritten() throws {
+        let report = Report(
+            run: RunDescription(scenario: "demo", scenarioFingerprint: "abc", seed: 18_446_744_073_709_551_615,
+                                replicationSeeds: [1, 2], durationSeconds: 60, warmupSeconds: 0),
+            metrics: [MetricResult(MetricDefinition("task.wait.mean", unit: "s", .lowerIsBetter), values: [0.5, .nan])])
+        let text = report.json().canonicalText()
+        let back = try Report(json: JSONValue.parse(text))
+        #expect(back.json().canonicalText() == text)
+        #expect(back.run.seed == UInt64.max)
+    }
+
+    @Test func aReportOfAnotherSchemaIsRefusedPlainly() throws {
+        #expect(throws: ReportReadError.self) { try Report(json: JSONValue.parse(#"{"schema": "other/9"}"#)) }
+    }
+}
+
+@Suite struct SweepTableTests {
+    static func point(_ label: String, wait: [Double], util: [Double]) -> SweepPoint {
+        SweepPoint(parameters: [("policy", label)], report: Report(
+            run: RunDescription(scenario: "s", scenarioFingerprint: "f", seed: 1, replicationSeeds: [1, 2, 3],
+                                durationSeconds: 1, warmupSeconds: 0),
+            metrics: [MetricResult(MetricDefinition("task.wait.p99", unit: "s", .lowerIsBetter), values: wait),
+                      MetricResult(MetricDefinition("executor.utilization.mean", unit: "ratio", .higherIsBetter), values: util)]))
+    }
+
+    let table = SweepTable(
+        points: [point("a", wait: [10, 10, 10], util: [0.5, 0.5, 0.5]),   // dominated by c
+                 point("b", wait: [2, 2, 2], util: [0.4, 0.4, 0.4]),      // best wait
+                 point("c", wait: [8, 8, 8], util: [0.9, 0.9, 0.9])],     // best utilization
+        metrics: ["task.wait.p99", "executor.utilization.mean"],
+        pareto: ["task.wait.p99", "executor.utilization.mean"], objective: "task.wait.p99")
+
+    @Test func theParetoFrontKeepsOnlyUndominatedPoints() {
+        #expect(table.paretoFront() == [1, 2])
+        #expect(table.best() == 1)
+    }
+
+    @Test func theTablesSayWhichPointIsBest() {
+        #expect(table.markdown().contains("| 2 | b | 2 ± 0 | 0.4000 ± 0 | **best**, pareto |"))
+        #expect(table.csv().split(separator: "\n")[2] == "2,b,2,2,2,0.4,0.4,0.4,1,1")
+    }
+}

@@ -19,9 +19,9 @@ import Testing
     """
 
     /// Parses `text` expecting a refusal; returns the error.
-    static func refusal(_ text: String) throws -> ScenarioError {
+    static func refusal(_ text: String, overrides: [ScenarioOverride] = []) throws -> ScenarioError {
         do {
-            _ = try Scenario.parse(text, file: "bad.yaml")
+            _ = try Scenario.parse(text, file: "bad.yaml", overrides: overrides)
         } catch let e as ScenarioError {
             return e
         }
@@ -181,5 +181,31 @@ import Testing
     @Test func aRateScaleBeyondAThousandIsRefused() throws {
         let e = try Self.refusal(Self.valid + "\nevents:\n  - at: 10m\n    rate: {workload: a, scale: 5000}\n")
         #expect(e.path == "events[0].rate.scale")
+    }
+}
+
+@Suite struct ScenarioOverrideTests {
+    static let valid = ScenarioLoadingTests.valid
+
+    @Test func overridesChangeExistingAndNewFields() throws {
+        let s = try Scenario.parse(Self.valid, overrides: [
+            ScenarioOverride("executors[0].count=7")!,
+            ScenarioOverride("policy.scheduler.score.binpack=2")!,
+            ScenarioOverride("policy.lease=2m")!,
+            ScenarioOverride("agents[0].runtime={exponential: {mean: 10s}}")!,
+        ])
+        #expect(s.pools[0].count == 7)
+        #expect(s.policy.plane.scheduler.binpack == 2)
+        #expect(s.policy.plane.lease == .seconds(120.0))
+        #expect(s.agents[0].runtime == .exponential(mean: 10))
+        #expect(s.fingerprint != (try Scenario.parse(Self.valid)).fingerprint)
+    }
+
+    @Test func aBadOverrideIsRefusedNamingIt() throws {
+        let e = try ScenarioLoadingTests.refusal(Self.valid, overrides: [ScenarioOverride("executors[3].count=7")!])
+        #expect(e.message.contains("in --set executors[3].count=7: there is no item [3]"))
+        let f = try ScenarioLoadingTests.refusal(Self.valid, overrides: [ScenarioOverride("policy.scheduler.candidates=sometimes")!])
+        #expect(f.path == "policy.scheduler.candidates")
+        #expect(f.line == 0)
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HoneycombCore
 import HoneycombReport
 import HoneycombSim
 
@@ -9,9 +10,11 @@ struct Bench: ParsableCommand {
         discussion: """
         engine: the event heap alone (hold model: pop one event, push one, 10,000 pending).
         scenario: a full scenario, one replication on one core (default Scenarios/bench/fleet-10k.yaml).
+        placement: the control plane alone placing tasks on 10,000 executors: saturated with
+        1,000+ tasks queued, and half-loaded with adaptive, exact and power-of-two scoring.
         """)
 
-    @Argument(help: "What to measure: engine, scenario or all.")
+    @Argument(help: "What to measure: engine, scenario, placement or all.")
     var what: String = "all"
 
     @Option(help: "Scenario for the 'scenario' benchmark.")
@@ -24,17 +27,18 @@ struct Bench: ParsableCommand {
         #if DEBUG
         print("warning: a debug build; benchmark figures mean nothing until built with -c release")
         #endif
-        guard ["engine", "scenario", "all"].contains(what) else {
-            throw ValidationError("expected engine, scenario or all, got '\(what)'")
+        guard ["engine", "scenario", "placement", "all"].contains(what) else {
+            throw ValidationError("expected engine, scenario, placement or all, got '\(what)'")
         }
-        if what != "scenario" {
+        if what == "engine" || what == "all" {
             let start = ContinuousClock.now
             let checksum = EngineBenchmark.hold(pending: 10_000, events: events, seed: 1)
             let s = seconds(ContinuousClock.now - start)
             print("engine: \(events) events in \(Report.figure(s)) s = "
                   + "\(Report.figure((Double(events) / s).rounded())) events/s (checksum \(checksum))")
         }
-        if what != "engine" {
+        if what == "placement" || what == "all" { placement() }
+        if what == "scenario" || what == "all" {
             let loaded: Scenario
             do { loaded = try Scenario.load(path: scenario) } catch let e as ScenarioError { throw CLIFailure(e.description) }
             let start = ContinuousClock.now
@@ -47,6 +51,31 @@ struct Bench: ParsableCommand {
                   + "\(Int(report[SimMetrics.submitted.name]?.interval.mean ?? 0)) tasks submitted after warm-up, "
                   + "\(Int(report[SimMetrics.completed.name]?.interval.mean ?? 0)) completed")
             print("scenario " + runtimeLine(runtime))
+        }
+    }
+
+    private func placement() {
+        let policy = SchedulerPolicy(binpack: 0.3, leastLoaded: 1, candidates: .adaptive)
+        var s = 0.0
+        let saturated = PlacementBenchmark.saturated(executors: 10_000, queued: 2_000, steps: 500_000, policy: policy) { work in
+            let start = ContinuousClock.now
+            work()
+            s = seconds(ContinuousClock.now - start)
+        }
+        print("placement, saturated: \(saturated.executors) executors, \(saturated.queuedAtEnd) tasks queued, "
+              + "\(saturated.decisions) decisions in \(Report.figure(s)) s = "
+              + "\(Report.figure((Double(saturated.decisions) / s).rounded())) decisions/s")
+        for (name, p) in [("adaptive", policy),
+                          ("exact", SchedulerPolicy(binpack: 0.3, leastLoaded: 1, candidates: .all)),
+                          ("powerOfTwo", SchedulerPolicy(binpack: 0.3, leastLoaded: 1, candidates: .powerOfTwo))] {
+            let steps = name == "exact" ? 20_000 : 200_000
+            let half = PlacementBenchmark.halfLoaded(executors: 10_000, steps: steps, policy: p) { work in
+                let start = ContinuousClock.now
+                work()
+                s = seconds(ContinuousClock.now - start)
+            }
+            print("placement, half-loaded, \(name): \(half.decisions) decisions in \(Report.figure(s)) s = "
+                  + "\(Report.figure((Double(half.decisions) / s).rounded())) decisions/s")
         }
     }
 

@@ -1,0 +1,105 @@
+import HoneycombCore
+import HoneycombStats
+
+/// The control plane's placement speed, measured without the simulator around it: a plane
+/// with a heterogeneous fleet, fed inputs directly.
+public enum PlacementBenchmark {
+    /// What one measurement did.
+    public struct Outcome: Sendable {
+        public var decisions: Int
+        public var queuedAtEnd: Int
+        public var executors: Int
+    }
+
+    /// The fleet: 8,000 laptops (2 slots, arm64, two regions) and 2,000 servers (8 slots,
+    /// amd64); four agents, two of which need particular labels.
+    static func plane(executors: Int, policy: SchedulerPolicy) -> ControlPlane {
+        let agents = [
+            AgentDefinition(name: "summarizer", requires: Resources(cpuMillis: 1000, memoryBytes: 1 << 30, slots: 1)),
+            AgentDefinition(name: "indexer", requires: Resources(cpuMillis: 2000, memoryBytes: 2 << 30, slots: 1)),
+            AgentDefinition(name: "builder", requires: Resources(cpuMillis: 4000, memoryBytes: 8 << 30, slots: 1),
+                            selector: LabelSelector([("arch", .equals("amd64"))])),
+            AgentDefinition(name: "eu-only", requires: Resources(cpuMillis: 1000, memoryBytes: 1 << 30, slots: 1),
+                            selector: LabelSelector([("region", .oneOf(["eu"]))])),
+        ]
+        var plane = ControlPlane(config: PlaneConfig(scheduler: policy), agents: agents, random: RandomStream(seed: 9))
+        var fx = PlaneEffects()
+        for e in 0..<executors {
+            let server = e % 5 == 4
+            let labels = LabelSet([Label("arch", server ? "amd64" : "arm64"), Label("region", e % 2 == 0 ? "eu" : "us")])
+            let capacity = server ? Resources(cpuMillis: 32000, memoryBytes: 128 << 30, slots: 8)
+                                  : Resources(cpuMillis: 8000, memoryBytes: 16 << 30, slots: 2)
+            plane.handle(.executorRegistered(ExecutorID(e), ExecutorSpec(labels: labels, capacity: capacity)),
+                         at: .zero, effects: &fx)
+            fx.removeAll()
+        }
+        return plane
+    }
+
+    /// Saturated: the fleet full, `queued` tasks waiting; each step one task ends and the
+    /// plane places the next waiting one (a decision), and one more task arrives to keep the
+    /// queue long. `measure` times `steps` such decisions.
+    public static func saturated(executors: Int, queued: Int, steps: Int, policy: SchedulerPolicy,
+                                 measure: (() -> Void) -> Void) -> Outcome {
+        var plane = Self.plane(executors: executors, policy: policy)
+        let stream = RandomStream(seed: 5)
+        var fx = PlaneEffects()
+        var running: [(TaskID, UInt16)] = []
+        var nextTask = 0
+        func submit(_ plane: inout ControlPlane) {
+            plane.handle(.taskSubmitted(TaskSpec(id: TaskID(nextTask), agent: AgentID(nextTask % 4))), at: .zero, effects: &fx)
+            nextTask += 1
+            collect()
+        }
+        func collect() {
+            for e in fx.list { if case .dispatch(let t, let a, _) = e { running.append((t, a)) } }
+            fx.removeAll()
+        }
+        while plane.queuedCount < queued { submit(&plane) }
+        let before = plane.placementDecisions
+        measure {
+            for _ in 0..<steps {
+                let k = stream.integer(below: running.count)
+                let (t, a) = running[k]
+                running[k] = running[running.count - 1]
+                running.removeLast()
+                plane.handle(.taskSucceeded(t, attempt: a), at: .zero, effects: &fx)
+                collect()
+                submit(&plane)
+            }
+        }
+        return Outcome(decisions: plane.placementDecisions - before, queuedAtEnd: plane.queuedCount, executors: executors)
+    }
+
+    /// Half-loaded: nothing waits and thousands of executors have room, so every arrival is
+    /// scored against many candidates; each step places one task and ends a random one.
+    public static func halfLoaded(executors: Int, steps: Int, policy: SchedulerPolicy,
+                                  measure: (() -> Void) -> Void) -> Outcome {
+        var plane = Self.plane(executors: executors, policy: policy)
+        let stream = RandomStream(seed: 6)
+        var fx = PlaneEffects()
+        var running: [(TaskID, UInt16)] = []
+        var nextTask = 0
+        func submit(_ plane: inout ControlPlane) {
+            plane.handle(.taskSubmitted(TaskSpec(id: TaskID(nextTask), agent: AgentID(nextTask % 4))), at: .zero, effects: &fx)
+            nextTask += 1
+            for e in fx.list { if case .dispatch(let t, let a, _) = e { running.append((t, a)) } }
+            fx.removeAll()
+        }
+        // About half the fleet's slots (32,000 in all).
+        while running.count < executors * 16 / 10 / 2 { submit(&plane) }
+        let before = plane.placementDecisions
+        measure {
+            for _ in 0..<steps {
+                submit(&plane)
+                let k = stream.integer(below: running.count)
+                let (t, a) = running[k]
+                running[k] = running[running.count - 1]
+                running.removeLast()
+                plane.handle(.taskSucceeded(t, attempt: a), at: .zero, effects: &fx)
+                fx.removeAll()
+            }
+        }
+        return Outcome(decisions: plane.placementDecisions - before, queuedAtEnd: plane.queuedCount, executors: executors)
+    }
+}

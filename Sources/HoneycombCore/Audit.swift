@@ -6,6 +6,8 @@
 public struct AuditEvent: Hashable, Sendable {
     public enum Kind: UInt8, Sendable, CaseIterable {
         case executorRegistered, executorRejoined, executorDraining, executorLeft, executorLost
+        /// A lost executor spoke again within its tasks' leases and was taken back.
+        case executorRecovered
         case taskSubmitted, taskQueued, taskDispatched, taskStarted
         case taskSucceeded, taskAttemptFailed, taskAttemptLost, taskPreempted, taskRetryScheduled
         case taskFailed, taskLost

@@ -2,8 +2,9 @@ extension ControlPlane {
     mutating func registerExecutor(_ id: ExecutorID, _ spec: ExecutorSpec, _ now: Instant,
                                    _ effects: inout PlaneEffects) {
         let before = executors.state(of: id)
-        if before == .online || before == .draining {
-            // It restarted before we noticed it was gone: its earlier life's work is lost.
+        if !executors.tasks(on: id).isEmpty {
+            // It restarted before we noticed it was gone, or within its leases: its earlier
+            // life's work is lost.
             loseAssignments(of: id, now, &effects)
         }
         executors.register(id, spec, at: now)
@@ -16,6 +17,13 @@ extension ControlPlane {
     mutating func heartbeat(_ id: ExecutorID, _ now: Instant, _ effects: inout PlaneEffects) {
         switch executors.state(of: id) {
         case .online, .draining: executors.heartbeat(id, at: now)
+        case .lost where !executors.tasks(on: id).isEmpty:
+            // Back within its leases: it was cut off, not gone. Take it back, work and all.
+            executors.transition(id, to: executors.stateBeforeLoss[id.index])
+            executors.heartbeat(id, at: now)
+            armLiveness(id, at: now + config.heartbeatTimeout, &effects)
+            effects.append(.audit(AuditEvent(.executorRecovered, at: now, executor: id.rawValue)))
+            capacityGrew = true
         case .unknown, .lost, .left: effects.append(.reregister(id))
         }
     }
@@ -32,23 +40,28 @@ extension ControlPlane {
                                _ effects: inout PlaneEffects) {
         let before = executors.state(of: id)
         guard before == .online || before == .draining else { return }
-        loseAssignments(of: id, now, &effects)
+        if state == .lost, let lease = config.lease, !executors.tasks(on: id).isEmpty {
+            // Its tasks stay with it until their leases, counted from its last word, run out.
+            effects.append(.setTimer(.leaseExpiry(id, incarnation: executors.incarnation[id.index]),
+                                     at: max(now, executors.lastHeartbeat[id.index] + lease)))
+        } else {
+            loseAssignments(of: id, now, &effects)
+        }
         executors.transition(id, to: state)
         if state == .lost { counters.executorsLost += 1 }
         effects.append(.audit(AuditEvent(state == .lost ? .executorLost : .executorLeft, at: now,
                                          executor: id.rawValue)))
     }
 
-    /// Every attempt running on `id` is lost: rescheduled (once its lease runs out) or given up.
-    private mutating func loseAssignments(of id: ExecutorID, _ now: Instant, _ effects: inout PlaneEffects) {
-        let leaseEnd = config.lease.map { executors.lastHeartbeat[id.index] + $0 } ?? .zero
+    /// Every attempt on `id` is lost: rescheduled or given up.
+    mutating func loseAssignments(of id: ExecutorID, _ now: Instant, _ effects: inout PlaneEffects) {
         for task in executors.tasks(on: id) {
             let r = tasks.records[task.index]
             hold(task, r, on: id, -1)
             tasks.records[task.index].executor = -1
             effects.append(.audit(AuditEvent(.taskAttemptLost, at: now, task: task.rawValue,
                                              executor: id.rawValue, attempt: r.attempt)))
-            retryOrGiveUp(task, endedAs: .lost, notBefore: leaseEnd, now, &effects)
+            retryOrGiveUp(task, endedAs: .lost, now, &effects)
         }
     }
 
@@ -70,5 +83,11 @@ extension ControlPlane {
         } else {
             armLiveness(id, at: due, &effects)
         }
+    }
+
+    /// The leases of a lost executor's tasks ran out and it has not spoken: reschedule them.
+    mutating func leaseExpired(_ id: ExecutorID, incarnation: UInt32, _ now: Instant, _ effects: inout PlaneEffects) {
+        guard executors.state(of: id) == .lost, executors.incarnation[id.index] == incarnation else { return }
+        loseAssignments(of: id, now, &effects)
     }
 }

@@ -129,17 +129,16 @@ extension ControlPlane {
     }
 
     /// After a failed or lost attempt: back off and retry while attempts remain, else end the
-    /// task in `outcome`. A retry waits at least until `notBefore` (a lost attempt's lease).
-    mutating func retryOrGiveUp(_ task: TaskID, endedAs outcome: TaskState, notBefore: Instant = .zero,
-                                _ now: Instant, _ effects: inout PlaneEffects) {
+    /// task in `outcome`.
+    mutating func retryOrGiveUp(_ task: TaskID, endedAs outcome: TaskState, _ now: Instant,
+                                _ effects: inout PlaneEffects) {
         let r = tasks.records[task.index]
         let attemptsUsed = Int(r.attempt) - Int(r.preemptions)
         if attemptsUsed < agents[r.agent].maxAttempts {
             tasks.setState(task, .backoff)
             counters.retried += 1
             if outcome == .lost { counters.rescheduled += 1 }
-            let at = max(now + config.backoff(after: attemptsUsed), notBefore)
-            effects.append(.setTimer(.retry(task, attempt: r.attempt), at: at))
+            effects.append(.setTimer(.retry(task, attempt: r.attempt), at: now + config.backoff(after: attemptsUsed)))
             effects.append(.audit(AuditEvent(.taskRetryScheduled, at: now, task: task.rawValue, attempt: r.attempt)))
         } else {
             tasks.setState(task, outcome)
@@ -153,6 +152,8 @@ extension ControlPlane {
         switch timer {
         case .liveness(let id, let incarnation):
             checkLiveness(id, incarnation: incarnation, now, &effects)
+        case .leaseExpiry(let id, let incarnation):
+            leaseExpired(id, incarnation: incarnation, now, &effects)
         case .retry(let task, let attempt):
             guard let r = tasks[task], r.state == .backoff, r.attempt == attempt else { return }
             tasks.setState(task, .queued)

@@ -6,10 +6,10 @@ public struct PlaneConfig: Hashable, Sendable {
     public var retryBackoff: TimeSpan
     /// The longest delay between attempts.
     public var retryBackoffMax: TimeSpan
-    /// How long a running task's lease outlives its executor's last heartbeat. When the
-    /// executor is declared lost its tasks are rescheduled only once their leases expire, so
-    /// a merely cut-off executor has time to finish before anything runs twice. Nil: at
-    /// once (after the retry backoff).
+    /// How long a running task's lease outlives its executor's last heartbeat. An executor
+    /// declared lost keeps its tasks until their leases expire: if it speaks again before
+    /// then (it was cut off, not dead) it is taken back with its work intact, and nothing
+    /// runs twice; only at expiry are its tasks rescheduled. Nil: at once.
     public var lease: TimeSpan?
     public var scheduler: SchedulerPolicy
     /// Tenants by `TenantID` (index 0 is `TenantID.shared`).
@@ -61,6 +61,8 @@ public enum PlaneTimer: Hashable, Sendable {
     case liveness(ExecutorID, incarnation: UInt32)
     /// Requeue the task after the backoff that followed `attempt`.
     case retry(TaskID, attempt: UInt16)
+    /// The leases of a lost executor's tasks run out: reschedule whatever it still holds.
+    case leaseExpiry(ExecutorID, incarnation: UInt32)
 }
 
 /// Something the plane wants done. Drivers carry effects out in order.

@@ -121,10 +121,19 @@ public struct ExecutorRegistry: Sendable {
 
     mutating func heartbeat(_ id: ExecutorID, at now: Instant) { lastHeartbeat[id.index] = now }
 
-    /// Moves a present executor to `newState` (draining, lost or left).
+    /// The state each executor was in before it was declared lost (to restore it if it
+    /// recovers within its leases).
+    private(set) var stateBeforeLoss: [ExecutorState] = []
+
+    /// Moves a present executor to `newState` (draining, lost or left), or a lost one back.
     mutating func transition(_ id: ExecutorID, to newState: ExecutorState) {
         let i = id.index
+        if newState == .lost {
+            while stateBeforeLoss.count <= i { stateBeforeLoss.append(.unknown) }
+            stateBeforeLoss[i] = state[i]
+        }
         if isPresent(state[i]) && !isPresent(newState) { presentCount -= 1 }
+        if !isPresent(state[i]) && isPresent(newState) { presentCount += 1 }
         state[i] = newState
         refreshSchedulable(i)
     }

@@ -220,17 +220,45 @@ func policy(_ p: SchedulerPolicy, tenants: [TenantPolicy] = [TenantPolicy(name: 
         #expect(h.state(2) == .queued)
     }
 
-    @Test func aLostExecutorsTasksWaitForTheirLease() {
+    @Test func aLostExecutorKeepsItsTasksUntilTheirLeasesRunOut() {
         var h = PlaneHarness(config: PlaneConfig(heartbeatTimeout: .seconds(30.0), retryBackoff: .seconds(1.0),
                                                  lease: .seconds(120.0)), agents: [smallAgent])
+        h.register(0)
+        h.register(1)
+        h.submit(0)
+        h.send(.taskStarted(TaskID(0), attempt: 1))
+        h.advance(.seconds(31.0))
+        let fx = h.send(.timerFired(.liveness(ExecutorID(0), incarnation: 1)))
+        #expect(h.plane.executors.state(of: ExecutorID(0)) == .lost)
+        #expect(h.state(0) == .running)  // not rescheduled yet
+        let expiry = h.timers(in: fx).first { if case .leaseExpiry = $0.0 { true } else { false } }
+        #expect(expiry?.1 == Instant.zero + .seconds(120.0))  // last heard of at 0 s
+
+        // Cut off, not dead: it speaks within the lease and is taken back with its task.
+        h.advance(.seconds(30.0))
+        let back = h.send(.executorHeartbeat(ExecutorID(0)))
+        #expect(!back.contains { if case .reregister = $0 { true } else { false } })
+        #expect(h.plane.executors.state(of: ExecutorID(0)) == .online)
+        h.send(.timerFired(expiry!.0))  // a stale expiry changes nothing
+        #expect(h.state(0) == .running)
+        #expect(h.ended(in: h.send(.taskSucceeded(TaskID(0), attempt: 1))).map(\.1) == [.succeeded])
+        #expect(h.plane.counters.rescheduled == 0)
+    }
+
+    @Test func whenTheLeaseRunsOutTheTasksAreRescheduled() {
+        var h = PlaneHarness(config: PlaneConfig(heartbeatTimeout: .seconds(30.0), lease: .seconds(60.0)),
+                             agents: [smallAgent])
         h.register(0)
         h.submit(0)
         h.advance(.seconds(31.0))
         let fx = h.send(.timerFired(.liveness(ExecutorID(0), incarnation: 1)))
-        let retry = h.timers(in: fx).first { if case .retry = $0.0 { true } else { false } }
-        // Last heard of at 0 s: the lease runs to 120 s, well past the 1 s backoff.
-        #expect(retry?.1 == Instant.zero + .seconds(120.0))
+        let expiry = h.timers(in: fx).first { if case .leaseExpiry = $0.0 { true } else { false } }!
+        h.advance(.seconds(29.0))
+        h.send(.timerFired(expiry.0))
+        #expect(h.state(0) == .backoff)
         #expect(h.plane.counters.rescheduled == 1)
+        // Speaking now is too late: it must register again.
+        #expect(h.send(.executorHeartbeat(ExecutorID(0))).contains { if case .reregister = $0 { true } else { false } })
     }
 }
 

@@ -9,7 +9,7 @@ public struct AuditEvent: Hashable, Sendable {
         /// A lost executor spoke again within its tasks' leases and was taken back.
         case executorRecovered
         case taskSubmitted, taskQueued, taskDispatched, taskStarted
-        case taskSucceeded, taskAttemptFailed, taskAttemptLost, taskPreempted, taskRetryScheduled
+        case taskSucceeded, taskAttemptFailed, taskAttemptLost, taskPreempted, taskMoved, taskRetryScheduled
         case taskFailed, taskLost
     }
 

@@ -12,6 +12,7 @@ extension ControlPlane {
         effects.append(.audit(AuditEvent(kind, at: now, executor: id.rawValue)))
         armLiveness(id, at: now + config.heartbeatTimeout, &effects)
         capacityGrew = true
+        joined = id
     }
 
     mutating func heartbeat(_ id: ExecutorID, _ now: Instant, _ effects: inout PlaneEffects) {

@@ -96,6 +96,8 @@ public struct PlaneCounters: Hashable, Sendable {
     /// Attempts lost with their executor and placed again.
     public var rescheduled = 0
     public var preempted = 0
+    /// Running tasks moved onto a joining executor to make room for a waiting one.
+    public var moved = 0
     public var executorsLost = 0
     /// Reports about an attempt that is no longer current (after a loss, say): ignored.
     public var staleReports = 0
@@ -120,6 +122,8 @@ public struct ControlPlane {
     var queue = PlacementQueue()
     /// Set when capacity may have grown: a placement pass runs before `handle` returns.
     var capacityGrew = false
+    /// An executor that joined during this input, for rebalancing.
+    var joined: ExecutorID?
     var blockedScratch: [Bool] = []
     /// Slots held (dispatched or running) per tenant, for fair share.
     var tenantSlots: [Int] = []
@@ -168,6 +172,10 @@ public struct ControlPlane {
         if capacityGrew {
             capacityGrew = false
             if queue.count > 0 { placementPass(now, &effects) }
+        }
+        if let e = joined {
+            joined = nil
+            if config.scheduler.rebalanceMoves > 0 && queue.count > 0 { rebalance(onto: e, now, &effects) }
         }
     }
 }

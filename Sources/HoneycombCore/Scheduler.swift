@@ -40,10 +40,13 @@ public struct SchedulerPolicy: Hashable, Sendable {
     public var candidates: Candidates
     /// May a task that fits nowhere evict tasks of lower priority to make room?
     public var preemption: Bool
+    /// When an executor joins, at most this many running tasks may be moved onto it to make
+    /// room elsewhere for a waiting task that fits nowhere (0: never move).
+    public var rebalanceMoves: Int
 
     public init(binpack: Double = 0, leastLoaded: Double = 1, spread: Double = 0, spreadPolicy: Spread? = nil,
                 locality: Double = 0, reliability: Double = 0, reliabilityHalfLife: TimeSpan = .seconds(3600.0),
-                candidates: Candidates = .adaptive, preemption: Bool = false) {
+                candidates: Candidates = .adaptive, preemption: Bool = false, rebalanceMoves: Int = 0) {
         self.binpack = binpack
         self.leastLoaded = leastLoaded
         self.spread = spread
@@ -53,6 +56,7 @@ public struct SchedulerPolicy: Hashable, Sendable {
         self.reliabilityHalfLife = reliabilityHalfLife
         self.candidates = candidates
         self.preemption = preemption
+        self.rebalanceMoves = rebalanceMoves
     }
 }
 

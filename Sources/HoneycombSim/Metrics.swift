@@ -25,6 +25,7 @@ public enum SimMetrics {
     public static let declaredLost = MetricDefinition("executor.declared_lost", unit: "count", .neutral)
     public static let rescheduled = MetricDefinition("task.rescheduled", unit: "count", .lowerIsBetter)
     public static let preempted = MetricDefinition("task.preempted", unit: "count", .lowerIsBetter)
+    public static let moved = MetricDefinition("task.moved", unit: "count", .neutral)
     public static let workLost = MetricDefinition("work.lost_seconds", unit: "s", .lowerIsBetter)
     public static let workPreempted = MetricDefinition("work.preempted_seconds", unit: "s", .lowerIsBetter)
     public static let lossDetection = MetricDefinition("executor.loss_detection.mean", unit: "s", .lowerIsBetter)
@@ -68,7 +69,7 @@ struct MetricsCollector {
     private var waits: [Double] = []
     private var turnarounds: [Double] = []
     private var submitted = 0, completed = 0, failed = 0, lost = 0, retried = 0
-    private var attemptsLost = 0, preempted = 0
+    private var attemptsLost = 0, preempted = 0, moved = 0
     private var audits = 0, churnEvents = 0
     private var workLostSeconds = 0.0, workPreemptedSeconds = 0.0
     private var detections: [Double] = []
@@ -138,6 +139,7 @@ struct MetricsCollector {
         case .taskRetryScheduled: retried += 1
         case .taskAttemptLost: attemptsLost += 1
         case .taskPreempted: preempted += 1
+        case .taskMoved: moved += 1
         default: break
         }
     }
@@ -237,6 +239,7 @@ struct MetricsCollector {
             (SimMetrics.retried, Double(retried)),
             (SimMetrics.rescheduled, Double(attemptsLost - lost)),
             (SimMetrics.preempted, Double(preempted)),
+            (SimMetrics.moved, Double(moved)),
             (SimMetrics.unscheduled, Double(unscheduled)),
             (SimMetrics.runningAtEnd, Double(running)),
             (SimMetrics.workLost, workLostSeconds),

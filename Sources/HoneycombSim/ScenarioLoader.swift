@@ -393,7 +393,7 @@ private struct ScenarioReader {
 
     private func scheduler(_ f: YAMLField) throws -> SchedulerPolicy {
         var p = SchedulerPolicy()
-        let s = try f.mapping(allowed: ["score", "candidates", "spread", "reliability", "preemption"])
+        let s = try f.mapping(allowed: ["score", "candidates", "spread", "reliability", "preemption", "rebalance"])
         if let scf = s.optional("score") {
             let sc = try scf.mapping(allowed: ["binpack", "leastLoaded", "spread", "locality", "reliability"])
             p.binpack = try sc.optional("binpack")?.double(min: 0, max: 1000) ?? 0
@@ -425,6 +425,9 @@ private struct ScenarioReader {
             p.reliabilityHalfLife = .seconds(try r.required("halfLife").seconds(allowZero: false))
         }
         if let pf = s.optional("preemption") { p.preemption = try pf.bool() }
+        if let rf = s.optional("rebalance") {
+            p.rebalanceMoves = try rf.mapping(allowed: ["maxMoves"]).required("maxMoves").int(min: 0, max: 1000)
+        }
         if let cf = s.optional("candidates") {
             let text = try cf.string()
             switch text {

@@ -262,6 +262,38 @@ func policy(_ p: SchedulerPolicy, tenants: [TenantPolicy] = [TenantPolicy(name: 
     }
 }
 
+@Suite struct RebalanceTests {
+    @Test func aJoiningExecutorTakesRunningTasksWhenThatLetsAWaitingOneStart() {
+        let small = agent("small", cpu: 2000), big = agent("big", cpu: 8000)
+        var h = PlaneHarness(config: policy(SchedulerPolicy(candidates: .all, rebalanceMoves: 4)), agents: [small, big])
+        h.register(0, cpu: 8000, slots: 4)
+        h.submit(0, agent: 0)
+        h.submit(1, agent: 0)
+        #expect(h.submit(2, agent: 1) == nil)  // 4 of 8 cores are taken
+        // A smaller executor joins: too small for the big task, big enough for the two small ones.
+        let fx = h.send(.executorRegistered(ExecutorID(1), ExecutorSpec(labels: LabelSet(),
+                        capacity: Resources(cpuMillis: 4000, memoryBytes: 1 << 34, slots: 2))))
+        let stopped = fx.compactMap { if case .preempt(let t, _, ExecutorID(0)) = $0 { t } else { nil } }
+        #expect(Set(stopped) == [TaskID(0), TaskID(1)])
+        let placed = h.dispatches(in: fx).map { ($0.task, $0.executor) }
+        #expect(placed.filter { $0.1 == ExecutorID(1) }.map(\.0).sorted() == [TaskID(0), TaskID(1)])
+        #expect(placed.contains { $0 == (TaskID(2), ExecutorID(0)) })
+        #expect(h.plane.counters.moved == 2)
+    }
+
+    @Test func withoutRebalancingNothingRunningMoves() {
+        var h = PlaneHarness(config: policy(SchedulerPolicy(candidates: .all)),
+                             agents: [agent("small", cpu: 2000), agent("big", cpu: 8000)])
+        h.register(0, cpu: 8000, slots: 4)
+        h.submit(0, agent: 0)
+        h.submit(1, agent: 1)
+        let fx = h.send(.executorRegistered(ExecutorID(1), ExecutorSpec(labels: LabelSet(),
+                        capacity: Resources(cpuMillis: 4000, memoryBytes: 1 << 34, slots: 2))))
+        #expect(!fx.contains { if case .preempt = $0 { true } else { false } })
+        #expect(h.state(1) == .queued)
+    }
+}
+
 @Suite struct ExplanationTests {
     @Test func aTaskTooBigForAnyFreeSpaceSaysHowMuchIsMissing() {
         var h = PlaneHarness(agents: [agent("big", cpu: 6000)])

@@ -1,3 +1,4 @@
+import Foundation
 import HoneycombReport
 import HoneycombSim
 import Testing
@@ -109,5 +110,24 @@ import Testing
         #expect(lease["task.rescheduled"]!.values == [0, 0])
         #expect(lease["work.lost_seconds"]!.values == [0, 0])
         #expect(lease["executor.declared_lost"]!.values.allSatisfy { $0 >= 40 })
+    }
+}
+
+@Suite struct RebalanceScenarioTests {
+    @Test func rebalancingOnJoinLetsStarvedBigTasksRun() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../Scenarios/fragmentation.yaml").standardized.path
+        func run(_ moves: Int) throws -> Report {
+            SimulationRunner.run(try Scenario.load(path: path, overrides: [
+                ScenarioOverride(path: "policy.scheduler.rebalance.maxMoves", value: String(moves)),
+                ScenarioOverride(path: "replications", value: "2"),
+            ]), parallelism: 2).0
+        }
+        let off = try run(0), on = try run(8)
+        #expect(off["task.moved"]!.values == [0, 0])
+        #expect(off["task.unscheduled_at_end"]!.values.allSatisfy { $0 > 50 })
+        #expect(on["task.moved"]!.values.allSatisfy { $0 > 0 })
+        #expect(on["task.unscheduled_at_end"]!.values.allSatisfy { $0 < 20 })
+        #expect(on["work.preempted_seconds"]!.values.allSatisfy { $0 > 0 })
     }
 }

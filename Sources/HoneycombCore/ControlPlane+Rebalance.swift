@@ -1,0 +1,65 @@
+extension ControlPlane {
+    /// Capacity joined but tasks still wait that fit nowhere: move a few running tasks onto
+    /// the newcomer when that frees an executor for a waiting task. Like the Kubernetes
+    /// descheduler, but only for a move that lets something waiting start at once. The moved
+    /// tasks restart (their work so far is lost, as with preemption) and their moved attempts
+    /// do not count against `maxAttempts`.
+    mutating func rebalance(onto target: ExecutorID, _ now: Instant, _ effects: inout PlaneEffects) {
+        var budget = config.scheduler.rebalanceMoves
+        guard executors.state(of: target) == .online else { return }
+        for a in 0..<agents.count {
+            let id = AgentID(a)
+            scheduler.prepare(PlacementRequest(agent: id, definition: agents[id], tenant: .shared, priority: 0),
+                              executors, agents)
+        }
+        for c in queue.classes.indices where budget > 0 {
+            guard let head = queue.head(c) else { continue }
+            let r = request(for: head)
+            scheduler.prepare(r, executors, agents)
+            guard let (donor, movers) = donorFor(r, target: target, budget: budget) else { continue }
+            // Anti-affinity of the moved tasks on the newcomer is not re-checked.
+            for v in movers {
+                let record = tasks.records[v.index]
+                hold(v, record, on: donor, -1)
+                tasks.records[v.index].preemptions += 1
+                counters.moved += 1
+                effects.append(.preempt(v, attempt: record.attempt, on: donor))
+                effects.append(.audit(AuditEvent(.taskMoved, at: now, task: v.rawValue, executor: donor.rawValue,
+                                                 attempt: record.attempt)))
+                dispatch(v, to: target, now, &effects)
+            }
+            budget -= movers.count
+            queue.removeHead(c)
+            dispatch(head, to: donor, now, &effects)
+        }
+    }
+
+    /// An executor where `r` would fit once some of its running tasks (no more than
+    /// `budget`, most recently placed first) moved to `target` — which must take them all.
+    private func donorFor(_ r: PlacementRequest, target: ExecutorID,
+                          budget: Int) -> (ExecutorID, [TaskID])? {
+        let fits = scheduler.labelFit[r.agent.index]
+        let t = target.index
+        for e in 0..<executors.count where e != t && executors.state[e] == .online {
+            guard fits[Int(executors.labelClass[e])] == 1 else { continue }
+            if executors.exclusive[e] && executors.owner[e] != r.tenant { continue }
+            var freed = executors.used[e]
+            var onTarget = executors.used[t]
+            var movers: [TaskID] = []
+            for v in executors.assigned[e].reversed() where movers.count < budget {
+                if (freed + r.definition.requires).fits(in: executors.capacity[e]) { break }
+                let mover = request(for: v)
+                guard scheduler.labelFit[mover.agent.index][Int(executors.labelClass[t])] == 1,
+                      !(executors.exclusive[t] && executors.owner[t] != mover.tenant),
+                      (onTarget + mover.definition.requires).fits(in: executors.capacity[t]) else { continue }
+                onTarget = onTarget + mover.definition.requires
+                freed = freed - mover.definition.requires
+                movers.append(v)
+            }
+            if !movers.isEmpty && (freed + r.definition.requires).fits(in: executors.capacity[e]) {
+                return (ExecutorID(e), movers)
+            }
+        }
+        return nil
+    }
+}

@@ -36,70 +36,71 @@ public enum PlacementBenchmark {
         return plane
     }
 
+    /// Feeds a plane submissions and completions, keeping the list of running attempts.
+    struct Driver {
+        var plane: ControlPlane
+        var running: [(TaskID, UInt16)] = []
+        var nextTask = 0
+        var effects = PlaneEffects()
+        let stream: RandomStream
+
+        /// Submits one task of the next agent in turn.
+        mutating func submit() {
+            plane.handle(.taskSubmitted(TaskSpec(id: TaskID(nextTask), agent: AgentID(nextTask % 4))), at: .zero,
+                         effects: &effects)
+            nextTask += 1
+            collect()
+        }
+
+        /// Ends a running task chosen at random.
+        mutating func finishOne() {
+            let k = stream.integer(below: running.count)
+            let (t, a) = running[k]
+            running[k] = running[running.count - 1]
+            running.removeLast()
+            plane.handle(.taskSucceeded(t, attempt: a), at: .zero, effects: &effects)
+            collect()
+        }
+
+        private mutating func collect() {
+            for e in effects.list { if case .dispatch(let t, let a, _) = e { running.append((t, a)) } }
+            effects.removeAll()
+        }
+    }
+
     /// Saturated: the fleet full, `queued` tasks waiting; each step one task ends and the
     /// plane places the next waiting one (a decision), and one more task arrives to keep the
     /// queue long. `measure` times `steps` such decisions.
     public static func saturated(executors: Int, queued: Int, steps: Int, policy: SchedulerPolicy,
                                  measure: (() -> Void) -> Void) -> Outcome {
-        var plane = Self.plane(executors: executors, policy: policy)
-        let stream = RandomStream(seed: 5)
-        var fx = PlaneEffects()
-        var running: [(TaskID, UInt16)] = []
-        var nextTask = 0
-        func submit(_ plane: inout ControlPlane) {
-            plane.handle(.taskSubmitted(TaskSpec(id: TaskID(nextTask), agent: AgentID(nextTask % 4))), at: .zero, effects: &fx)
-            nextTask += 1
-            collect()
-        }
-        func collect() {
-            for e in fx.list { if case .dispatch(let t, let a, _) = e { running.append((t, a)) } }
-            fx.removeAll()
-        }
-        while plane.queuedCount < queued { submit(&plane) }
-        let before = plane.placementDecisions
+        var d = Driver(plane: plane(executors: executors, policy: policy), stream: RandomStream(seed: 5))
+        while d.plane.queuedCount < queued { d.submit() }
+        let before = d.plane.placementDecisions
         measure {
             for _ in 0..<steps {
-                let k = stream.integer(below: running.count)
-                let (t, a) = running[k]
-                running[k] = running[running.count - 1]
-                running.removeLast()
-                plane.handle(.taskSucceeded(t, attempt: a), at: .zero, effects: &fx)
-                collect()
-                submit(&plane)
+                d.finishOne()
+                d.submit()
             }
         }
-        return Outcome(decisions: plane.placementDecisions - before, queuedAtEnd: plane.queuedCount, executors: executors)
+        return Outcome(decisions: d.plane.placementDecisions - before, queuedAtEnd: d.plane.queuedCount,
+                       executors: executors)
     }
 
     /// Half-loaded: nothing waits and thousands of executors have room, so every arrival is
     /// scored against many candidates; each step places one task and ends a random one.
     public static func halfLoaded(executors: Int, steps: Int, policy: SchedulerPolicy,
                                   measure: (() -> Void) -> Void) -> Outcome {
-        var plane = Self.plane(executors: executors, policy: policy)
-        let stream = RandomStream(seed: 6)
-        var fx = PlaneEffects()
-        var running: [(TaskID, UInt16)] = []
-        var nextTask = 0
-        func submit(_ plane: inout ControlPlane) {
-            plane.handle(.taskSubmitted(TaskSpec(id: TaskID(nextTask), agent: AgentID(nextTask % 4))), at: .zero, effects: &fx)
-            nextTask += 1
-            for e in fx.list { if case .dispatch(let t, let a, _) = e { running.append((t, a)) } }
-            fx.removeAll()
-        }
+        var d = Driver(plane: plane(executors: executors, policy: policy), stream: RandomStream(seed: 6))
         // About half the fleet's slots (32,000 in all).
-        while running.count < executors * 16 / 10 / 2 { submit(&plane) }
-        let before = plane.placementDecisions
+        while d.running.count < executors * 16 / 10 / 2 { d.submit() }
+        let before = d.plane.placementDecisions
         measure {
             for _ in 0..<steps {
-                submit(&plane)
-                let k = stream.integer(below: running.count)
-                let (t, a) = running[k]
-                running[k] = running[running.count - 1]
-                running.removeLast()
-                plane.handle(.taskSucceeded(t, attempt: a), at: .zero, effects: &fx)
-                fx.removeAll()
+                d.submit()
+                d.finishOne()
             }
         }
-        return Outcome(decisions: plane.placementDecisions - before, queuedAtEnd: plane.queuedCount, executors: executors)
+        return Outcome(decisions: d.plane.placementDecisions - before, queuedAtEnd: d.plane.queuedCount,
+                       executors: executors)
     }
 }

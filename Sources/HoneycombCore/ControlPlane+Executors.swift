@@ -88,7 +88,11 @@ extension ControlPlane {
 
     /// The leases of a lost executor's tasks ran out and it has not spoken: reschedule them.
     mutating func leaseExpired(_ id: ExecutorID, incarnation: UInt32, _ now: Instant, _ effects: inout PlaneEffects) {
-        guard executors.state(of: id) == .lost, executors.incarnation[id.index] == incarnation else { return }
+        guard executors.state(of: id) == .lost, executors.incarnation[id.index] == incarnation,
+              let lease = config.lease else { return }
+        // A timer from an earlier loss (it recovered, then was lost again): the current
+        // lease, counted from its latest heartbeat, still runs; its own timer is pending.
+        guard now >= executors.lastHeartbeat[id.index] + lease else { return }
         loseAssignments(of: id, now, &effects)
     }
 }

@@ -74,10 +74,17 @@ extension ControlPlane {
         }
         best.sort { $0.1 > $1.1 || ($0.1 == $1.1 && $0.0 < $1.0) }
         let counts = zip(PlacementFilter.allCases, removed).map { (filter: $0, count: $1) }
+        // The reason is the filter that stops the executors that could otherwise take it:
+        // among eligible ones (labels and tenant passed) the commonest later filter; with no
+        // eligible executor, labels or tenant; with nothing online, that.
         var reason: PlacementFilter?
         if best.isEmpty {
-            reason = counts.filter { $0.filter != .notOnline }.max { $0.count < $1.count || ($0.count == $1.count && $0.filter > $1.filter) }?.filter
-            if counts.allSatisfy({ $0.filter == .notOnline || $0.count == 0 }) { reason = .notOnline }
+            func commonest(_ among: [PlacementFilter]) -> PlacementFilter? {
+                counts.filter { among.contains($0.filter) && $0.count > 0 }
+                    .max { $0.count < $1.count || ($0.count == $1.count && $0.filter > $1.filter) }?.filter
+            }
+            reason = eligible > 0 ? commonest([.noFreeSlot, .cpu, .memory, .affinity, .antiAffinity])
+                                  : commonest([.labels, .tenant]) ?? .notOnline
         }
         return PlacementExplanation(
             executors: executors.count, removed: counts, best: Array(best.prefix(3)), reason: reason,

@@ -3,8 +3,7 @@ extension ControlPlane {
     /// executor would then fit it. Prefers the executor needing the fewest evictions, then
     /// the one whose victims have the lowest priority. Victims go back to the queue; their
     /// preempted attempts do not count against `maxAttempts`.
-    ///
-    /// Affinity is not re-checked against what the evictions leave behind.
+    /// Affinity and anti-affinity must hold beside the tasks the evictions leave behind.
     mutating func preemptFor(_ r: PlacementRequest, _ now: Instant, _ effects: inout PlaneEffects) -> ExecutorID? {
         let lower = slotsByPriority[..<(Int(r.priority) + 128)].reduce(0, +)
         guard lower > 0 else { return nil }
@@ -26,6 +25,8 @@ extension ControlPlane {
                 victims.append(v)
             }
             guard !victims.isEmpty, (used + r.definition.requires).fits(in: executors.capacity[e]) else { continue }
+            let remaining = executors.assigned[e].filter { !victims.contains($0) }.map { tasks.records[$0.index].agent }
+            guard scheduler.affinityHolds(r, beside: remaining) else { continue }
             let worst = victims.map { tasks.records[$0.index].priority }.max()!
             if best == nil || victims.count < best!.victims.count
                 || (victims.count == best!.victims.count && worst < best!.worst) {

@@ -31,6 +31,8 @@ extension ControlPlane {
             budget -= movers.count
             queue.removeHead(c)
             dispatch(head, to: donor, now, &effects)
+            // The donor may have room left for more.
+            capacityGrew = true
         }
     }
 
@@ -57,7 +59,8 @@ extension ControlPlane {
                 movers.append(v)
             }
             if !movers.isEmpty && (freed + r.definition.requires).fits(in: executors.capacity[e]) {
-                return (ExecutorID(e), movers)
+                let remaining = executors.assigned[e].filter { !movers.contains($0) }.map { tasks.records[$0.index].agent }
+                if scheduler.affinityHolds(r, beside: remaining) { return (ExecutorID(e), movers) }
             }
         }
         return nil

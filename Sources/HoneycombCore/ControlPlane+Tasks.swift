@@ -31,8 +31,10 @@ extension ControlPlane {
     /// preempting lower-priority work.
     mutating func place(_ r: PlacementRequest, _ now: Instant, _ effects: inout PlaneEffects) -> ExecutorID? {
         if let e = scheduler.pick(r, in: executors, tasks: tasks, agents: agents, now: now) { return e }
-        guard config.scheduler.preemption else { return nil }
-        return preemptFor(r, now, &effects)
+        guard config.scheduler.preemption, let e = preemptFor(r, now, &effects) else { return nil }
+        // The evictions may free more than this task takes.
+        capacityGrew = true
+        return e
     }
 
     /// Places queued tasks until nothing more fits: by priority, then tenant fair share,

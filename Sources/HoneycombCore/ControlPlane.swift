@@ -169,13 +169,17 @@ public struct ControlPlane {
         case .taskFailed(let id, let attempt): attemptEnded(id, attempt, succeeded: false, now, &effects)
         case .timerFired(let timer): fired(timer, now, &effects)
         }
-        if capacityGrew {
-            capacityGrew = false
-            if queue.count > 0 { placementPass(now, &effects) }
-        }
-        if let e = joined {
-            joined = nil
-            if config.scheduler.rebalanceMoves > 0 && queue.count > 0 { rebalance(onto: e, now, &effects) }
-        }
+        // Placing can make room or make more placeable (preemption frees more than it takes,
+        // affinity follows what was placed, rebalancing frees donors): pass until nothing grows.
+        repeat {
+            while capacityGrew {
+                capacityGrew = false
+                if queue.count > 0 { placementPass(now, &effects) }
+            }
+            if let e = joined {
+                joined = nil
+                if config.scheduler.rebalanceMoves > 0 && queue.count > 0 { rebalance(onto: e, now, &effects) }
+            }
+        } while capacityGrew
     }
 }

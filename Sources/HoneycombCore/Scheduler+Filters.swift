@@ -39,6 +39,14 @@ extension Scheduler {
         return nearFound
     }
 
+    /// Whether the request's affinity and anti-affinity hold beside tasks of these agents.
+    func affinityHolds(_ r: PlacementRequest, beside neighbours: [AgentID]) -> Bool {
+        let a = r.agent.index
+        let anti = antiAffinityIDs[a] ?? [], near = affinityIDs[a] ?? []
+        if neighbours.contains(where: anti.contains) { return false }
+        return near.isEmpty || neighbours.contains(where: near.contains)
+    }
+
     /// The weighted score of placing the request on `e`; higher is better.
     func score(_ r: PlacementRequest, _ e: Int, _ registry: ExecutorRegistry, _ now: Instant) -> Double {
         var total = 0.0

@@ -149,9 +149,12 @@ struct Scheduler {
     /// The executor sets to draw candidates from: all schedulable executors, or for an agent
     /// with label conditions, those of the label classes that satisfy them.
     private func candidateSources(_ r: PlacementRequest, _ registry: ExecutorRegistry) -> [DenseIndexSet] {
-        if r.definition.selector.isEmpty { return [registry.schedulable] }
+        if r.definition.selector.isEmpty { return registry.schedulable.isEmpty ? [] : [registry.schedulable] }
+        // Empty sets are left out: the scan's arithmetic steps from one non-empty set to the next.
         let fits = labelFit[r.agent.index]
-        return fits.indices.compactMap { fits[$0] == 1 ? registry.schedulableByClass[$0] : nil }
+        return fits.indices.compactMap {
+            fits[$0] == 1 && !registry.schedulableByClass[$0].isEmpty ? registry.schedulableByClass[$0] : nil
+        }
     }
 
     /// Linear scan from the cursor, scoring up to the policy's candidate limit.

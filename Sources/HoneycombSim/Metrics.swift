@@ -29,8 +29,9 @@ public enum SimMetrics {
     public static let workLost = MetricDefinition("work.lost_seconds", unit: "s", .lowerIsBetter)
     public static let workPreempted = MetricDefinition("work.preempted_seconds", unit: "s", .lowerIsBetter)
     public static let lossDetection = MetricDefinition("executor.loss_detection.mean", unit: "s", .lowerIsBetter)
-    public static let utilizationCV = MetricDefinition("executor.utilization.cv", unit: "ratio", .lowerIsBetter)
-    public static let utilizationJain = MetricDefinition("executor.utilization.jain", unit: "ratio", .higherIsBetter)
+    // Descriptive: bin-packing unbalances executors on purpose, so neither way is a regression.
+    public static let utilizationCV = MetricDefinition("executor.utilization.cv", unit: "ratio", .neutral)
+    public static let utilizationJain = MetricDefinition("executor.utilization.jain", unit: "ratio", .neutral)
     public static let fragmentation = MetricDefinition("placement.fragmentation.mean", unit: "ratio", .lowerIsBetter)
     public static func pending(_ reason: PlacementFilter) -> MetricDefinition {
         MetricDefinition("placement.pending_reasons.\(reason.rawValue)", unit: "ratio", .neutral)
@@ -43,6 +44,22 @@ public enum SimMetrics {
     }
     public static let tenantFairness = MetricDefinition("tenant.fairness.jain", unit: "ratio", .higherIsBetter)
     public static let audit = MetricDefinition("audit.events", unit: "count", .neutral)
+
+    /// Every metric a report of `scenario` has, sorted by name (to check names before a run).
+    public static func definitions(for scenario: Scenario) -> [MetricDefinition] {
+        var out = [waitMean, waitP50, waitP95, waitP99, turnaroundMean, turnaroundP50, turnaroundP95, turnaroundP99,
+                   submitted, completed, failed, lost, retried, rescheduled, preempted, moved, unscheduled, runningAtEnd,
+                   workLost, workPreempted, utilization, utilizationCV, utilizationJain, online, churn, declaredLost,
+                   lossDetection, fragmentation, audit, events]
+        out += PlacementFilter.allCases.map(pending)
+        if scenario.tenants.count > 1 {
+            for (t, tenant) in scenario.tenants.enumerated() where scenario.workloads.contains(where: { $0.tenant.index == t }) {
+                out += [tenantWait(tenant.name), tenantShare(tenant.name)]
+            }
+            out.append(tenantFairness)
+        }
+        return out.sorted { $0.name < $1.name }
+    }
     public static let events = MetricDefinition("sim.events", unit: "count", .neutral)
 }
 
@@ -223,6 +240,9 @@ struct MetricsCollector {
         let length = span(.zero, end)
         let perExecutor = exSlotArea.indices.compactMap { exSlotArea[$0] > 0 ? exBusyArea[$0] / exSlotArea[$0] : nil }
         let utilizationMean = Statistics.mean(perExecutor)
+        // Population spread, so that Jain = 1 / (1 + CV²) holds exactly.
+        let utilizationSD = (perExecutor.reduce(0) { $0 + ($1 - utilizationMean) * ($1 - utilizationMean) }
+                             / Double(max(1, perExecutor.count))).squareRoot()
         var values: [(MetricDefinition, Double)] = [
             (SimMetrics.waitMean, Statistics.mean(waits)),
             (SimMetrics.waitP50, Statistics.quantile(sorted: waits, 0.50)),
@@ -245,7 +265,7 @@ struct MetricsCollector {
             (SimMetrics.workLost, workLostSeconds),
             (SimMetrics.workPreempted, workPreemptedSeconds),
             (SimMetrics.utilization, slotArea > 0 ? busyArea / slotArea : .nan),
-            (SimMetrics.utilizationCV, utilizationMean > 0 ? Statistics.standardDeviation(perExecutor) / utilizationMean : .nan),
+            (SimMetrics.utilizationCV, utilizationMean > 0 ? utilizationSD / utilizationMean : .nan),
             (SimMetrics.utilizationJain, jain(perExecutor)),
             (SimMetrics.online, length > 0 ? onlineArea / length : .nan),
             (SimMetrics.churn, Double(churnEvents)),

@@ -19,16 +19,27 @@ struct ExecutorModel {
     /// Dispatches sent to this incarnation that have not arrived yet.
     var inflight: Int32 = 0
     var slots: Int32
-    /// Tasks running here now (their live attempts).
-    var runningTasks: [Int32] = []
+    /// The attempts running here now. Two attempts of one task can run at once on different
+    /// executors (one cut off and given up, one placed anew), so this is kept per executor.
+    var runningTasks: [RunningAttempt] = []
+    /// Attempts the plane preempted before their dispatch arrived: dropped when it does.
+    var cancelled: [RunningAttempt] = []
     /// When it crashed, until the plane notices (`.distantFuture` otherwise).
     var crashedAt = Instant.distantFuture
+}
+
+/// One attempt on an executor: which, and since when.
+struct RunningAttempt {
+    var task: Int32
+    var attempt: UInt16
+    var start: Instant
 }
 
 /// Messages held while an executor is cut off from the plane, delivered when it heals.
 struct HeldMessages {
     var reports: [PlaneInput] = []
     var dispatches: [(task: Int32, attempt: UInt16)] = []
+    var preempts: [(task: Int32, attempt: UInt16)] = []
 }
 
 extension Simulation {
@@ -117,12 +128,12 @@ extension Simulation {
 
     /// Everything running here dies with this life of the executor: its work so far is lost.
     private mutating func abandonRunning(_ e: Int) {
-        for t in executors[e].runningTasks {
-            metrics.workLost(now - tasks[Int(t)].attemptStart, at: now)
-            metrics.tenantBusyChanged(Int(tasks[Int(t)].tenant), by: -1, at: now)
-            tasks[Int(t)].liveAttempt = 0
+        for r in executors[e].runningTasks {
+            metrics.workLost(now - r.start, at: now)
+            metrics.tenantBusyChanged(Int(tasks[Int(r.task)].tenant), by: -1, at: now)
         }
         executors[e].runningTasks.removeAll()
+        executors[e].cancelled.removeAll()
         setRunning(e, 0)
     }
 
@@ -202,7 +213,7 @@ extension Simulation {
         // Sent to an earlier life, or to an executor that is down: the message is lost.
         guard executors[e].up, executors[e].incarnation == incarnation else { return }
         executors[e].inflight -= 1
-        if tasks[task.index].cancelledAttempt == attempt {
+        if takeCancelled(task, attempt, e) {
             leaveIfIdle(e)
             return
         }
@@ -213,12 +224,18 @@ extension Simulation {
         start(task, attempt, e)
     }
 
+    /// True (and forgotten) when the plane preempted this attempt before it arrived.
+    private mutating func takeCancelled(_ task: TaskID, _ attempt: UInt16, _ e: Int) -> Bool {
+        guard let k = executors[e].cancelled.firstIndex(where: { $0.task == task.rawValue && $0.attempt == attempt })
+        else { return false }
+        executors[e].cancelled.remove(at: k)
+        return true
+    }
+
     private mutating func start(_ task: TaskID, _ attempt: UInt16, _ e: Int) {
-        setRunning(e, executors[e].running + 1)
-        executors[e].runningTasks.append(task.rawValue)
+        executors[e].runningTasks.append(RunningAttempt(task: task.rawValue, attempt: attempt, start: now))
+        setRunning(e, Int32(executors[e].runningTasks.count))
         metrics.tenantBusyChanged(Int(tasks[task.index].tenant), by: +1, at: now)
-        tasks[task.index].attemptStart = now
-        tasks[task.index].liveAttempt = attempt
         if tasks[task.index].firstStart == .distantFuture {
             tasks[task.index].firstStart = now
             metrics.taskStarted(tasks[task.index], at: now)
@@ -230,8 +247,9 @@ extension Simulation {
     }
 
     mutating func taskCompletes(_ task: TaskID, _ attempt: UInt16, _ e: Int, _ incarnation: UInt32) {
-        guard executors[e].up, executors[e].incarnation == incarnation, tasks[task.index].liveAttempt == attempt else { return }
-        stopRunning(task, on: e)
+        guard executors[e].up, executors[e].incarnation == incarnation, stopRunning(task, attempt, on: e) != nil else {
+            return
+        }
         let t = tasks[task.index]
         let fails = t.attemptUniform(attempt) < scenario.agents[Int(t.agent)].failure
         message(e, fails ? .taskFailed(task, attempt: attempt) : .taskSucceeded(task, attempt: attempt))
@@ -241,20 +259,30 @@ extension Simulation {
     /// The plane preempted this attempt: stop it if it runs, or drop it when it arrives.
     mutating func preemptArrives(_ task: TaskID, _ attempt: UInt16, _ e: Int, _ incarnation: UInt32) {
         guard executors[e].up, executors[e].incarnation == incarnation else { return }
-        if tasks[task.index].liveAttempt == attempt {
-            metrics.workPreempted(now - tasks[task.index].attemptStart, at: now)
-            stopRunning(task, on: e)
+        if executors[e].partitioned {
+            held[Int32(e), default: HeldMessages()].preempts.append((task.rawValue, attempt))
+            return
+        }
+        applyPreempt(task, attempt, e)
+    }
+
+    private mutating func applyPreempt(_ task: TaskID, _ attempt: UInt16, _ e: Int) {
+        if let stopped = stopRunning(task, attempt, on: e) {
+            metrics.workPreempted(now - stopped.start, at: now)
             leaveIfIdle(e)
         } else {
-            tasks[task.index].cancelledAttempt = attempt
+            executors[e].cancelled.append(RunningAttempt(task: task.rawValue, attempt: attempt, start: now))
         }
     }
 
-    private mutating func stopRunning(_ task: TaskID, on e: Int) {
-        setRunning(e, executors[e].running - 1)
+    /// Stops the attempt if it runs here; returns it, or nil when it does not run here.
+    private mutating func stopRunning(_ task: TaskID, _ attempt: UInt16, on e: Int) -> RunningAttempt? {
+        guard let k = executors[e].runningTasks.firstIndex(where: { $0.task == task.rawValue && $0.attempt == attempt })
+        else { return nil }
+        let stopped = executors[e].runningTasks.remove(at: k)
+        setRunning(e, Int32(executors[e].runningTasks.count))
         metrics.tenantBusyChanged(Int(tasks[task.index].tenant), by: -1, at: now)
-        tasks[task.index].liveAttempt = 0
-        if let k = executors[e].runningTasks.firstIndex(of: task.rawValue) { executors[e].runningTasks.remove(at: k) }
+        return stopped
     }
 
     mutating func partition(_ e: Int, for span: TimeSpan) {
@@ -273,7 +301,8 @@ extension Simulation {
         send(.executorHeartbeat(ExecutorID(e)))
         guard executors[e].up, executors[e].incarnation == incarnation else { return }
         for input in waiting.reports { message(e, input) }
-        for d in waiting.dispatches { start(TaskID(d.task), d.attempt, e) }
+        for p in waiting.preempts { applyPreempt(TaskID(p.task), p.attempt, e) }
+        for d in waiting.dispatches where !takeCancelled(TaskID(d.task), d.attempt, e) { start(TaskID(d.task), d.attempt, e) }
         leaveIfIdle(e)
     }
 

@@ -196,11 +196,6 @@ struct SimTask {
     var runtime: TimeSpan
     var agent: Int32
     var tenant: Int32
-    /// When the attempt now running started, and which attempt that is (0: none).
-    var attemptStart = Instant.zero
-    var liveAttempt: UInt16 = 0
-    /// An attempt the plane preempted before it arrived: dropped when it does.
-    var cancelledAttempt: UInt16 = 0
     /// Drawn at arrival from the agent's failure stream; attempt k fails when
     /// `attemptUniform(k)` falls below the agent's failure probability. Drawing it up front
     /// keeps every attempt's outcome independent of the order in which retries happen.

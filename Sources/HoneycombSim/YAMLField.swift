@@ -207,7 +207,7 @@ extension String {
 }
 
 /// The allowed word nearest to `word` by edit distance, when it is near enough to be a typo.
-func closest(_ word: String, in candidates: [String]) -> String? {
+public func closest(_ word: String, in candidates: [String]) -> String? {
     func distance(_ a: String, _ b: String) -> Int {
         let a = Array(a.lowercased()), b = Array(b.lowercased())
         var row = Array(0...b.count)

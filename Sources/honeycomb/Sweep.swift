@@ -49,7 +49,9 @@ struct Sweep: ParsableCommand {
         for axis in axes {
             grid = grid.flatMap { point in axis.values.map { point + [ScenarioOverride(path: axis.path, value: $0)] } }
         }
-        // Every point must load before any runs: a typo fails in a second, not after an hour.
+        if let replications, replications < 1 { throw ValidationError("--replications must be at least 1") }
+        // Every point must load, and every metric named must exist, before any runs: a typo
+        // fails in a second, not after an hour.
         var name = ""
         var seed: UInt64 = 1
         for point in grid {
@@ -57,6 +59,7 @@ struct Sweep: ParsableCommand {
                 let s = try Scenario.load(path: scenario, overrides: point)
                 name = s.name
                 seed = s.seed
+                try checkMetrics(SimMetrics.definitions(for: s))
             } catch let e as ScenarioError { throw CLIFailure(e.description) }
         }
         if let sample, sample < grid.count {
@@ -72,7 +75,6 @@ struct Sweep: ParsableCommand {
         let table = SweepTable(
             points: zip(grid, reports).map { SweepPoint(parameters: $0.map { ($0.path, $0.value) }, report: $1) },
             metrics: list(metrics), pareto: list(pareto), objective: objective)
-        try checkMetrics(table)
         try writeAtomically(table.markdown(), to: "\(folder)/sweep.md")
         try writeAtomically(table.csv(), to: "\(folder)/sweep.csv")
         print(table.markdown())
@@ -83,27 +85,53 @@ struct Sweep: ParsableCommand {
         guard let o = ScenarioOverride(text), !o.value.isEmpty else {
             throw ValidationError("--vary takes PATH=V1,V2,..., got '\(text)'")
         }
-        return (o.path, o.value.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) })
+        return (o.path, topLevelItems(o.value))
+    }
+
+    /// Splits `a,{x: 1, y: 2},[3, 4]` on the commas outside brackets and quotes, so that
+    /// YAML flow values can be swept.
+    private func topLevelItems(_ text: String) -> [String] {
+        var items: [String] = [], current = "", depth = 0
+        var quote: Character?
+        for c in text {
+            if let q = quote {
+                if c == q { quote = nil }
+            } else if c == "\"" || c == "'" {
+                quote = c
+            } else if c == "{" || c == "[" {
+                depth += 1
+            } else if c == "}" || c == "]" {
+                depth -= 1
+            } else if c == "," && depth == 0 {
+                items.append(current.trimmingCharacters(in: .whitespaces))
+                current = ""
+                continue
+            }
+            current.append(c)
+        }
+        items.append(current.trimmingCharacters(in: .whitespaces))
+        return items
     }
 
     private func list(_ s: String) -> [String] {
         s.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 
-    private func checkMetrics(_ table: SweepTable) throws {
-        guard let report = table.points.first?.report else { return }
-        for m in table.metrics + table.pareto + [objective] where report[m] == nil {
-            throw CLIFailure("the reports have no metric '\(m)'; they have: "
-                             + report.metrics.map(\.definition.name).joined(separator: ", "))
+    private func checkMetrics(_ known: [MetricDefinition]) throws {
+        let names = known.map(\.name)
+        for m in list(metrics) + list(pareto) + [objective] where !names.contains(m) {
+            var message = "the reports have no metric '\(m)'"
+            if let near = closest(m, in: names) { message += " (did you mean '\(near)'?)" }
+            throw CLIFailure(message + "; they have: " + names.joined(separator: ", "))
         }
-        for m in table.pareto + [objective] where report[m]!.definition.direction == .neutral {
+        for m in list(pareto) + [objective] where known.first(where: { $0.name == m })!.direction == .neutral {
             throw CLIFailure("'\(m)' has no better direction, so it cannot be optimised")
         }
     }
 
     /// Runs each point as `honeycomb simulate` in its own process, `jobs` at a time.
     private func runPoints(_ grid: [[ScenarioOverride]], folder: String) throws -> [Report] {
-        let me = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+        guard let me = Bundle.main.executablePath else { throw CLIFailure("cannot find the honeycomb binary to run points") }
         var running: [(Int, Process)] = []
         var next = 0, finished = 0
         var failures: [String] = []
@@ -125,7 +153,10 @@ struct Sweep: ParsableCommand {
                 for o in grid[next] { args += ["--set", o.description] }
                 p.arguments = args
                 p.standardOutput = FileHandle.nullDevice
-                try p.run()
+                do { try p.run() } catch {
+                    for (_, child) in running { child.terminate(); child.waitUntilExit() }
+                    throw CLIFailure("could not start point \(next + 1): \(error)")
+                }
                 running.append((next, p))
                 next += 1
             } else if let k = running.firstIndex(where: { !$0.1.isRunning }) {

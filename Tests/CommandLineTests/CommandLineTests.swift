@@ -90,3 +90,27 @@ import Testing
         #expect(r.err.contains("unknown key 'schedular' (did you mean 'scheduler'?)"))
     }
 }
+
+@Suite struct SweepInputTests {
+    @Test func aMisspeltMetricFailsBeforeAnyPointRuns() throws {
+        let dir = try CommandLineTests.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try CommandLineTests.honeycomb(["sweep", "Scenarios/overload.yaml", "--vary", "replications=1",
+                                                "--objective", "task.wait.p999", "--out", dir.path])
+        #expect(r.status == 1)
+        #expect(r.err.contains("no metric 'task.wait.p999'"))
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("point-1").path))
+    }
+
+    @Test func flowValuesCanBeSwept() throws {
+        let dir = try CommandLineTests.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try CommandLineTests.honeycomb([
+            "sweep", "Scenarios/office-fleet.yaml", "--replications", "1", "--vary", "duration=40m", "--vary", "warmup=10m",
+            "--vary", "network.dispatch={lognormal: {median: 4ms, sigma: 0.6}},50ms", "--out", dir.path,
+        ])
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.out.contains("| 1 | 40m | 10m | {lognormal: {median: 4ms, sigma: 0.6}} |"))
+        #expect(r.out.contains("| 2 | 40m | 10m | 50ms |"))
+    }
+}

@@ -331,3 +331,77 @@ func policy(_ p: SchedulerPolicy, tenants: [TenantPolicy] = [TenantPolicy(name: 
         #expect(h.plane.fragmentation(at: h.now) == 1)
     }
 }
+
+/// Cases a review found: each failed before its fix.
+@Suite struct PlacementRegressionTests {
+    @Test func aScanSkipsLabelClassesWithNothingSchedulable() {
+        let sel = LabelSelector([("region", .oneOf(["eu", "us"]))])
+        var h = PlaneHarness(config: policy(SchedulerPolicy(candidates: .all)), agents: [agent("a", cpu: 2000, selector: sel)])
+        h.register(0, cpu: 1000, labels: [Label("region", "eu"), Label("k", "a")])   // too little CPU
+        h.register(1, labels: [Label("region", "eu"), Label("k", "b")])              // will drain
+        h.register(2, labels: [Label("region", "us")])
+        h.send(.executorDraining(ExecutorID(1)))
+        #expect(h.submit(0) == ExecutorID(2))
+    }
+
+    @Test func theReasonIsWhatStopsTheExecutorsThatMatch() {
+        var h = PlaneHarness(agents: [agent("gpu", selector: LabelSelector([("gpu", .equals("yes"))]))])
+        for e in 0..<10 { h.register(e, labels: [Label("gpu", "no")]) }
+        h.register(10, slots: 1, labels: [Label("gpu", "yes")])
+        h.submit(0)
+        h.submit(1)
+        let x = h.plane.explain(TaskID(1), at: h.now)!
+        #expect(x.reason == .noFreeSlot)
+        #expect(x.hint == "All 1 matching executors are busy: it waits for a slot.")
+    }
+
+    @Test func roomLeftByAPreemptionIsUsedAtOnce() {
+        let p = SchedulerPolicy(candidates: .all, preemption: true)
+        var h = PlaneHarness(config: policy(p), agents: [agent("low", cpu: 3000), agent("mid", cpu: 2000), agent("high", cpu: 2000)])
+        h.register(0, cpu: 4000, slots: 4)
+        h.send(.taskSubmitted(TaskSpec(id: TaskID(0), agent: AgentID(0), priority: 0)))
+        h.send(.taskSubmitted(TaskSpec(id: TaskID(1), agent: AgentID(1), priority: 0)))
+        #expect(h.state(1) == .queued)
+        let fx = h.send(.taskSubmitted(TaskSpec(id: TaskID(2), agent: AgentID(2), priority: 10)))
+        // Evicting low (3 cores) for high (2) leaves 2 free: mid, waiting, takes them.
+        #expect(Set(h.dispatches(in: fx).map(\.task)) == [TaskID(2), TaskID(1)])
+    }
+
+    @Test func aTaskWaitingForItsAffinityFollowsInTheSameInput() {
+        var h = PlaneHarness(config: policy(SchedulerPolicy(candidates: .all)),
+                             agents: [agent("cache"), agent("reader", affinity: ["cache"])])
+        h.submit(0, agent: 1)
+        h.submit(1, agent: 0)
+        let fx = h.send(.executorRegistered(ExecutorID(0), ExecutorSpec(labels: LabelSet(),
+                        capacity: Resources(cpuMillis: 8000, memoryBytes: 1 << 34, slots: 4))))
+        #expect(Set(h.dispatches(in: fx).map(\.task)) == [TaskID(0), TaskID(1)])
+    }
+
+    @Test func aLeaseTimerFromAnEarlierLossDoesNotCutTheNextLeaseShort() {
+        var h = PlaneHarness(config: PlaneConfig(heartbeatTimeout: .seconds(30.0), lease: .seconds(120.0)),
+                             agents: [smallAgent])
+        h.register(0)
+        h.submit(0)
+        h.advance(.seconds(30.0))
+        let first = h.timers(in: h.send(.timerFired(.liveness(ExecutorID(0), incarnation: 1))))
+            .first { if case .leaseExpiry = $0.0 { true } else { false } }!
+        h.advance(.seconds(5.0))
+        h.send(.executorHeartbeat(ExecutorID(0)))          // recovered at 35 s
+        h.advance(.seconds(30.0))
+        h.send(.timerFired(.liveness(ExecutorID(0), incarnation: 1)))  // lost again at 65 s: lease to 155 s
+        h.advance(.seconds(55.0))
+        h.send(.timerFired(first.0))                        // the first timer, at 120 s
+        #expect(h.state(0) == .dispatched)
+    }
+
+    @Test func preemptionRespectsAntiAffinity() {
+        let p = SchedulerPolicy(candidates: .all, preemption: true)
+        var h = PlaneHarness(config: policy(p), agents: [agent("replica", antiAffinity: ["replica"]), agent("low")])
+        h.register(0, slots: 2)
+        h.send(.taskSubmitted(TaskSpec(id: TaskID(0), agent: AgentID(0), priority: 5)))
+        h.send(.taskSubmitted(TaskSpec(id: TaskID(1), agent: AgentID(1), priority: 0)))
+        let fx = h.send(.taskSubmitted(TaskSpec(id: TaskID(2), agent: AgentID(0), priority: 10)))
+        #expect(!fx.contains { if case .preempt = $0 { true } else { false } })
+        #expect(h.state(2) == .queued)
+    }
+}

@@ -131,3 +131,11 @@ import Testing
         #expect(on["work.preempted_seconds"]!.values.allSatisfy { $0 > 0 })
     }
 }
+
+@Suite struct MetricNameTests {
+    @Test func theDeclaredMetricsAreExactlyTheOnesReported() throws {
+        let s = try Scenario.parse(PolicyScenarioTests.contended, overrides: [ScenarioOverride("duration=40m")!])
+        let report = SimulationRunner.run(s, replications: 1).0
+        #expect(report.metrics.map(\.definition) == SimMetrics.definitions(for: s))
+    }
+}

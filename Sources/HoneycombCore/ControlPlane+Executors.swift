@@ -8,6 +8,7 @@ extension ControlPlane {
             loseAssignments(of: id, now, &effects)
         }
         executors.register(id, spec, at: now)
+        router.executorRegistered(id, spec)
         let kind: AuditEvent.Kind = before == .unknown ? .executorRegistered : .executorRejoined
         effects.append(.audit(AuditEvent(kind, at: now, executor: id.rawValue)))
         armLiveness(id, at: now + config.heartbeatTimeout, &effects)
@@ -33,6 +34,7 @@ extension ControlPlane {
         guard executors.state(of: id) == .online else { return }
         executors.heartbeat(id, at: now)
         executors.transition(id, to: .draining)
+        router.executorGone(id)
         effects.append(.audit(AuditEvent(.executorDraining, at: now, executor: id.rawValue)))
     }
 
@@ -49,6 +51,7 @@ extension ControlPlane {
             loseAssignments(of: id, now, &effects)
         }
         executors.transition(id, to: state)
+        router.executorGone(id)
         if state == .lost { counters.executorsLost += 1 }
         effects.append(.audit(AuditEvent(state == .lost ? .executorLost : .executorLeft, at: now,
                                          executor: id.rawValue)))

@@ -14,17 +14,20 @@ public struct PlaneConfig: Hashable, Sendable {
     public var scheduler: SchedulerPolicy
     /// Tenants by `TenantID` (index 0 is `TenantID.shared`).
     public var tenants: [TenantPolicy]
+    /// The LLM catalog, clouds and budgets the router works with.
+    public var llm: LLMRouterConfig
 
     public init(heartbeatTimeout: TimeSpan = .seconds(30), retryBackoff: TimeSpan = .seconds(1),
                 retryBackoffMax: TimeSpan = .seconds(60), lease: TimeSpan? = nil,
                 scheduler: SchedulerPolicy = SchedulerPolicy(),
-                tenants: [TenantPolicy] = [TenantPolicy(name: "shared")]) {
+                tenants: [TenantPolicy] = [TenantPolicy(name: "shared")], llm: LLMRouterConfig = LLMRouterConfig()) {
         self.heartbeatTimeout = heartbeatTimeout
         self.retryBackoff = retryBackoff
         self.retryBackoffMax = retryBackoffMax
         self.lease = lease
         self.scheduler = scheduler
         self.tenants = tenants
+        self.llm = llm
     }
 
     /// The wait before attempt `attempt + 1`, after attempt `attempt` (from 1) ended badly.
@@ -52,6 +55,10 @@ public enum PlaneInput: Sendable {
     case taskFailed(TaskID, attempt: UInt16)
     /// A timer the plane asked for has come due.
     case timerFired(PlaneTimer)
+    /// An agent asks where an LLM call should go.
+    case llmRouteRequested(LLMRequest)
+    /// A routed LLM call ended.
+    case llmCompleted(Int64, LLMOutcome)
 }
 
 /// A timer the plane asks its driver to fire later. Timers are never cancelled: each carries
@@ -76,6 +83,10 @@ public enum PlaneEffect: Sendable {
     case taskEnded(TaskID, TaskState)
     /// The executor spoke after the plane gave it up: it must drop its work and register again.
     case reregister(ExecutorID)
+    /// The router's answer to an `llmRouteRequested`.
+    case llmRouted(LLMDecision)
+    /// A routed call was settled: what it cost, in micro-dollars.
+    case llmSettled(Int64, costMicroUSD: Int64)
     case audit(AuditEvent)
 }
 
@@ -119,6 +130,7 @@ public struct ControlPlane {
     public internal(set) var tasks = TaskTable()
     public internal(set) var counters = PlaneCounters()
     var scheduler: Scheduler
+    var router: LLMRouter
     var queue = PlacementQueue()
     /// Set when capacity may have grown: a placement pass runs before `handle` returns.
     var capacityGrew = false
@@ -140,8 +152,12 @@ public struct ControlPlane {
                 random: (any PlaneRandomSource)? = nil) {
         self.config = config
         self.scheduler = Scheduler(policy: config.scheduler, tenants: config.tenants, random: random)
+        self.router = LLMRouter(config: config.llm)
         for a in agents { register(agent: a) }
     }
+
+    /// Times the router passed a provider over because of its rate limits.
+    public var llmRateLimitedSkips: Int { router.rateLimitedSkips }
 
     /// Placement decisions made so far (successful picks).
     public var placementDecisions: Int { scheduler.decisions }
@@ -168,6 +184,9 @@ public struct ControlPlane {
         case .taskSucceeded(let id, let attempt): attemptEnded(id, attempt, succeeded: true, now, &effects)
         case .taskFailed(let id, let attempt): attemptEnded(id, attempt, succeeded: false, now, &effects)
         case .timerFired(let timer): fired(timer, now, &effects)
+        case .llmRouteRequested(let request): effects.append(.llmRouted(router.route(request, at: now)))
+        case .llmCompleted(let id, let outcome):
+            if let cost = router.complete(id, outcome, at: now) { effects.append(.llmSettled(id, costMicroUSD: cost)) }
         }
         // Placing can make room or make more placeable (preemption frees more than it takes,
         // affinity follows what was placed, rebalancing frees donors): pass until nothing grows.

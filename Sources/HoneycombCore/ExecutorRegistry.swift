@@ -6,12 +6,16 @@ public struct ExecutorSpec: Hashable, Sendable {
     public var owner: TenantID
     /// Only its owner's tasks may run on it.
     public var exclusive: Bool
+    /// The LLMs it serves itself.
+    public var localModels: [LocalModel]
 
-    public init(labels: LabelSet, capacity: Resources, owner: TenantID = .shared, exclusive: Bool = false) {
+    public init(labels: LabelSet, capacity: Resources, owner: TenantID = .shared, exclusive: Bool = false,
+                localModels: [LocalModel] = []) {
         self.labels = labels
         self.capacity = capacity
         self.owner = owner
         self.exclusive = exclusive
+        self.localModels = localModels
     }
 }
 

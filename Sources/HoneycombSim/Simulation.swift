@@ -170,6 +170,8 @@ public struct Simulation {
         case .setTimer(let timer, let at): queue.push(.planeTimer(timer), at: at)
         case .taskEnded(let task, let state): metrics.taskEnded(tasks[task.index], as: state, at: now)
         case .reregister(let executor): reregister(executor.index)
+        case .llmRouted(let decision): llmRouted(decision)
+        case .llmSettled(let id, let cost): llmSettled(id, costMicroUSD: cost)
         case .audit(let event):
             metrics.audit(event, submittedAt: event.task >= 0 ? tasks[Int(event.task)].submitted : now)
             if event.kind == .executorLost || event.kind == .executorRejoined { lossNoticed(Int(event.executor)) }

@@ -1,0 +1,78 @@
+extension LLMRouter {
+    /// Takes what the choice needs (a slot or queue place; rate-limit room and budget) and
+    /// records the call as in flight.
+    mutating func commit(_ c: Choice, _ r: LLMRequest, _ now: Instant) -> LLMDecision {
+        var flight = InFlight(target: c.target, model: c.model, tenant: r.tenant, reserved: 0, windowEntry: -1, windowTokens: 0)
+        switch c.target {
+        case .local, .peer:
+            let (e, i) = c.endpoint!
+            if endpoints[e][i].active < endpoints[e][i].spec.slots { endpoints[e][i].active += 1 } else { endpoints[e][i].queued += 1 }
+            endpoints[e][i].warm = true
+        case .cloud(let p):
+            let tokens = r.promptTokens + r.maxCompletionTokens
+            providers[p.index].window.append((now, tokens))
+            providers[p.index].requests += 1
+            providers[p.index].tokens += tokens
+            providers[p.index].reserved += c.cost
+            flight.windowEntry = providers[p.index].base + providers[p.index].window.count - 1
+            flight.windowTokens = tokens
+            flight.reserved = c.cost
+            let t = r.tenant.index
+            while tenantReserved.count <= t { tenantReserved.append(0); tenantSpent.append(0) }
+            tenantReserved[t] += c.cost
+        case .rejected:
+            return LLMDecision(request: r.id, target: .rejected, model: c.model, reason: c.reason,
+                               predictedLatency: .zero, reservedMicroUSD: 0)
+        }
+        inFlight[r.id] = flight
+        return LLMDecision(request: r.id, target: c.target, model: c.model, reason: c.reason,
+                           predictedLatency: c.predictedLatency, reservedMicroUSD: c.cost)
+    }
+
+    /// A routed call ended: free its slot, settle its cost (what it really used; nothing if
+    /// it failed), return unused tokens to the rate-limit window, and keep provider health.
+    /// Returns the cost charged, in micro-dollars, or nil for a call the router does not know.
+    mutating func complete(_ id: Int64, _ outcome: LLMOutcome, at now: Instant) -> Int64? {
+        guard let f = inFlight.removeValue(forKey: id) else { return nil }
+        switch f.target {
+        case .local(let e), .peer(let e):
+            let i = e.index
+            if let k = endpoints[i].firstIndex(where: { $0.spec.model == f.model }) {
+                if endpoints[i][k].queued > 0 { endpoints[i][k].queued -= 1 } else { endpoints[i][k].active = max(0, endpoints[i][k].active - 1) }
+            }
+            return 0
+        case .cloud(let pid):
+            let p = pid.index
+            let spec = config.providers[p]
+            var charged: Int64 = 0
+            var used = 0
+            switch outcome {
+            case .succeeded(let input, let output):
+                charged = min(f.reserved, spec.costMicroUSD(input: input, output: output))
+                used = input + output
+                providers[p].failures = 0
+            case .failed(let retryAfter):
+                providers[p].failures += 1
+                if providers[p].failures >= config.failuresBeforeCooldown {
+                    providers[p].cooldownUntil = max(providers[p].cooldownUntil, now + config.cooldown)
+                    providers[p].failures = 0
+                }
+                if let retryAfter { providers[p].cooldownUntil = max(providers[p].cooldownUntil, now + retryAfter) }
+            }
+            providers[p].reserved -= f.reserved
+            providers[p].spent += charged
+            tenantReserved[f.tenant.index] -= f.reserved
+            tenantSpent[f.tenant.index] += charged
+            // Unused tokens go back to the window, if the reservation is still in it.
+            let k = f.windowEntry - providers[p].base
+            if k >= providers[p].head && k < providers[p].window.count {
+                let returned = max(0, f.windowTokens - used)
+                providers[p].window[k].tokens -= returned
+                providers[p].tokens -= returned
+            }
+            return charged
+        case .rejected:
+            return nil
+        }
+    }
+}

@@ -1,0 +1,128 @@
+/// Local-first routing of LLM calls: the requester's own model, then a peer in its site or
+/// region, then a cloud provider — decided before anything fails, from predicted completion
+/// times, capacity, rate limits, budgets and provider health.
+///
+/// Deterministic and I/O-free like the rest of the plane: it knows only what it routed and
+/// what was reported back.
+struct LLMRouter {
+    let config: LLMRouterConfig
+
+    /// One model an executor serves, with what the router has sent it.
+    struct Endpoint {
+        var spec: LocalModel
+        var active = 0
+        var queued = 0
+        var warm = false
+    }
+
+    /// Per executor: its endpoints, owner, site and region (interned), and whether it serves now.
+    var endpoints: [[Endpoint]] = []
+    var owner: [TenantID] = []
+    var site: [Int32] = []
+    var region: [Int32] = []
+    var serving: [Bool] = []
+    private var places: [String: Int32] = [:]
+    /// Executors serving each model, by (model, site) and (model, region).
+    var bySite: [Int64: DenseIndexSet] = [:]
+    var byRegion: [Int64: DenseIndexSet] = [:]
+    var peerCursor = 0
+
+    struct ProviderState {
+        /// Reservations in the last minute, oldest first: (when, tokens), `head` the first live one.
+        var window: [(at: Instant, tokens: Int)] = []
+        var head = 0
+        /// Absolute index of `window[0]` (entries before `head` are compacted away).
+        var base = 0
+        var requests = 0
+        var tokens = 0
+        var failures = 0
+        var cooldownUntil = Instant.zero
+        var spent: Int64 = 0
+        var reserved: Int64 = 0
+    }
+    var providers: [ProviderState]
+    var tenantSpent: [Int64] = []
+    var tenantReserved: [Int64] = []
+
+    struct InFlight {
+        var target: LLMTarget
+        var model: ModelID
+        var tenant: TenantID
+        var reserved: Int64
+        /// Absolute index of its rate-limit window entry (cloud), and the tokens it holds.
+        var windowEntry: Int
+        var windowTokens: Int
+    }
+    var inFlight: [Int64: InFlight] = [:]
+    /// Times a provider was passed over because of its rate limits.
+    var rateLimitedSkips = 0
+
+    init(config: LLMRouterConfig) {
+        self.config = config
+        providers = Array(repeating: ProviderState(), count: config.providers.count)
+    }
+
+    private mutating func place(_ value: String?) -> Int32 {
+        guard let value else { return -1 }
+        if let k = places[value] { return k }
+        let k = Int32(places.count)
+        places[value] = k
+        return k
+    }
+
+    static func key(_ model: ModelID, _ place: Int32) -> Int64 { Int64(model.rawValue) << 32 | Int64(place) }
+
+    // MARK: executors
+
+    mutating func executorRegistered(_ e: ExecutorID, _ spec: ExecutorSpec) {
+        executorGone(e)
+        let i = e.index
+        while endpoints.count <= i {
+            endpoints.append([]); owner.append(.shared); site.append(-1); region.append(-1); serving.append(false)
+        }
+        endpoints[i] = spec.localModels.map { Endpoint(spec: $0) }
+        owner[i] = spec.owner
+        site[i] = place(spec.labels["site"])
+        region[i] = place(spec.labels["region"])
+        serving[i] = true
+        for ep in endpoints[i] {
+            if site[i] >= 0 { bySite[Self.key(ep.spec.model, site[i]), default: DenseIndexSet()].insert(i) }
+            if region[i] >= 0 { byRegion[Self.key(ep.spec.model, region[i]), default: DenseIndexSet()].insert(i) }
+        }
+    }
+
+    /// The executor left, was lost or drains: it serves no new calls. (What it was serving
+    /// is reported back by the driver, or lost with it.)
+    mutating func executorGone(_ e: ExecutorID) {
+        let i = e.index
+        guard i < serving.count, serving[i] else { return }
+        serving[i] = false
+        for ep in endpoints[i] {
+            if site[i] >= 0 { bySite[Self.key(ep.spec.model, site[i])]?.remove(i) }
+            if region[i] >= 0 { byRegion[Self.key(ep.spec.model, region[i])]?.remove(i) }
+        }
+    }
+
+    // MARK: prediction
+
+    /// Seconds to serve the request on an endpoint once it has a slot: decode the
+    /// completion, read the prompt ten times as fast.
+    func serviceSeconds(_ r: LLMRequest, _ tps: Double) -> Double {
+        (Double(r.maxCompletionTokens) + Double(r.promptTokens) / 10) / max(tps, 1e-9)
+    }
+
+    func full(_ ep: Endpoint) -> Bool { ep.active >= ep.spec.slots && ep.queued >= ep.spec.queueLimit }
+
+    /// Predicted completion on an endpoint: queueing, cold start, service; and the cold part.
+    func predict(_ r: LLMRequest, _ ep: Endpoint) -> (total: Double, cold: Double) {
+        let s = serviceSeconds(r, ep.spec.tokensPerSecond)
+        let wait = ep.active < ep.spec.slots ? 0 : Double(ep.queued + 1) * s / Double(ep.spec.slots)
+        let cold = ep.warm ? 0 : ep.spec.loadTime.seconds
+        return (wait + cold + s, cold)
+    }
+
+    func endpointIndex(_ e: Int, _ model: ModelID) -> Int? {
+        guard e < serving.count, serving[e] else { return nil }
+        return endpoints[e].firstIndex { $0.spec.model == model }
+    }
+}

@@ -1,0 +1,193 @@
+import HoneycombCore
+import Testing
+
+/// A plane with a model catalog, two clouds, and executors serving models locally.
+struct RouterHarness {
+    var h: PlaneHarness
+    var nextID: Int64 = 0
+
+    static let small = ModelID(0), large = ModelID(1)
+
+    init(providers: [CloudProvider]? = nil, tenantBudgets: [Int64?] = [], failuresBeforeCooldown: Int = 3) {
+        let llm = LLMRouterConfig(
+            models: [LLMModel(name: "llama3-8b", tier: 1), LLMModel(name: "llama3-70b", tier: 2, fallback: Self.small)],
+            providers: providers ?? [
+                CloudProvider(name: "cheap", models: [Self.small, Self.large], inputPricePerMillion: 0.1,
+                              outputPricePerMillion: 0.4, timeToFirstToken: .seconds(0.5), tokensPerSecond: 100),
+                CloudProvider(name: "pricey", models: [Self.small, Self.large], inputPricePerMillion: 1,
+                              outputPricePerMillion: 4, timeToFirstToken: .seconds(0.3), tokensPerSecond: 150),
+            ],
+            tenantBudgetsMicroUSD: tenantBudgets, failuresBeforeCooldown: failuresBeforeCooldown, cooldown: .seconds(30.0))
+        h = PlaneHarness(config: PlaneConfig(tenants: [TenantPolicy(name: "shared"), TenantPolicy(name: "alice")], llm: llm),
+                         agents: [smallAgent])
+    }
+
+    /// An executor at `site` serving `models` with `slots` each at 50 tokens/s, warm or cold.
+    mutating func executor(_ id: Int, site: String = "a", region: String = "eu", owner: TenantID = .shared,
+                           models: [ModelID] = [RouterHarness.small], slots: Int = 2, queue: Int = 0,
+                           loadTime: Double = 0) {
+        let spec = ExecutorSpec(labels: LabelSet([Label("site", site), Label("region", region)]),
+                                capacity: Resources(cpuMillis: 8000, memoryBytes: 1 << 34, slots: 4), owner: owner,
+                                localModels: models.map { LocalModel(model: $0, slots: slots, queueLimit: queue,
+                                                                     tokensPerSecond: 50, loadTime: .seconds(loadTime)) })
+        h.send(.executorRegistered(ExecutorID(id), spec))
+    }
+
+    /// Routes a call of 100 prompt and 50 completion tokens (1.2 s on a free local slot).
+    mutating func route(from origin: Int, model: ModelID = RouterHarness.small, target: Double = 3,
+                        tenant: TenantID = .shared, localOnly: Bool = false, smaller: Bool = false,
+                        completion: Int = 50) -> LLMDecision {
+        nextID += 1
+        let fx = h.send(.llmRouteRequested(LLMRequest(id: nextID, tenant: tenant, origin: ExecutorID(origin), model: model,
+                                                      promptTokens: 100, maxCompletionTokens: completion,
+                                                      latencyTarget: .seconds(target), localOnly: localOnly,
+                                                      allowSmallerModel: smaller)))
+        return fx.compactMap { if case .llmRouted(let d) = $0 { d } else { nil } }[0]
+    }
+
+    @discardableResult
+    mutating func complete(_ id: Int64, _ outcome: LLMOutcome = .succeeded(inputTokens: 100, outputTokens: 50)) -> Int64? {
+        h.send(.llmCompleted(id, outcome)).compactMap { if case .llmSettled(_, let c) = $0 { c } else { nil } }.first
+    }
+}
+
+@Suite struct LLMRoutingTests {
+    @Test func theExecutorsOwnModelComesFirstAndCostsNothing() {
+        var r = RouterHarness()
+        r.executor(0)
+        let d = r.route(from: 0)
+        #expect(d.target == .local(ExecutorID(0)) && d.reason == .local)
+        #expect(d.predictedLatency == .seconds(1.2))
+        #expect(r.complete(d.request) == 0)
+    }
+
+    @Test func aFullExecutorSpillsToAPeerInItsSiteBeforeTheCloud() {
+        var r = RouterHarness()
+        r.executor(0, slots: 1)
+        r.executor(1, site: "a")
+        r.executor(2, site: "b")
+        #expect(r.route(from: 0).target == .local(ExecutorID(0)))
+        let d = r.route(from: 0)
+        #expect(d.target == .peer(ExecutorID(1)))
+        #expect(d.predictedLatency == .seconds(1.205))  // 5 ms to a peer in the site
+    }
+
+    @Test func whenNoPeerHasRoomItSpillsToTheCheapestCloudThatMeetsTheTarget() {
+        var r = RouterHarness()
+        r.executor(0, slots: 1)
+        _ = r.route(from: 0)
+        let d = r.route(from: 0)
+        #expect(d.target == .cloud(ProviderID(0)))
+        #expect(d.reason == .spillQueue)
+        // 100 in at $0.1/M and 50 out at $0.4/M: 10 + 20 µ$.
+        #expect(d.reservedMicroUSD == 30)
+        // A tight target only the faster, pricier cloud meets.
+        #expect(r.route(from: 0, target: 0.7).target == .cloud(ProviderID(1)))
+    }
+
+    @Test func aColdModelThatWouldMissTheTargetSpillsAsCold() {
+        var r = RouterHarness()
+        r.executor(0, loadTime: 20)
+        let d = r.route(from: 0)
+        #expect(d.reason == .spillCold)
+        #expect(d.target == .cloud(ProviderID(0)))
+        // Without a cloud it is served late rather than not at all.
+        var q = RouterHarness(providers: [])
+        q.executor(0, loadTime: 20)
+        #expect(q.route(from: 0).target == .local(ExecutorID(0)))
+    }
+
+    @Test func anExecutorWithoutTheModelSpillsAsNoModel() {
+        var r = RouterHarness()
+        r.executor(0, models: [])
+        #expect(r.route(from: 0).reason == .spillNoModel)
+    }
+
+    @Test func privateCallsNeverLeaveTheOwnersMachines() {
+        let alice = TenantID(1)
+        var r = RouterHarness()
+        r.executor(0, owner: alice, slots: 1)
+        r.executor(1, site: "a")                    // a shared peer: not allowed
+        r.executor(2, site: "a", owner: alice)      // alice's other machine: allowed
+        var targets: [LLMTarget] = []
+        for _ in 0..<6 { targets.append(r.route(from: 0, tenant: alice, localOnly: true).target) }
+        #expect(targets.allSatisfy { $0 == .local(ExecutorID(0)) || $0 == .peer(ExecutorID(2)) || $0 == .rejected })
+        #expect(targets.filter { $0 == .rejected }.count == 3)  // 1 + 2 slots, then nothing
+        #expect(r.route(from: 0, tenant: alice, localOnly: true).reason == .rejectedPrivacy)
+    }
+
+    @Test func budgetsAreNeverExceeded() {
+        // Alice may spend 100 µ$; each cloud call reserves 30 µ$ on the cheap cloud.
+        var r = RouterHarness(tenantBudgets: [nil, 100])
+        r.executor(0, models: [])
+        var ids: [Int64] = []
+        for _ in 0..<5 {
+            let d = r.route(from: 0, tenant: TenantID(1))
+            if d.target != .rejected { ids.append(d.request) }
+        }
+        // 3 × 30 fit on the cheap cloud; the fourth would pass 100 there, and the pricey
+        // cloud (300 µ$ a call) never fits.
+        #expect(ids.count == 3)
+        #expect(r.route(from: 0, tenant: TenantID(1)).reason == .rejectedBudget)
+        // Settling at the real (smaller) use frees budget for another call.
+        for id in ids { #expect(r.complete(id, .succeeded(inputTokens: 100, outputTokens: 10)) == 14) }
+        #expect(r.route(from: 0, tenant: TenantID(1)).target == .cloud(ProviderID(0)))
+    }
+
+    @Test func rateLimitsAreNeverExceededAndFreeUpAfterAMinute() {
+        let limited = CloudProvider(name: "limited", models: [RouterHarness.small], inputPricePerMillion: 0.1,
+                                    outputPricePerMillion: 0.4, requestsPerMinute: 3, tokensPerMinute: 1_000)
+        var r = RouterHarness(providers: [limited])
+        r.executor(0, models: [])
+        let first = (0..<5).map { _ in r.route(from: 0).target }
+        #expect(first.filter { $0 == .cloud(ProviderID(0)) }.count == 3)
+        #expect(r.route(from: 0).reason == .rejectedRateLimit)
+        r.h.advance(.seconds(61.0))
+        #expect(r.route(from: 0).target == .cloud(ProviderID(0)))
+        #expect(r.h.plane.llmRateLimitedSkips == 3)
+    }
+
+    @Test func unusedTokensGoBackToTheTokenLimit() {
+        let limited = CloudProvider(name: "limited", models: [RouterHarness.small], inputPricePerMillion: 0.1,
+                                    outputPricePerMillion: 0.4, tokensPerMinute: 400)
+        var r = RouterHarness(providers: [limited])
+        r.executor(0, models: [])
+        let a = r.route(from: 0, completion: 100)   // reserves 200 tokens
+        _ = r.route(from: 0, completion: 100)       // 400: full
+        #expect(r.route(from: 0, completion: 100).reason == .rejectedRateLimit)
+        r.complete(a.request, .succeeded(inputTokens: 100, outputTokens: 0))  // used 100: 100 come back
+        #expect(r.route(from: 0, completion: 1).reason == .rejectedRateLimit)  // 101 would pass 400
+        #expect(r.route(from: 0, completion: 0).target == .cloud(ProviderID(0)))
+    }
+
+    @Test func aFailingProviderCoolsDownAndRetryAfterIsHonoured() {
+        var r = RouterHarness(failuresBeforeCooldown: 2)
+        r.executor(0, models: [])
+        let a = r.route(from: 0), b = r.route(from: 0)
+        #expect(a.target == .cloud(ProviderID(0)))
+        r.complete(a.request, .failed(retryAfter: nil))
+        r.complete(b.request, .failed(retryAfter: nil))
+        // Two failures: the cheap cloud rests 30 s; calls go to the pricey one meanwhile.
+        let during = r.route(from: 0)
+        #expect(during.target == .cloud(ProviderID(1)))
+        #expect(during.reason == .fallbackProviderDown)
+        r.h.advance(.seconds(31.0))
+        let after = r.route(from: 0)
+        #expect(after.target == .cloud(ProviderID(0)))
+        // Retry-after from the provider is honoured even on a single failure.
+        r.complete(after.request, .failed(retryAfter: .seconds(120.0)))
+        r.h.advance(.seconds(60.0))
+        #expect(r.route(from: 0).target == .cloud(ProviderID(1)))
+        r.h.advance(.seconds(61.0))
+        #expect(r.route(from: 0).target == .cloud(ProviderID(0)))
+    }
+
+    @Test func aSmallerModelServesWhenTheLargeOneCannotInTime() {
+        var r = RouterHarness(providers: [])
+        r.executor(0, models: [RouterHarness.small])
+        let d = r.route(from: 0, model: RouterHarness.large, smaller: true)
+        #expect(d.model == RouterHarness.small)
+        #expect(d.reason == .fallbackSmallerModel)
+        #expect(r.route(from: 0, model: RouterHarness.large).reason == .rejectedNoRoute)
+    }
+}

@@ -59,6 +59,8 @@ public enum PlaneInput: Sendable {
     case llmRouteRequested(LLMRequest)
     /// A routed LLM call ended.
     case llmCompleted(Int64, LLMOutcome)
+    /// A provider's prices changed (US dollars per million input and output tokens).
+    case llmPriceChanged(ProviderID, input: Double, output: Double)
 }
 
 /// A timer the plane asks its driver to fire later. Timers are never cancelled: each carries
@@ -187,6 +189,9 @@ public struct ControlPlane {
         case .llmRouteRequested(let request): effects.append(.llmRouted(router.route(request, at: now)))
         case .llmCompleted(let id, let outcome):
             if let cost = router.complete(id, outcome, at: now) { effects.append(.llmSettled(id, costMicroUSD: cost)) }
+        case .llmPriceChanged(let p, let input, let output):
+            router.config.providers[p.index].inputPricePerMillion = input
+            router.config.providers[p.index].outputPricePerMillion = output
         }
         // Placing can make room or make more placeable (preemption frees more than it takes,
         // affinity follows what was placed, rebalancing frees donors): pass until nothing grows.

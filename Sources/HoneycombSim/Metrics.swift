@@ -58,6 +58,7 @@ public enum SimMetrics {
             }
             out.append(tenantFairness)
         }
+        if scenario.llm != nil { out += llmDefinitions }
         return out.sorted { $0.name < $1.name }
     }
     public static let events = MetricDefinition("sim.events", unit: "count", .neutral)
@@ -108,8 +109,11 @@ struct MetricsCollector {
     private var pendingByReason = [Int](repeating: 0, count: PlacementFilter.allCases.count)
     private var pendingTotal = 0
     private var fragmentationSamples: [Double] = []
+    /// LLM calls, when the scenario has them.
+    var llm: LLMCollector?
 
-    init(warmup: Instant, end: Instant, tenants: [TenantPolicy], tenantHasWork: [Bool]) {
+    init(warmup: Instant, end: Instant, tenants: [TenantPolicy], llm: Bool, tenantHasWork: [Bool]) {
+        self.llm = llm ? LLMCollector() : nil
         self.warmup = warmup
         self.end = end
         self.tenants = tenants
@@ -287,6 +291,7 @@ struct MetricsCollector {
             }
             values.append((SimMetrics.tenantFairness, jain(working.map { tenantArea[$0] / tenants[$0].weight })))
         }
+        if let llm { values += llm.values(rateLimited: plane.llmRateLimitedSkips) }
         values.append((SimMetrics.audit, Double(audits)))
         values.append((SimMetrics.events, Double(events)))
         return ReplicationResult(seed: seed, values: values, events: events, decisions: plane.placementDecisions)

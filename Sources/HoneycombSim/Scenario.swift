@@ -19,6 +19,8 @@ public struct Scenario: Sendable {
     public var network: Network
     /// How often the simulator samples why tasks wait and how fragmented free capacity is.
     public var sampleEvery: TimeSpan
+    /// LLM calls and their serving, when any agent calls an LLM.
+    public var llm: LLM?
     /// FNV-1a of the file's bytes, as hex.
     public var fingerprint: String
 
@@ -33,6 +35,7 @@ public struct Scenario: Sendable {
         public var owner: TenantID
         /// Only the owner's tasks may run here.
         public var exclusive: Bool
+        public var llm: PoolLLM?
     }
 
     /// How executors of a pool come and go. Times are in seconds.
@@ -52,6 +55,7 @@ public struct Scenario: Sendable {
         public var runtime: Distribution
         /// The chance that an attempt fails.
         public var failure: Double
+        public var llm: AgentLLM?
     }
 
     /// A stream of tasks of one agent.
@@ -107,6 +111,10 @@ public struct Scenario: Sendable {
         case partition(pool: Int, Share, for: TimeSpan)
         /// A workload's rate is multiplied by `scale` (relative to its rate in the file).
         case scaleRate(workload: Int, scale: Double)
+        /// A cloud provider fails every call for a while (telling callers when to come back, if it does).
+        case outage(provider: Int, for: TimeSpan, retryAfter: TimeSpan?)
+        /// A cloud provider's prices change (US dollars per million tokens).
+        case price(provider: Int, input: Double, output: Double)
     }
 
     /// The tenants, by `TenantID` (the first is the built-in `shared`).

@@ -51,25 +51,27 @@ extension Scenario {
 }
 
 /// Turns a checked YAML tree into a `Scenario`, one section at a time.
-private struct ScenarioReader {
+struct ScenarioReader {
     let file: String
     let text: String
 
     func read(_ root: YAMLField) throws -> Scenario {
         let top = try root.mapping(allowed: ["name", "description", "seed", "replications", "duration", "warmup",
                                              "tenants", "executors", "agents", "workload", "events", "policy", "network",
-                                             "sampleEvery"])
+                                             "sampleEvery", "models", "cloud"])
         let duration = try top.required("duration").seconds(allowZero: false)
         if duration > 10 * 365 * 86400 { throw try top.required("duration").error("expected a run of at most 10 years") }
         let warmup = try top.optional("warmup")?.seconds() ?? 0
         if warmup >= duration { throw try top.required("warmup").error("expected a warm-up shorter than the duration") }
 
-        let tenants = try tenantList(top.optional("tenants"))
+        let (tenants, budgets) = try tenantList(top.optional("tenants"))
         let tenantNames = tenants.map(\.name)
-        let pools = try top.required("executors").list().map { try pool($0, tenants: tenantNames) }
+        let models = try modelList(top.optional("models"))
+        let (providers, clouds) = try cloudList(top.optional("cloud"), models: models)
+        let pools = try top.required("executors").list().map { try pool($0, tenants: tenantNames, models: models) }
         guard !pools.isEmpty else { throw try top.required("executors").error("expected at least one executor pool") }
         try unique(pools.map(\.name), in: try top.required("executors").list(), key: "pool")
-        let agents = try top.required("agents").list().map(agent)
+        let agents = try top.required("agents").list().map { try agent($0, models: models) }
         guard !agents.isEmpty else { throw try top.required("agents").error("expected at least one agent") }
         try unique(agents.map(\.definition.name), in: try top.required("agents").list(), key: "name")
         let agentNames = agents.map(\.definition.name)
@@ -90,8 +92,10 @@ private struct ScenarioReader {
             throw workloadFields[i].error(
                 "two workloads are named '\(w.name)'; give each a distinct 'name' so that events can tell them apart")
         }
+        try checkModelsServed(agents, pools: pools, providers: providers, fields: try top.required("agents").list(),
+                              models: models)
         let events = try (top.optional("events")?.list() ?? []).map {
-            try event($0, pools: pools.map(\.name), workloads: workloads)
+            try event($0, pools: pools.map(\.name), workloads: workloads, providers: providers.map(\.name))
         }
         try checkTaskVolume(workloads, events: events, duration: duration, field: top.optional("workload") ?? root)
         for (field, e) in zip(try top.optional("events")?.list() ?? [], events) where e.at.seconds >= duration {
@@ -112,6 +116,10 @@ private struct ScenarioReader {
             policy: try policy(top.optional("policy"), tenants: tenants),
             network: try network(top.optional("network")),
             sampleEvery: .seconds(try top.optional("sampleEvery")?.seconds(allowZero: false) ?? 60),
+            llm: models.isEmpty ? nil : Scenario.LLM(
+                router: try routerConfig(top.optional("policy"), models: models.map(\.model), providers: providers,
+                                         budgets: budgets),
+                clouds: clouds),
             fingerprint: String(SeedDerivation.fnv1a(text), radix: 16)
         )
     }
@@ -123,16 +131,19 @@ private struct ScenarioReader {
         }
     }
 
-    private func allKeys(_ f: YAMLField) -> [String] {
+    func allKeys(_ f: YAMLField) -> [String] {
         guard case .mapping(let m) = f.node else { return [] }
         return m.compactMap { $0.key.string }
     }
 
-    /// The tenants: the built-in `shared` first, then the file's in order.
-    private func tenantList(_ f: YAMLField?) throws -> [TenantPolicy] {
+    /// The tenants: the built-in `shared` first, then the file's in order; and their LLM
+    /// budgets in micro-dollars.
+    private func tenantList(_ f: YAMLField?) throws -> ([TenantPolicy], [Int64?]) {
         var out = [TenantPolicy(name: "shared")]
+        var budgets: [Int64?] = [nil]
         for t in try f?.list() ?? [] {
-            let m = try t.mapping(allowed: ["name", "weight", "site", "region"])
+            let m = try t.mapping(allowed: ["name", "weight", "site", "region", "budget"])
+            budgets.append(try m.optional("budget").map { Int64((try $0.double(min: 0, max: 1e9) * 1e6).rounded()) })
             let name = try m.required("name").string()
             if out.contains(where: { $0.name == name }) {
                 throw try m.required("name").error(name == "shared"
@@ -142,7 +153,7 @@ private struct ScenarioReader {
             out.append(TenantPolicy(name: name, weight: try m.optional("weight")?.double(min: 1e-6, max: 1e6) ?? 1,
                                     site: try m.optional("site")?.string(), region: try m.optional("region")?.string()))
         }
-        return out
+        return (out, budgets)
     }
 
     private func tenant(_ f: YAMLField?, _ tenants: [String]) throws -> TenantID {
@@ -196,8 +207,8 @@ private struct ScenarioReader {
         return LabelSet(out)
     }
 
-    private func pool(_ f: YAMLField, tenants: [String]) throws -> Scenario.Pool {
-        let m = try f.mapping(allowed: ["pool", "count", "labels", "resources", "churn", "owner", "exclusive"])
+    private func pool(_ f: YAMLField, tenants: [String], models: [NamedModel]) throws -> Scenario.Pool {
+        let m = try f.mapping(allowed: ["pool", "count", "labels", "resources", "churn", "owner", "exclusive", "llm"])
         let owner = try tenant(m.optional("owner"), tenants)
         let exclusive = try m.optional("exclusive")?.bool() ?? false
         if exclusive && owner == .shared { throw try m.required("exclusive").error("an exclusive pool needs an 'owner'") }
@@ -217,12 +228,12 @@ private struct ScenarioReader {
             resources: Resources(cpuMillis: try r.optional("cpu")?.millicores() ?? 0,
                                  memoryBytes: try r.optional("memory")?.bytes() ?? 0,
                                  slots: Int64(slots)),
-            churn: churn, owner: owner, exclusive: exclusive)
+            churn: churn, owner: owner, exclusive: exclusive, llm: try m.optional("llm").map { try poolLLM($0, models: models) })
     }
 
-    private func agent(_ f: YAMLField) throws -> Scenario.Agent {
+    private func agent(_ f: YAMLField, models: [NamedModel]) throws -> Scenario.Agent {
         let m = try f.mapping(allowed: ["name", "version", "requires", "runtime", "failure", "maxAttempts",
-                                        "affinity", "antiAffinity"])
+                                        "affinity", "antiAffinity", "llm"])
         var needs = Resources(cpuMillis: 0, memoryBytes: 0, slots: 1)
         var required = LabelSelector()
         if let rf = m.optional("requires") {
@@ -239,7 +250,8 @@ private struct ScenarioReader {
                                         antiAffinity: try m.optional("antiAffinity")?.list().map { try $0.string() } ?? [],
                                         maxAttempts: try m.optional("maxAttempts")?.int(min: 1, max: 100) ?? 3),
             runtime: try m.required("runtime").durationDistribution(),
-            failure: try m.optional("failure")?.probability() ?? 0)
+            failure: try m.optional("failure")?.probability() ?? 0,
+            llm: try m.optional("llm").map { try agentLLM($0, models: models) })
     }
 
     /// Refuses an agent that no pool could ever run: every one of its tasks would wait forever.
@@ -316,8 +328,9 @@ private struct ScenarioReader {
         }
     }
 
-    private func event(_ f: YAMLField, pools: [String], workloads: [Scenario.Workload]) throws -> Scenario.TimedEvent {
-        let actions = ["add", "remove", "crash", "partition", "rate"]
+    private func event(_ f: YAMLField, pools: [String], workloads: [Scenario.Workload],
+                       providers: [String]) throws -> Scenario.TimedEvent {
+        let actions = ["add", "remove", "crash", "partition", "rate", "outage", "price"]
         let m = try f.mapping(allowed: ["at"] + actions)
         let at = try m.required("at").seconds()
         let named = actions.compactMap { a in m.optional(a).map { (a, $0) } }
@@ -347,6 +360,20 @@ private struct ScenarioReader {
             let q = try p.mapping(allowed: ["pool", "fraction", "count", "for"])
             action = .partition(pool: try poolIndex(q), try share(q),
                                 for: .seconds(try q.required("for").seconds(allowZero: false)))
+        case "outage", "price":
+            let q = try p.mapping(allowed: kind == "outage" ? ["provider", "for", "retryAfter"] : ["provider", "input", "output"])
+            let pf = try q.required("provider")
+            let name = try pf.string()
+            guard let i = providers.firstIndex(of: name) else {
+                throw pf.error("no cloud provider named '\(name)'; providers are: \(providers.joined(separator: ", "))")
+            }
+            if kind == "outage" {
+                action = .outage(provider: i, for: .seconds(try q.required("for").seconds(allowZero: false)),
+                                 retryAfter: try q.optional("retryAfter").map { .seconds(try $0.seconds()) })
+            } else {
+                action = .price(provider: i, input: try q.required("input").double(min: 0, max: 1e6),
+                                output: try q.required("output").double(min: 0, max: 1e6))
+            }
         default:
             let q = try p.mapping(allowed: ["workload", "scale", "to"])
             let wf = try q.required("workload")
@@ -371,7 +398,7 @@ private struct ScenarioReader {
         var plane = PlaneConfig(tenants: tenants)
         var interval = TimeSpan.seconds(10)
         guard let f else { return Scenario.Policy(plane: plane, heartbeatInterval: interval) }
-        let m = try f.mapping(allowed: ["scheduler", "heartbeat", "retry", "lease"])
+        let m = try f.mapping(allowed: ["scheduler", "heartbeat", "retry", "lease", "router"])
         if let sf = m.optional("scheduler") { plane.scheduler = try scheduler(sf) }
         if let lf = m.optional("lease") { plane.lease = .seconds(try lf.seconds()) }
         if let hf = m.optional("heartbeat") {

@@ -88,6 +88,7 @@ extension Simulation {
         executors[e].partitioned = false
         executors[e].inflight = 0
         abandonRunning(e)
+        resetLLMServers(e)
         held[Int32(e)] = nil
         send(.executorRegistered(ExecutorID(e), poolSpecs[Int(executors[e].pool)]))
         let interval = scenario.policy.heartbeatInterval
@@ -157,6 +158,7 @@ extension Simulation {
 
     private mutating func takeDown(_ e: Int) {
         abandonRunning(e)
+        resetLLMServers(e)
         metrics.executorChanged(e, up: -1, slots: -Int(executors[e].slots), at: now, churn: true)
         executors[e].up = false
         executors[e].draining = false
@@ -240,6 +242,7 @@ extension Simulation {
             tasks[task.index].firstStart = now
             metrics.taskStarted(tasks[task.index], at: now)
         }
+        scheduleLLMCalls(task, attempt, on: e)
         queue.push(.taskCompletes(task: task.rawValue, attempt: attempt, executor: Int32(e),
                                   incarnation: executors[e].incarnation),
                    at: now + tasks[task.index].runtime)

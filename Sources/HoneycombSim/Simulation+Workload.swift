@@ -83,6 +83,11 @@ extension Simulation {
             for e in pick(share, from: pool, where: { $0.up }) { crash(e) }
         case .partition(let pool, let share, let span):
             for e in pick(share, from: pool, where: { $0.up && !$0.partitioned }) { partition(e, for: span) }
+        case .outage(let p, let span, let retryAfter):
+            providerDownUntil[p] = max(providerDownUntil[p], now + span)
+            providerRetryAfter[p] = retryAfter
+        case .price(let p, let input, let output):
+            send(.llmPriceChanged(ProviderID(p), input: input, output: output))
         case .scaleRate(let w, let scale):
             workloads[w].scale = scale
             workloads[w].generation &+= 1

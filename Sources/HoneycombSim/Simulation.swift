@@ -21,6 +21,10 @@ enum WorldEvent {
     case preemptArrives(task: Int32, attempt: UInt16, executor: Int32, incarnation: UInt32)
     /// Time to sample why tasks wait and how fragmented free capacity is.
     case sample
+    /// A running task makes one of its LLM calls.
+    case llmCall(task: Int32, attempt: UInt16, executor: Int32)
+    /// An LLM call ends (successfully or not).
+    case llmDone(call: Int64)
     case planeTimer(PlaneTimer)
     case scenarioEvent(index: Int32)
 }
@@ -55,6 +59,16 @@ public struct Simulation {
     var channels: [FIFO<PlaneInput>] = []
     var channelFree: [Instant] = []
 
+    // LLM serving (empty when the scenario has no LLM load).
+    var llmServers: [[LocalServer]] = []
+    var llmCalls: [Int64: LLMCall] = [:]
+    var pendingRetryAfter: [Int64: TimeSpan] = [:]
+    var nextLLMCall: Int64 = 0
+    var providerDownUntil: [Instant]
+    var providerRetryAfter: [TimeSpan?]
+    let llmTokenStreams: [RandomStream]
+    let cloudStreams: [RandomStream]
+
     // Random streams, one per purpose.
     let arrivalStreams: [RandomStream]
     let runtimeStreams: [RandomStream]
@@ -78,11 +92,21 @@ public struct Simulation {
         replicationSeed = SeedDerivation.replicationSeed(seed, replication: replication)
         let rs = replicationSeed
         placementStream = RandomStream(runSeed: rs, purpose: "placement")
-        plane = ControlPlane(config: scenario.policy.plane, agents: scenario.agents.map(\.definition),
-                             random: placementStream)
+        llmTokenStreams = scenario.agents.map { RandomStream(runSeed: rs, purpose: "llm-tokens/\($0.definition.name)") }
+        let clouds = scenario.llm?.router.providers ?? []
+        cloudStreams = clouds.map { RandomStream(runSeed: rs, purpose: "cloud/\($0.name)") }
+        providerDownUntil = Array(repeating: .zero, count: clouds.count)
+        providerRetryAfter = Array(repeating: nil, count: clouds.count)
+        var planeConfig = scenario.policy.plane
+        if let llm = scenario.llm { planeConfig.llm = llm.router }
+        plane = ControlPlane(config: planeConfig, agents: scenario.agents.map(\.definition), random: placementStream)
         end = Instant.zero + scenario.duration
-        poolSpecs = scenario.pools.map {
-            ExecutorSpec(labels: $0.labels, capacity: $0.resources, owner: $0.owner, exclusive: $0.exclusive)
+        poolSpecs = scenario.pools.map { pool in
+            ExecutorSpec(labels: pool.labels, capacity: pool.resources, owner: pool.owner, exclusive: pool.exclusive,
+                         localModels: pool.llm.map { l in
+                             l.models.map { LocalModel(model: $0, slots: l.slots, queueLimit: l.queue,
+                                                       tokensPerSecond: l.tokensPerSecond, loadTime: l.loadTime) }
+                         } ?? [])
         }
         workloads = scenario.workloads.map { WorkloadState(arrivals: $0.arrivals) }
         arrivalStreams = scenario.workloads.enumerated().map {
@@ -95,6 +119,7 @@ public struct Simulation {
         reportStream = RandomStream(runSeed: rs, purpose: "network/report")
         faultStream = RandomStream(runSeed: rs, purpose: "faults")
         metrics = MetricsCollector(warmup: Instant.zero + scenario.warmup, end: end, tenants: scenario.tenants,
+                                   llm: scenario.llm != nil,
                                    tenantHasWork: scenario.tenants.indices.map { t in
                                        scenario.workloads.contains { $0.tenant.index == t }
                                    })
@@ -134,6 +159,8 @@ public struct Simulation {
         case .partitionHeals(let e, let inc): partitionHeals(Int(e), inc)
         case .planeTimer(let timer): send(.timerFired(timer))
         case .preemptArrives(let t, let a, let e, let inc): preemptArrives(TaskID(t), a, Int(e), inc)
+        case .llmCall(let t, let a, let e): llmCall(TaskID(t), a, Int(e))
+        case .llmDone(let id): llmDone(id)
         case .sample:
             metrics.sampled(pending: plane.pendingReasons(at: now), fragmentation: plane.fragmentation(at: now), at: now)
             queue.push(.sample, at: now + scenario.sampleEvery)

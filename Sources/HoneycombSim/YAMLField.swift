@@ -142,8 +142,30 @@ struct YAMLField {
         return d
     }
 
-    private func anyDurationDistribution() throws -> Distribution {
-        if case .scalar = node { return .constant(try seconds()) }
+    /// A distribution of plain numbers (token counts): a number (constant) or a family.
+    func countDistribution() throws -> Distribution {
+        let d = try anyDistribution(.count)
+        guard d.mean.isFinite else { throw error("expected a distribution with a finite mean, got \(d)") }
+        return d
+    }
+
+    /// What a distribution's values are.
+    enum Quantity { case duration, count }
+
+    private func value(_ q: Quantity, allowZero: Bool = true) throws -> Double {
+        switch q {
+        case .duration: return try seconds(allowZero: allowZero)
+        case .count:
+            let v = try double(min: 0, max: 1e9)
+            guard v > 0 || allowZero else { throw error("expected a number above 0, got \(shown)") }
+            return v
+        }
+    }
+
+    private func anyDurationDistribution() throws -> Distribution { try anyDistribution(.duration) }
+
+    private func anyDistribution(_ q: Quantity) throws -> Distribution {
+        if case .scalar = node { return .constant(try value(q)) }
         let families = ["constant", "exponential", "lognormal", "gamma", "weibull", "pareto", "uniform", "empirical"]
         let m = try mapping(allowed: families)
         guard m.entries.count == 1, let (family, p) = m.entries.first else {
@@ -151,37 +173,37 @@ struct YAMLField {
         }
         switch family {
         case "constant":
-            return .constant(try p.seconds())
+            return .constant(try p.value(q))
         case "exponential":
-            return .exponential(mean: try p.mapping(allowed: ["mean"]).required("mean").seconds(allowZero: false))
+            return .exponential(mean: try p.mapping(allowed: ["mean"]).required("mean").value(q, allowZero: false))
         case "lognormal":
-            let q = try p.mapping(allowed: ["median", "sigma"])
-            return .lognormal(median: try q.required("median").seconds(allowZero: false),
-                              sigma: try q.required("sigma").double(min: 0, max: 10))
+            let m = try p.mapping(allowed: ["median", "sigma"])
+            return .lognormal(median: try m.required("median").value(q, allowZero: false),
+                              sigma: try m.required("sigma").double(min: 0, max: 10))
         case "gamma":
-            let q = try p.mapping(allowed: ["shape", "scale", "mean"])
-            let shape = try q.required("shape").double(min: 1e-9)
-            if let mean = q.optional("mean") {
-                if q.optional("scale") != nil { throw p.error("give either scale or mean, not both") }
-                return .gamma(shape: shape, scale: try mean.seconds(allowZero: false) / shape)
+            let m = try p.mapping(allowed: ["shape", "scale", "mean"])
+            let shape = try m.required("shape").double(min: 1e-9)
+            if let mean = m.optional("mean") {
+                if m.optional("scale") != nil { throw p.error("give either scale or mean, not both") }
+                return .gamma(shape: shape, scale: try mean.value(q, allowZero: false) / shape)
             }
-            return .gamma(shape: shape, scale: try q.required("scale", or: "mean").seconds(allowZero: false))
+            return .gamma(shape: shape, scale: try m.required("scale", or: "mean").value(q, allowZero: false))
         case "weibull":
-            let q = try p.mapping(allowed: ["shape", "scale"])
-            return .weibull(shape: try q.required("shape").double(min: 1e-9),
-                            scale: try q.required("scale").seconds(allowZero: false))
+            let m = try p.mapping(allowed: ["shape", "scale"])
+            return .weibull(shape: try m.required("shape").double(min: 1e-9),
+                            scale: try m.required("scale").value(q, allowZero: false))
         case "pareto":
-            let q = try p.mapping(allowed: ["shape", "minimum"])
-            return .pareto(shape: try q.required("shape").double(min: 1e-9),
-                           minimum: try q.required("minimum").seconds(allowZero: false))
+            let m = try p.mapping(allowed: ["shape", "minimum"])
+            return .pareto(shape: try m.required("shape").double(min: 1e-9),
+                           minimum: try m.required("minimum").value(q, allowZero: false))
         case "uniform":
-            let q = try p.mapping(allowed: ["min", "max"])
-            let low = try q.required("min").seconds()
-            let high = try q.required("max").seconds()
-            guard high >= low else { throw try q.required("max").error("expected max ≥ min") }
+            let m = try p.mapping(allowed: ["min", "max"])
+            let low = try m.required("min").value(q)
+            let high = try m.required("max").value(q)
+            guard high >= low else { throw try m.required("max").error("expected max ≥ min") }
             return .uniform(low: low, high: high)
         default:
-            let values = try p.list().map { try $0.seconds() }
+            let values = try p.list().map { try $0.value(q) }
             guard !values.isEmpty else { throw p.error("expected at least one value") }
             return .empirical(values)
         }

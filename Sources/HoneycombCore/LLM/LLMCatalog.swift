@@ -99,10 +99,14 @@ public struct LLMRouterConfig: Hashable, Sendable {
     public var cooldown: TimeSpan
     /// Peers considered per decision (from a rotating cursor).
     public var peerCandidates: Int
+    /// Local-first (the default), or every call that may leave its executor straight to the
+    /// clouds: the baseline local-first is measured against.
+    public var localFirst: Bool
 
     public init(models: [LLMModel] = [], providers: [CloudProvider] = [], tenantBudgetsMicroUSD: [Int64?] = [],
                 peerDelaySameSite: TimeSpan = .milliseconds(5), peerDelaySameRegion: TimeSpan = .milliseconds(30),
-                failuresBeforeCooldown: Int = 3, cooldown: TimeSpan = .seconds(30.0), peerCandidates: Int = 16) {
+                failuresBeforeCooldown: Int = 3, cooldown: TimeSpan = .seconds(30.0), peerCandidates: Int = 16,
+                localFirst: Bool = true) {
         self.models = models
         self.providers = providers
         self.tenantBudgetsMicroUSD = tenantBudgetsMicroUSD
@@ -111,6 +115,7 @@ public struct LLMRouterConfig: Hashable, Sendable {
         self.failuresBeforeCooldown = max(1, failuresBeforeCooldown)
         self.cooldown = cooldown
         self.peerCandidates = max(1, peerCandidates)
+        self.localFirst = localFirst
     }
 }
 

@@ -37,8 +37,10 @@ extension LLMRouter {
         let target = r.latencyTarget.seconds
         var spill = LLMRouteReason.spillNoModel
         var late: Choice?
-        // 1. The requester's own executor.
-        if let k = endpointIndex(r.origin.index, r.model) {
+        // 1. The requester's own executor (skipped by the cloud-only baseline, except for
+        // calls that may not leave it).
+        let tryLocal = config.localFirst || r.localOnly
+        if tryLocal, let k = endpointIndex(r.origin.index, r.model) {
             let ep = endpoints[r.origin.index][k]
             let (p, cold) = predict(r, ep)
             if !full(ep) {
@@ -50,7 +52,7 @@ extension LLMRouter {
             spill = !full(ep) && p - cold <= target ? .spillCold : .spillQueue
         }
         // 2. A peer in the same site, then the same region.
-        if let peer = bestPeer(r), peer.predictedLatency.seconds <= target || late == nil {
+        if tryLocal, let peer = bestPeer(r), peer.predictedLatency.seconds <= target || late == nil {
             if peer.predictedLatency.seconds <= target { return peer }
             late = late ?? peer
         }

@@ -5,7 +5,7 @@
 /// Deterministic and I/O-free like the rest of the plane: it knows only what it routed and
 /// what was reported back.
 struct LLMRouter {
-    let config: LLMRouterConfig
+    var config: LLMRouterConfig
 
     /// One model an executor serves, with what the router has sent it.
     struct Endpoint {

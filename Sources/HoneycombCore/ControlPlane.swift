@@ -89,6 +89,8 @@ public enum PlaneEffect: Sendable {
     case llmRouted(LLMDecision)
     /// A routed call was settled: what it cost, in micro-dollars.
     case llmSettled(Int64, costMicroUSD: Int64)
+    /// Load the model on the executor ahead of demand (it was too cold to take a call).
+    case llmWarmUp(ExecutorID, ModelID)
     case audit(AuditEvent)
 }
 
@@ -186,7 +188,10 @@ public struct ControlPlane {
         case .taskSucceeded(let id, let attempt): attemptEnded(id, attempt, succeeded: true, now, &effects)
         case .taskFailed(let id, let attempt): attemptEnded(id, attempt, succeeded: false, now, &effects)
         case .timerFired(let timer): fired(timer, now, &effects)
-        case .llmRouteRequested(let request): effects.append(.llmRouted(router.route(request, at: now)))
+        case .llmRouteRequested(let request):
+            effects.append(.llmRouted(router.route(request, at: now)))
+            for (e, m) in router.warmUps { effects.append(.llmWarmUp(e, m)) }
+            router.warmUps.removeAll()
         case .llmCompleted(let id, let outcome):
             if let cost = router.complete(id, outcome, at: now) { effects.append(.llmSettled(id, costMicroUSD: cost)) }
         case .llmPriceChanged(let p, let input, let output):

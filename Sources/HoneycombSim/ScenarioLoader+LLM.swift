@@ -127,7 +127,9 @@ extension ScenarioReader {
                       budgets: [Int64?]) throws -> LLMRouterConfig {
         var c = LLMRouterConfig(models: models, providers: providers, tenantBudgetsMicroUSD: budgets)
         guard let policy, let rf = try policy.mapping(allowed: allKeys(policy)).optional("router") else { return c }
-        let r = try rf.mapping(allowed: ["strategy", "peerCandidates", "cooldown", "failuresBeforeCooldown", "peerDelay"])
+        let r = try rf.mapping(allowed: ["strategy", "peerCandidates", "cooldown", "failuresBeforeCooldown", "peerDelay",
+                                         "targetShare"])
+        if let t = r.optional("targetShare") { c.targetShare = try t.double(min: 0.01, max: 1) }
         if let s = r.optional("strategy") {
             switch try s.string() {
             case "local-first": c.localFirst = true

@@ -19,7 +19,8 @@ struct LLMCall {
 struct LocalServer {
     var model: ModelID
     var spec: Scenario.PoolLLM
-    var warm = false
+    /// When the model is (or will be) loaded; `distantFuture` while cold and not loading.
+    var warmAt = Instant.distantFuture
     var inService: [Int64] = []
     var queue = FIFO<Int64>()
 }
@@ -51,6 +52,7 @@ extension Simulation {
         metrics.llmAsked(at: now)
         send(.llmRouteRequested(LLMRequest(id: id, tenant: TenantID(t.tenant), origin: ExecutorID(e), model: llm.model,
                                            promptTokens: prompt, maxCompletionTokens: llm.maxCompletionTokens,
+                                           expectedCompletionTokens: Int(llm.completionTokens.mean.rounded()),
                                            latencyTarget: llm.latencyTarget, localOnly: llm.localOnly,
                                            allowSmallerModel: llm.allowSmallerModel)))
     }
@@ -104,8 +106,10 @@ extension Simulation {
     private mutating func startService(_ id: Int64, _ e: Int, _ k: Int, after delay: TimeSpan) {
         let server = llmServers[e][k]
         let call = llmCalls[id]!
-        let load = server.warm ? TimeSpan.zero : server.spec.loadTime
-        llmServers[e][k].warm = true
+        let start = now + delay
+        let load = server.warmAt == .distantFuture ? server.spec.loadTime
+            : server.warmAt > start ? server.warmAt - start : .zero
+        if server.warmAt == .distantFuture { llmServers[e][k].warmAt = start + load }
         llmServers[e][k].inService.append(id)
         let tps = server.spec.tokensPerSecond / (1 + server.spec.batchSlowdown * Double(server.inService.count))
         let prompt = TimeSpan.seconds(Double(call.prompt) / (10 * tps))
@@ -145,6 +149,13 @@ extension Simulation {
     }
 
     mutating func llmSettled(_ id: Int64, costMicroUSD: Int64) { metrics.llmCharged(costMicroUSD, at: now) }
+
+    /// The plane asks an executor to load a model before the next call needs it.
+    mutating func llmWarmUp(_ e: Int, _ model: ModelID) {
+        guard executors[e].up, let k = llmServers[e].firstIndex(where: { $0.model == model }),
+              llmServers[e][k].warmAt == .distantFuture else { return }
+        llmServers[e][k].warmAt = now + llmServers[e][k].spec.loadTime
+    }
 
     /// A new life of the executor: its model servers start cold and empty; calls it was
     /// serving fail.

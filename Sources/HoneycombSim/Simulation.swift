@@ -105,7 +105,8 @@ public struct Simulation {
             ExecutorSpec(labels: pool.labels, capacity: pool.resources, owner: pool.owner, exclusive: pool.exclusive,
                          localModels: pool.llm.map { l in
                              l.models.map { LocalModel(model: $0, slots: l.slots, queueLimit: l.queue,
-                                                       tokensPerSecond: l.tokensPerSecond, loadTime: l.loadTime) }
+                                                       tokensPerSecond: l.tokensPerSecond, loadTime: l.loadTime,
+                                                       batchSlowdown: l.batchSlowdown) }
                          } ?? [])
         }
         workloads = scenario.workloads.map { WorkloadState(arrivals: $0.arrivals) }
@@ -199,6 +200,7 @@ public struct Simulation {
         case .reregister(let executor): reregister(executor.index)
         case .llmRouted(let decision): llmRouted(decision)
         case .llmSettled(let id, let cost): llmSettled(id, costMicroUSD: cost)
+        case .llmWarmUp(let e, let model): llmWarmUp(e.index, model)
         case .audit(let event):
             metrics.audit(event, submittedAt: event.task >= 0 ? tasks[Int(event.task)].submitted : now)
             if event.kind == .executorLost || event.kind == .executorRejoined { lossNoticed(Int(event.executor)) }

@@ -8,7 +8,8 @@ struct RouterHarness {
 
     static let small = ModelID(0), large = ModelID(1)
 
-    init(providers: [CloudProvider]? = nil, tenantBudgets: [Int64?] = [], failuresBeforeCooldown: Int = 3) {
+    init(providers: [CloudProvider]? = nil, tenantBudgets: [Int64?] = [], failuresBeforeCooldown: Int = 3,
+         targetShare: Double = 1) {
         let llm = LLMRouterConfig(
             models: [LLMModel(name: "llama3-8b", tier: 1), LLMModel(name: "llama3-70b", tier: 2, fallback: Self.small)],
             providers: providers ?? [
@@ -17,7 +18,8 @@ struct RouterHarness {
                 CloudProvider(name: "pricey", models: [Self.small, Self.large], inputPricePerMillion: 1,
                               outputPricePerMillion: 4, timeToFirstToken: .seconds(0.3), tokensPerSecond: 150),
             ],
-            tenantBudgetsMicroUSD: tenantBudgets, failuresBeforeCooldown: failuresBeforeCooldown, cooldown: .seconds(30.0))
+            tenantBudgetsMicroUSD: tenantBudgets, failuresBeforeCooldown: failuresBeforeCooldown, cooldown: .seconds(30.0),
+            targetShare: targetShare)
         h = PlaneHarness(config: PlaneConfig(tenants: [TenantPolicy(name: "shared"), TenantPolicy(name: "alice")], llm: llm),
                          agents: [smallAgent])
     }
@@ -189,5 +191,35 @@ struct RouterHarness {
         #expect(d.model == RouterHarness.small)
         #expect(d.reason == .fallbackSmallerModel)
         #expect(r.route(from: 0, model: RouterHarness.large).reason == .rejectedNoRoute)
+    }
+}
+
+@Suite struct LLMWarmUpTests {
+    @Test func aColdSpillLoadsTheModelForTheNextCall() {
+        var r = RouterHarness()
+        r.executor(0, loadTime: 20)
+        r.nextID += 1
+        let fx = r.h.send(.llmRouteRequested(LLMRequest(id: r.nextID, origin: ExecutorID(0), model: RouterHarness.small,
+                                                        promptTokens: 100, maxCompletionTokens: 50,
+                                                        latencyTarget: .seconds(3.0))))
+        #expect(fx.contains { if case .llmWarmUp(ExecutorID(0), RouterHarness.small) = $0 { true } else { false } })
+        // While it loads, calls still spill; once loaded, they stay home.
+        r.h.advance(.seconds(10.0))
+        #expect(r.route(from: 0).reason == .spillCold)
+        r.h.advance(.seconds(10.0))
+        #expect(r.route(from: 0).target == .local(ExecutorID(0)))
+    }
+
+    @Test func aTargetShareLeavesRoomForWhatPredictionsMiss() {
+        var r = RouterHarness()
+        r.executor(0)
+        // 1.2 s predicted locally against 1.5 s: fine with the whole target...
+        #expect(r.route(from: 0, target: 1.5).target == .local(ExecutorID(0)))
+        // ...but not when predictions must fit in 70 % of it (1.05 s): the cheap cloud's 1.0 s does.
+        var tight = RouterHarness(targetShare: 0.7)
+        tight.executor(0)
+        let d = tight.route(from: 0, target: 1.5)
+        #expect(d.target == .cloud(ProviderID(0)))
+        #expect(d.reason == .spillQueue)
     }
 }

@@ -35,16 +35,21 @@ public struct LocalModel: Hashable, Sendable {
     public var slots: Int
     /// Requests that may wait for a slot.
     public var queueLimit: Int
-    /// Decode speed with one request; prompts are read ten times as fast.
+    /// Decode speed with nothing else running; prompts are read ten times as fast.
     public var tokensPerSecond: Double
     /// Time to load the model when it is cold.
     public var loadTime: TimeSpan
-    public init(model: ModelID, slots: Int, queueLimit: Int = 0, tokensPerSecond: Double, loadTime: TimeSpan = .zero) {
+    /// How much each call served at once slows every call (batching): decode speed is
+    /// tokensPerSecond / (1 + batchSlowdown × calls).
+    public var batchSlowdown: Double
+    public init(model: ModelID, slots: Int, queueLimit: Int = 0, tokensPerSecond: Double, loadTime: TimeSpan = .zero,
+                batchSlowdown: Double = 0) {
         self.model = model
         self.slots = max(1, slots)
         self.queueLimit = max(0, queueLimit)
         self.tokensPerSecond = tokensPerSecond
         self.loadTime = loadTime
+        self.batchSlowdown = max(0, batchSlowdown)
     }
 }
 
@@ -102,11 +107,14 @@ public struct LLMRouterConfig: Hashable, Sendable {
     /// Local-first (the default), or every call that may leave its executor straight to the
     /// clouds: the baseline local-first is measured against.
     public var localFirst: Bool
+    /// The share of a call's latency target a prediction must fit in (1: all of it). Lower
+    /// leaves room for the variance predictions do not see.
+    public var targetShare: Double
 
     public init(models: [LLMModel] = [], providers: [CloudProvider] = [], tenantBudgetsMicroUSD: [Int64?] = [],
                 peerDelaySameSite: TimeSpan = .milliseconds(5), peerDelaySameRegion: TimeSpan = .milliseconds(30),
                 failuresBeforeCooldown: Int = 3, cooldown: TimeSpan = .seconds(30.0), peerCandidates: Int = 16,
-                localFirst: Bool = true) {
+                localFirst: Bool = true, targetShare: Double = 1) {
         self.models = models
         self.providers = providers
         self.tenantBudgetsMicroUSD = tenantBudgetsMicroUSD
@@ -116,6 +124,7 @@ public struct LLMRouterConfig: Hashable, Sendable {
         self.cooldown = cooldown
         self.peerCandidates = max(1, peerCandidates)
         self.localFirst = localFirst
+        self.targetShare = min(1, max(0.01, targetShare))
     }
 }
 
@@ -129,6 +138,8 @@ public struct LLMRequest: Hashable, Sendable {
     public var promptTokens: Int
     /// The most it may generate: what is reserved against rate limits and budgets.
     public var maxCompletionTokens: Int
+    /// What it is expected to generate: what latency is predicted from.
+    public var expectedCompletionTokens: Int
     public var latencyTarget: TimeSpan
     /// Never leaves the origin or its owner's own machines.
     public var localOnly: Bool
@@ -136,13 +147,15 @@ public struct LLMRequest: Hashable, Sendable {
     public var allowSmallerModel: Bool
 
     public init(id: Int64, tenant: TenantID = .shared, origin: ExecutorID, model: ModelID, promptTokens: Int,
-                maxCompletionTokens: Int, latencyTarget: TimeSpan, localOnly: Bool = false, allowSmallerModel: Bool = false) {
+                maxCompletionTokens: Int, expectedCompletionTokens: Int? = nil, latencyTarget: TimeSpan,
+                localOnly: Bool = false, allowSmallerModel: Bool = false) {
         self.id = id
         self.tenant = tenant
         self.origin = origin
         self.model = model
         self.promptTokens = promptTokens
         self.maxCompletionTokens = maxCompletionTokens
+        self.expectedCompletionTokens = min(expectedCompletionTokens ?? maxCompletionTokens, maxCompletionTokens)
         self.latencyTarget = latencyTarget
         self.localOnly = localOnly
         self.allowSmallerModel = allowSmallerModel

@@ -7,7 +7,7 @@ extension LLMRouter {
         case .local, .peer:
             let (e, i) = c.endpoint!
             if endpoints[e][i].active < endpoints[e][i].spec.slots { endpoints[e][i].active += 1 } else { endpoints[e][i].queued += 1 }
-            endpoints[e][i].warm = true
+            if endpoints[e][i].warmAt == .distantFuture { endpoints[e][i].warmAt = now + endpoints[e][i].spec.loadTime }
         case .cloud(let p):
             let tokens = r.promptTokens + r.maxCompletionTokens
             providers[p.index].window.append((now, tokens))

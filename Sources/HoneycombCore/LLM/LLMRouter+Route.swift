@@ -1,14 +1,15 @@
 extension LLMRouter {
     /// Decides where `r` goes and reserves what it needs there.
     mutating func route(_ r: LLMRequest, at now: Instant) -> LLMDecision {
+        let goal = TimeSpan.seconds(r.latencyTarget.seconds * config.targetShare)
         let first = routeModel(r, now)
-        if first.reason.isServed && first.predictedLatency <= r.latencyTarget { return first.commit(&self, r, now) }
+        if first.reason.isServed && first.predictedLatency <= goal { return first.commit(&self, r, now) }
         // Within target on a smaller model beats late (or nothing) on this one.
         if r.allowSmallerModel, r.model.index < config.models.count, let smaller = config.models[r.model.index].fallback {
             var s = r
             s.model = smaller
             let second = routeModel(s, now)
-            if second.reason.isServed && (second.predictedLatency <= r.latencyTarget || !first.reason.isServed) {
+            if second.reason.isServed && (second.predictedLatency <= goal || !first.reason.isServed) {
                 var d = second.commit(&self, s, now)
                 d.reason = .fallbackSmallerModel
                 return d
@@ -34,7 +35,7 @@ extension LLMRouter {
     /// The best place for the request's own model: local, peer, cloud — or a late local or
     /// peer endpoint when nothing meets the target, or a rejection.
     private mutating func routeModel(_ r: LLMRequest, _ now: Instant) -> Choice {
-        let target = r.latencyTarget.seconds
+        let target = r.latencyTarget.seconds * config.targetShare
         var spill = LLMRouteReason.spillNoModel
         var late: Choice?
         // 1. The requester's own executor (skipped by the cloud-only baseline, except for
@@ -42,7 +43,7 @@ extension LLMRouter {
         let tryLocal = config.localFirst || r.localOnly
         if tryLocal, let k = endpointIndex(r.origin.index, r.model) {
             let ep = endpoints[r.origin.index][k]
-            let (p, cold) = predict(r, ep)
+            let (p, cold) = predict(r, ep, now)
             if !full(ep) {
                 let c = Choice(target: .local(r.origin), model: r.model, reason: .local, predictedLatency: .seconds(p),
                                endpoint: (r.origin.index, k))
@@ -50,9 +51,14 @@ extension LLMRouter {
                 late = c
             }
             spill = !full(ep) && p - cold <= target ? .spillCold : .spillQueue
+            if spill == .spillCold && ep.warmAt == .distantFuture {
+                // Cold is a reason to go elsewhere now, and to load the model for next time.
+                endpoints[r.origin.index][k].warmAt = now + ep.spec.loadTime
+                warmUps.append((r.origin, r.model))
+            }
         }
         // 2. A peer in the same site, then the same region.
-        if tryLocal, let peer = bestPeer(r), peer.predictedLatency.seconds <= target || late == nil {
+        if tryLocal, let peer = bestPeer(r, now), peer.predictedLatency.seconds <= target || late == nil {
             if peer.predictedLatency.seconds <= target { return peer }
             late = late ?? peer
         }
@@ -73,7 +79,7 @@ extension LLMRouter {
 
     /// The peer with the earliest predicted completion among a few serving the model in the
     /// requester's site (or else its region); for a private call, only the owner's machines.
-    private mutating func bestPeer(_ r: LLMRequest) -> Choice? {
+    private mutating func bestPeer(_ r: LLMRequest, _ now: Instant) -> Choice? {
         let o = r.origin.index
         guard o < serving.count else { return nil }
         var best: Choice?
@@ -91,7 +97,7 @@ extension LLMRouter {
                 if e == o { continue }
                 if r.localOnly && (owner[e] != r.tenant || r.tenant == .shared) { continue }
                 guard let i = endpointIndex(e, r.model), !full(endpoints[e][i]) else { continue }
-                let p = predict(r, endpoints[e][i]).total + delay.seconds
+                let p = predict(r, endpoints[e][i], now).total + delay.seconds
                 if best == nil || p < best!.predictedLatency.seconds {
                     best = Choice(target: .peer(ExecutorID(e)), model: r.model, reason: .peer,
                                   predictedLatency: .seconds(p), endpoint: (e, i))
@@ -129,10 +135,11 @@ extension LLMRouter {
                 broke = true
                 continue
             }
-            let latency = spec.timeToFirstToken.seconds + Double(r.maxCompletionTokens) / max(spec.tokensPerSecond, 1e-9)
-            let meets = latency <= r.latencyTarget.seconds
+            let latency = spec.timeToFirstToken.seconds + Double(r.expectedCompletionTokens) / max(spec.tokensPerSecond, 1e-9)
+            let goal = r.latencyTarget.seconds * config.targetShare
+            let meets = latency <= goal
             if let b = best {
-                let bMeets = b.latency <= r.latencyTarget.seconds
+                let bMeets = b.latency <= goal
                 let better = meets != bMeets ? meets
                     : meets ? (cost, latency) < (b.cost, b.latency) : latency < b.latency
                 if !better { continue }

@@ -12,7 +12,8 @@ struct LLMRouter {
         var spec: LocalModel
         var active = 0
         var queued = 0
-        var warm = false
+        /// When the model is (or will be) loaded; `distantFuture` while cold and not loading.
+        var warmAt = Instant.distantFuture
     }
 
     /// Per executor: its endpoints, owner, site and region (interned), and whether it serves now.
@@ -56,6 +57,8 @@ struct LLMRouter {
     var inFlight: [Int64: InFlight] = [:]
     /// Times a provider was passed over because of its rate limits.
     var rateLimitedSkips = 0
+    /// Models to load ahead of demand, found while routing (drained by the plane).
+    var warmUps: [(ExecutorID, ModelID)] = []
 
     init(config: LLMRouterConfig) {
         self.config = config
@@ -105,19 +108,21 @@ struct LLMRouter {
 
     // MARK: prediction
 
-    /// Seconds to serve the request on an endpoint once it has a slot: decode the
+    /// Seconds to serve the request on an endpoint once it has a slot: decode the expected
     /// completion, read the prompt ten times as fast.
     func serviceSeconds(_ r: LLMRequest, _ tps: Double) -> Double {
-        (Double(r.maxCompletionTokens) + Double(r.promptTokens) / 10) / max(tps, 1e-9)
+        (Double(r.expectedCompletionTokens) + Double(r.promptTokens) / 10) / max(tps, 1e-9)
     }
 
     func full(_ ep: Endpoint) -> Bool { ep.active >= ep.spec.slots && ep.queued >= ep.spec.queueLimit }
 
     /// Predicted completion on an endpoint: queueing, cold start, service; and the cold part.
-    func predict(_ r: LLMRequest, _ ep: Endpoint) -> (total: Double, cold: Double) {
-        let s = serviceSeconds(r, ep.spec.tokensPerSecond)
+    func predict(_ r: LLMRequest, _ ep: Endpoint, _ now: Instant) -> (total: Double, cold: Double) {
+        // It will share the model with the calls running when it starts (itself included).
+        let sharing = Double(min(ep.active + 1, ep.spec.slots))
+        let s = serviceSeconds(r, ep.spec.tokensPerSecond / (1 + ep.spec.batchSlowdown * sharing))
         let wait = ep.active < ep.spec.slots ? 0 : Double(ep.queued + 1) * s / Double(ep.spec.slots)
-        let cold = ep.warm ? 0 : ep.spec.loadTime.seconds
+        let cold = ep.warmAt == .distantFuture ? ep.spec.loadTime.seconds : max(0, (ep.warmAt - now).seconds)
         return (wait + cold + s, cold)
     }
 

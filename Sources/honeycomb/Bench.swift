@@ -12,9 +12,10 @@ struct Bench: ParsableCommand {
         scenario: a full scenario, one replication on one core (default Scenarios/bench/fleet-10k.yaml).
         placement: the control plane alone placing tasks on 10,000 executors: saturated with
         1,000+ tasks queued, and half-loaded with adaptive, exact and power-of-two scoring.
+        routing: the LLM router alone, calls from 10,000 executors serving a model locally.
         """)
 
-    @Argument(help: "What to measure: engine, scenario, placement or all.")
+    @Argument(help: "What to measure: engine, scenario, placement, routing or all.")
     var what: String = "all"
 
     @Option(help: "Scenario for the 'scenario' benchmark.")
@@ -27,8 +28,8 @@ struct Bench: ParsableCommand {
         #if DEBUG
         print("warning: a debug build; benchmark figures mean nothing until built with -c release")
         #endif
-        guard ["engine", "scenario", "placement", "all"].contains(what) else {
-            throw ValidationError("expected engine, scenario, placement or all, got '\(what)'")
+        guard ["engine", "scenario", "placement", "routing", "all"].contains(what) else {
+            throw ValidationError("expected engine, scenario, placement, routing or all, got '\(what)'")
         }
         if what == "engine" || what == "all" {
             let start = ContinuousClock.now
@@ -38,6 +39,17 @@ struct Bench: ParsableCommand {
                   + "\(Report.figure((Double(events) / s).rounded())) events/s (checksum \(checksum))")
         }
         if what == "placement" || what == "all" { placement() }
+        if what == "routing" || what == "all" {
+            var s = 0.0
+            let r = RoutingBenchmark.run(executors: 10_000, steps: 2_000_000) { work in
+                let start = ContinuousClock.now
+                work()
+                s = seconds(ContinuousClock.now - start)
+            }
+            print("routing: 10000 executors, \(r.decisions) decisions in \(Report.figure(s)) s = "
+                  + "\(Report.figure((Double(r.decisions) / s).rounded())) decisions/s "
+                  + "(local \(r.local), peer \(r.peer), cloud \(r.cloud), rejected \(r.rejected))")
+        }
         if what == "scenario" || what == "all" {
             let loaded: Scenario
             do { loaded = try Scenario.load(path: scenario) } catch let e as ScenarioError { throw CLIFailure(e.description) }

@@ -1,3 +1,4 @@
+import Foundation
 import HoneycombReport
 import HoneycombSim
 import Testing
@@ -51,5 +52,29 @@ import Testing
         #expect(spill.interval.contains(theory), "spill \(spill.interval) vs Erlang B \(theory)")
         #expect(spill.interval.halfWidth < 0.1 * theory, "interval too wide to test anything")
         #expect(report["llm.local_hit_ratio"]!.interval.mean + spill.interval.mean > 0.999)
+    }
+}
+
+@Suite struct LocalFirstScenarioTests {
+    @Test func localFirstCostsLessThanCloudOnlyOnTheSameSeeds() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../Scenarios/llm-local-first.yaml").standardized.path
+        func run(_ strategy: String) throws -> Report {
+            SimulationRunner.run(try Scenario.load(path: path, overrides: [
+                ScenarioOverride(path: "policy.router.strategy", value: strategy),
+                ScenarioOverride(path: "replications", value: "2"),
+                ScenarioOverride(path: "duration", value: "150m"),
+            ]), parallelism: 2).0
+        }
+        let local = try run("local-first"), cloud = try run("cloud-only")
+        #expect(local.run.replicationSeeds == cloud.run.replicationSeeds)
+        #expect(local["llm.requests"]!.values == cloud["llm.requests"]!.values)  // the same calls
+        #expect(local["llm.local_hit_ratio"]!.interval.mean > 0.5)
+        #expect(local["llm.cost.usd"]!.interval.mean < 0.5 * cloud["llm.cost.usd"]!.interval.mean)
+        #expect(local["llm.cost.saved_vs_cloud_only.usd"]!.values.allSatisfy { $0 > 0 })
+        // The outage at 2h sends calls to the dearer cloud, and says so.
+        #expect(cloud["llm.route.fallback:provider-down"]!.values.allSatisfy { $0 > 0 })
+        // Private calls never go to a cloud: under cloud-only they still run locally.
+        #expect(cloud["llm.local_hit_ratio"]!.interval.mean > 0)
     }
 }

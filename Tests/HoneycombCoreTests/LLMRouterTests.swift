@@ -223,3 +223,12 @@ struct RouterHarness {
         #expect(d.reason == .spillQueue)
     }
 }
+
+@Suite struct LLMContextTests {
+    @Test func aCallLargerThanTheModelsContextWindowIsRefused() {
+        var r = RouterHarness()
+        r.executor(0)
+        // 100 prompt + 9000 completion tokens do not fit llama3-8b's 8192.
+        #expect(r.route(from: 0, completion: 9000).reason == .rejectedContext)
+    }
+}

@@ -14,7 +14,7 @@ import Testing
         duration: 6h
         warmup: 30m
         models:
-          - {name: m}
+          - {name: m, contextWindow: 1000000}
         cloud:
           - provider: c
             models: [m]

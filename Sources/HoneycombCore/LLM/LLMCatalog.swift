@@ -183,6 +183,8 @@ public enum LLMRouteReason: String, Hashable, Sendable, CaseIterable {
     case rejectedRateLimit = "rejected:rate-limit"
     case rejectedPrivacy = "rejected:privacy"
     case rejectedNoRoute = "rejected:no-route"
+    /// Prompt and completion do not fit the model's context window.
+    case rejectedContext = "rejected:context-window"
 }
 
 /// The router's answer.

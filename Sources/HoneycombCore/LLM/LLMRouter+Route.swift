@@ -35,6 +35,10 @@ extension LLMRouter {
     /// The best place for the request's own model: local, peer, cloud — or a late local or
     /// peer endpoint when nothing meets the target, or a rejection.
     private mutating func routeModel(_ r: LLMRequest, _ now: Instant) -> Choice {
+        if r.model.index < config.models.count,
+           r.promptTokens + r.maxCompletionTokens > config.models[r.model.index].contextWindow {
+            return Choice(target: .rejected, model: r.model, reason: .rejectedContext, predictedLatency: .zero)
+        }
         let target = r.latencyTarget.seconds * config.targetShare
         var spill = LLMRouteReason.spillNoModel
         var late: Choice?

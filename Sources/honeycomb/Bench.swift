@@ -32,20 +32,18 @@ struct Bench: ParsableCommand {
             throw ValidationError("expected engine, scenario, placement, routing or all, got '\(what)'")
         }
         if what == "engine" || what == "all" {
-            let start = ContinuousClock.now
-            let checksum = EngineBenchmark.hold(pending: 10_000, events: events, seed: 1)
-            let s = seconds(ContinuousClock.now - start)
+            let watch = Stopwatch()
+            var checksum: Int64 = 0
+            watch.measure { checksum = EngineBenchmark.hold(pending: 10_000, events: events, seed: 1) }
+            let s = watch.seconds
             print("engine: \(events) events in \(Report.figure(s)) s = "
                   + "\(Report.figure((Double(events) / s).rounded())) events/s (checksum \(checksum))")
         }
         if what == "placement" || what == "all" { placement() }
         if what == "routing" || what == "all" {
-            var s = 0.0
-            let r = RoutingBenchmark.run(executors: 10_000, steps: 2_000_000) { work in
-                let start = ContinuousClock.now
-                work()
-                s = seconds(ContinuousClock.now - start)
-            }
+            let watch = Stopwatch()
+            let r = RoutingBenchmark.run(executors: 10_000, steps: 2_000_000, measure: watch.measure)
+            let s = watch.seconds
             print("routing: 10000 executors, \(r.decisions) decisions in \(Report.figure(s)) s = "
                   + "\(Report.figure((Double(r.decisions) / s).rounded())) decisions/s "
                   + "(local \(r.local), peer \(r.peer), cloud \(r.cloud), rejected \(r.rejected))")
@@ -53,9 +51,11 @@ struct Bench: ParsableCommand {
         if what == "scenario" || what == "all" {
             let loaded: Scenario
             do { loaded = try Scenario.load(path: scenario) } catch let e as ScenarioError { throw CLIFailure(e.description) }
-            let start = ContinuousClock.now
-            let (report, count, decisions) = SimulationRunner.run(loaded, replications: 1, parallelism: 1)
-            let s = seconds(ContinuousClock.now - start)
+            let watch = Stopwatch()
+            var result: (Report, events: Int, decisions: Int)?
+            watch.measure { result = SimulationRunner.run(loaded, replications: 1, parallelism: 1) }
+            let (report, count, decisions) = result!
+            let s = watch.seconds
             let runtime = RuntimeFigures(wallSeconds: s, events: count, decisions: decisions,
                                          peakResidentBytes: peakResidentBytes())
             let executors = loaded.pools.reduce(0) { $0 + $1.count }
@@ -68,30 +68,32 @@ struct Bench: ParsableCommand {
 
     private func placement() {
         let policy = SchedulerPolicy(binpack: 0.3, leastLoaded: 1, candidates: .adaptive)
-        var s = 0.0
-        let saturated = PlacementBenchmark.saturated(executors: 10_000, queued: 2_000, steps: 500_000, policy: policy) { work in
-            let start = ContinuousClock.now
-            work()
-            s = seconds(ContinuousClock.now - start)
-        }
+        let watch = Stopwatch()
+        let saturated = PlacementBenchmark.saturated(executors: 10_000, queued: 2_000, steps: 500_000, policy: policy,
+                                                     measure: watch.measure)
         print("placement, saturated: \(saturated.executors) executors, \(saturated.queuedAtEnd) tasks queued, "
-              + "\(saturated.decisions) decisions in \(Report.figure(s)) s = "
-              + "\(Report.figure((Double(saturated.decisions) / s).rounded())) decisions/s")
+              + "\(saturated.decisions) decisions in \(Report.figure(watch.seconds)) s = "
+              + "\(Report.figure((Double(saturated.decisions) / watch.seconds).rounded())) decisions/s")
         for (name, p) in [("adaptive", policy),
                           ("exact", SchedulerPolicy(binpack: 0.3, leastLoaded: 1, candidates: .all)),
                           ("powerOfTwo", SchedulerPolicy(binpack: 0.3, leastLoaded: 1, candidates: .powerOfTwo))] {
             let steps = name == "exact" ? 20_000 : 200_000
-            let half = PlacementBenchmark.halfLoaded(executors: 10_000, steps: steps, policy: p) { work in
-                let start = ContinuousClock.now
-                work()
-                s = seconds(ContinuousClock.now - start)
-            }
-            print("placement, half-loaded, \(name): \(half.decisions) decisions in \(Report.figure(s)) s = "
-                  + "\(Report.figure((Double(half.decisions) / s).rounded())) decisions/s")
+            let half = PlacementBenchmark.halfLoaded(executors: 10_000, steps: steps, policy: p, measure: watch.measure)
+            print("placement, half-loaded, \(name): \(half.decisions) decisions in \(Report.figure(watch.seconds)) s = "
+                  + "\(Report.figure((Double(half.decisions) / watch.seconds).rounded())) decisions/s")
         }
     }
 
-    private func seconds(_ d: Duration) -> Double {
-        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+}
+
+/// Times the work it is handed, on the wall clock (benchmarks only).
+final class Stopwatch {
+    private(set) var seconds = 0.0
+
+    func measure(_ work: () -> Void) {
+        let start = ContinuousClock.now
+        work()
+        let d = ContinuousClock.now - start
+        seconds = Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
     }
 }

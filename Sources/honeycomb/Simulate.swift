@@ -42,11 +42,13 @@ struct Simulate: ParsableCommand {
             throw CLIFailure(e.description)
         }
         let folder = out ?? "Reports/runs/\(safeName(loaded.name))"
-        let started = ContinuousClock.now
-        let (report, events, decisions) = SimulationRunner.run(loaded, seed: seed, replications: replications,
-                                                               parallelism: jobs)
-        let elapsed = ContinuousClock.now - started
-        let wall = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let watch = Stopwatch()
+        var result: (Report, events: Int, decisions: Int)?
+        watch.measure {
+            result = SimulationRunner.run(loaded, seed: seed, replications: replications, parallelism: jobs)
+        }
+        let (report, events, decisions) = result!
+        let wall = watch.seconds
         let runtime = RuntimeFigures(wallSeconds: wall, events: events, decisions: decisions,
                                      peakResidentBytes: peakResidentBytes())
 

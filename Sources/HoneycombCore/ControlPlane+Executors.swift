@@ -22,6 +22,7 @@ extension ControlPlane {
         case .lost where !executors.tasks(on: id).isEmpty:
             // Back within its leases: it was cut off, not gone. Take it back, work and all.
             executors.transition(id, to: executors.stateBeforeLoss[id.index])
+            router.executorServes(id, peers: executors.state(of: id) == .online)
             executors.heartbeat(id, at: now)
             armLiveness(id, at: now + config.heartbeatTimeout, &effects)
             effects.append(.audit(AuditEvent(.executorRecovered, at: now, executor: id.rawValue)))
@@ -34,7 +35,7 @@ extension ControlPlane {
         guard executors.state(of: id) == .online else { return }
         executors.heartbeat(id, at: now)
         executors.transition(id, to: .draining)
-        router.executorGone(id)
+        router.executorDraining(id)
         effects.append(.audit(AuditEvent(.executorDraining, at: now, executor: id.rawValue)))
     }
 

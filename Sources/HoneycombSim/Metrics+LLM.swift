@@ -12,6 +12,7 @@ extension SimMetrics {
     public static let llmSLO = MetricDefinition("llm.slo_attainment", unit: "ratio", .higherIsBetter)
     public static let llmCost = MetricDefinition("llm.cost.usd", unit: "usd", .lowerIsBetter)
     public static let llmSaved = MetricDefinition("llm.cost.saved_vs_cloud_only.usd", unit: "usd", .higherIsBetter)
+    /// Calls for which some provider was passed over because of its rate limits.
     public static let llmRateLimited = MetricDefinition("llm.rate_limited", unit: "count", .lowerIsBetter)
     public static func llmReason(_ r: LLMRouteReason) -> MetricDefinition {
         MetricDefinition("llm.route.\(r.rawValue)", unit: "count", .neutral)
@@ -33,8 +34,10 @@ struct LLMCollector {
     var reasons = [Int](repeating: 0, count: LLMRouteReason.allCases.count)
     var ttft: [Double] = [], latency: [Double] = []
     var costMicroUSD: Int64 = 0, savedMicroUSD: Int64 = 0
+    /// Calls for which some provider was passed over because of its rate limits.
+    var rateLimited = 0
 
-    func values(rateLimited: Int) -> [(MetricDefinition, Double)] {
+    func values() -> [(MetricDefinition, Double)] {
         var ttft = self.ttft, latency = self.latency
         Statistics.sort(&ttft)
         Statistics.sort(&latency)
@@ -65,6 +68,7 @@ extension MetricsCollector {
     mutating func llmRouted(_ d: LLMDecision, askedAt t: Instant) {
         guard t >= warmup, llm != nil else { return }
         llm!.reasons[LLMRouteReason.allCases.firstIndex(of: d.reason)!] += 1
+        if d.rateLimitHit { llm!.rateLimited += 1 }
         switch d.target {
         case .local: llm!.local += 1
         case .peer: llm!.peer += 1
@@ -73,8 +77,11 @@ extension MetricsCollector {
         }
     }
 
-    mutating func llmDone(_ call: LLMCall, slo: TimeSpan, at t: Instant, cloudEquivalentMicroUSD: Int64) {
+    /// A call ended, costing `cost` micro-dollars; `cloudEquivalent` prices it on the
+    /// cheapest cloud (asked only for calls served locally).
+    mutating func llmDone(_ call: LLMCall, slo: TimeSpan, at t: Instant, cost: Int64, cloudEquivalent: () -> Int64) {
         guard call.asked >= warmup, llm != nil else { return }
+        llm!.costMicroUSD += cost
         if call.failed {
             llm!.failed += 1
             return
@@ -84,10 +91,9 @@ extension MetricsCollector {
         llm!.ttft.append((call.firstToken - call.asked).seconds)
         if latency <= slo { llm!.withinSLO += 1 }
         switch call.target {
-        case .local, .peer: llm!.savedMicroUSD += cloudEquivalentMicroUSD
+        case .local, .peer: llm!.savedMicroUSD += cloudEquivalent()
         default: break
         }
     }
 
-    mutating func llmCharged(_ cost: Int64, at t: Instant) { if t >= warmup { llm?.costMicroUSD += cost } }
 }

@@ -291,7 +291,7 @@ struct MetricsCollector {
             }
             values.append((SimMetrics.tenantFairness, jain(working.map { tenantArea[$0] / tenants[$0].weight })))
         }
-        if let llm { values += llm.values(rateLimited: plane.llmRateLimitedSkips) }
+        if let llm { values += llm.values() }
         values.append((SimMetrics.audit, Double(audits)))
         values.append((SimMetrics.events, Double(events)))
         return ReplicationResult(seed: seed, values: values, events: events, decisions: plane.placementDecisions)

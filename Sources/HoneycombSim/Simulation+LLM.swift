@@ -129,10 +129,13 @@ extension Simulation {
         if case .local(let e) = call.target { freeSlot(id, e.index, call.model) }
         if case .peer(let e) = call.target { freeSlot(id, e.index, call.model) }
         let retryAfter = pendingRetryAfter.removeValue(forKey: id)
+        lastSettledCost = 0
+        // The plane settles the call at once (`llmSettled`), before `send` returns.
         send(.llmCompleted(id, call.failed ? .failed(retryAfter: retryAfter)
                                            : .succeeded(inputTokens: call.prompt, outputTokens: call.completion)))
-        metrics.llmDone(call, slo: scenario.agents[Int(call.agent)].llm!.latencyTarget, at: now,
-                        cloudEquivalentMicroUSD: call.failed ? Int64(0) : cheapestCloudCost(call))
+        let prices = providerPrices, providers = scenario.llm!.router.providers
+        metrics.llmDone(call, slo: scenario.agents[Int(call.agent)].llm!.latencyTarget, at: now, cost: lastSettledCost,
+                        cloudEquivalent: { Self.cheapestCloudCost(call, providers, prices) })
     }
 
     private mutating func freeSlot(_ id: Int64, _ e: Int, _ model: ModelID) {
@@ -142,13 +145,18 @@ extension Simulation {
         if !llmServers[e][k].queue.isEmpty { startService(llmServers[e][k].queue.removeFirst(), e, k, after: .zero) }
     }
 
-    /// What the cheapest cloud serving the model would have charged for the call now.
-    private func cheapestCloudCost(_ call: LLMCall) -> Int64 {
-        scenario.llm!.router.providers.filter { $0.models.contains(call.model) }
-            .map { $0.costMicroUSD(input: call.prompt, output: call.completion) }.min() ?? 0
+    /// What the cheapest cloud serving the model would have charged for the call, at today's prices.
+    private static func cheapestCloudCost(_ call: LLMCall, _ providers: [CloudProvider],
+                                          _ prices: [(input: Double, output: Double)]) -> Int64 {
+        var best: Int64?
+        for p in prices.indices where providers[p].models.contains(call.model) {
+            let c = Int64((Double(call.prompt) * prices[p].input + Double(call.completion) * prices[p].output).rounded(.up))
+            if best == nil || c < best! { best = c }
+        }
+        return best ?? 0
     }
 
-    mutating func llmSettled(_ id: Int64, costMicroUSD: Int64) { metrics.llmCharged(costMicroUSD, at: now) }
+    mutating func llmSettled(_ id: Int64, costMicroUSD: Int64) { lastSettledCost = costMicroUSD }
 
     /// The plane asks an executor to load a model before the next call needs it.
     mutating func llmWarmUp(_ e: Int, _ model: ModelID) {

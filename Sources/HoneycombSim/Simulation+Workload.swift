@@ -87,6 +87,7 @@ extension Simulation {
             providerDownUntil[p] = max(providerDownUntil[p], now + span)
             providerRetryAfter[p] = retryAfter
         case .price(let p, let input, let output):
+            providerPrices[p] = (input, output)
             send(.llmPriceChanged(ProviderID(p), input: input, output: output))
         case .scaleRate(let w, let scale):
             workloads[w].scale = scale

@@ -66,6 +66,10 @@ public struct Simulation {
     var nextLLMCall: Int64 = 0
     var providerDownUntil: [Instant]
     var providerRetryAfter: [TimeSpan?]
+    /// Each provider's current prices (US dollars per million input and output tokens).
+    var providerPrices: [(input: Double, output: Double)]
+    /// What the plane charged for the call being settled.
+    var lastSettledCost: Int64 = 0
     let llmTokenStreams: [RandomStream]
     let cloudStreams: [RandomStream]
 
@@ -97,6 +101,7 @@ public struct Simulation {
         cloudStreams = clouds.map { RandomStream(runSeed: rs, purpose: "cloud/\($0.name)") }
         providerDownUntil = Array(repeating: .zero, count: clouds.count)
         providerRetryAfter = Array(repeating: nil, count: clouds.count)
+        providerPrices = clouds.map { ($0.inputPricePerMillion, $0.outputPricePerMillion) }
         var planeConfig = scenario.policy.plane
         if let llm = scenario.llm { planeConfig.llm = llm.router }
         plane = ControlPlane(config: planeConfig, agents: scenario.agents.map(\.definition), random: placementStream)

@@ -232,3 +232,76 @@ struct RouterHarness {
         #expect(r.route(from: 0, completion: 9000).reason == .rejectedContext)
     }
 }
+
+/// Cases a review found: each failed before its fix.
+@Suite struct LLMRouterRegressionTests {
+    @Test func aLateSitePeerDoesNotHideATimelyRegionPeer() {
+        var r = RouterHarness(providers: [])
+        r.executor(0, models: [])
+        r.executor(1, site: "a", loadTime: 20)     // same site, cold
+        r.executor(2, site: "b")                   // same region, warm enough
+        let d = r.route(from: 0)
+        #expect(d.target == .peer(ExecutorID(2)))
+    }
+
+    @Test func aColdPeerThatWouldBeInTimeIsLoadedAhead() {
+        var r = RouterHarness()
+        r.executor(0, models: [])
+        r.executor(1, site: "a", loadTime: 20)
+        r.nextID += 1
+        let fx = r.h.send(.llmRouteRequested(LLMRequest(id: r.nextID, origin: ExecutorID(0), model: RouterHarness.small,
+                                                        promptTokens: 100, maxCompletionTokens: 50,
+                                                        latencyTarget: .seconds(3.0))))
+        #expect(fx.contains { if case .llmWarmUp(ExecutorID(1), RouterHarness.small) = $0 { true } else { false } })
+        r.h.advance(.seconds(21.0))
+        #expect(r.route(from: 0).target == .peer(ExecutorID(1)))
+    }
+
+    @Test func anExecutorTakenBackWithinItsLeaseServesAgain() {
+        let llm = RouterHarness().h.plane.config.llm
+        var h = PlaneHarness(config: PlaneConfig(heartbeatTimeout: .seconds(30.0), lease: .seconds(120.0), llm: llm),
+                             agents: [smallAgent])
+        h.send(.executorRegistered(ExecutorID(0), ExecutorSpec(labels: LabelSet([Label("site", "a")]),
+               capacity: Resources(cpuMillis: 8000, memoryBytes: 1 << 34, slots: 4),
+               localModels: [LocalModel(model: RouterHarness.small, slots: 2, tokensPerSecond: 50)])))
+        h.submit(0)
+        h.advance(.seconds(31.0))
+        h.send(.timerFired(.liveness(ExecutorID(0), incarnation: 1)))
+        h.send(.executorHeartbeat(ExecutorID(0)))
+        let fx = h.send(.llmRouteRequested(LLMRequest(id: 1, origin: ExecutorID(0), model: RouterHarness.small,
+                                                      promptTokens: 100, maxCompletionTokens: 50, latencyTarget: .seconds(3.0))))
+        #expect(fx.contains { if case .llmRouted(let d) = $0 { d.target == .local(ExecutorID(0)) } else { false } })
+    }
+
+    @Test func callsOfAnEarlierLifeFreeNoSlotsOfTheNext() {
+        var r = RouterHarness(providers: [])
+        r.executor(0, slots: 1)
+        let a = r.route(from: 0)
+        r.executor(0, slots: 1)                        // it restarted
+        let b = r.route(from: 0)
+        #expect(b.target == .local(ExecutorID(0)))
+        r.complete(a.request, .failed(retryAfter: nil))  // the old call's failure comes in late
+        // The one slot is still b's (and there is no queue and no cloud): the next call
+        // finds no room rather than doubling up on it.
+        #expect(r.route(from: 0).target == .rejected)
+    }
+
+    @Test func aDrainingExecutorServesItsOwnCallsButNoPeers() {
+        var r = RouterHarness(providers: [])
+        r.executor(0)
+        r.executor(1, models: [])
+        r.h.send(.executorDraining(ExecutorID(0)))
+        #expect(r.route(from: 0).target == .local(ExecutorID(0)))
+        #expect(r.route(from: 1).target == .rejected)
+    }
+
+    @Test func aCallIsChargedAtItsRoutedPricesForWhatItUsed() {
+        var r = RouterHarness()
+        r.executor(0, models: [])
+        let d = r.route(from: 0)                          // reserves 30 µ$ on the cheap cloud
+        r.h.send(.llmPriceChanged(ProviderID(0), input: 0.01, output: 0.04))
+        #expect(r.complete(d.request) == 30)              // the price it was routed at
+        let e = r.route(from: 0)
+        #expect(r.complete(e.request, .succeeded(inputTokens: 1000, outputTokens: 50)) == 12)  // new prices, real use
+    }
+}

@@ -197,6 +197,8 @@ public struct LLMDecision: Hashable, Sendable {
     public var predictedLatency: TimeSpan
     /// What was reserved against budgets, in micro-dollars (0 for local and peer).
     public var reservedMicroUSD: Int64
+    /// Some provider was passed over for its rate limits while deciding.
+    public var rateLimitHit: Bool
 }
 
 /// How a routed call ended, as its server reports it.

@@ -2,10 +2,12 @@ extension LLMRouter {
     /// Takes what the choice needs (a slot or queue place; rate-limit room and budget) and
     /// records the call as in flight.
     mutating func commit(_ c: Choice, _ r: LLMRequest, _ now: Instant) -> LLMDecision {
-        var flight = InFlight(target: c.target, model: c.model, tenant: r.tenant, reserved: 0, windowEntry: -1, windowTokens: 0)
+        var flight = InFlight(target: c.target, model: c.model, tenant: r.tenant, generation: 0, inputPrice: 0,
+                              outputPrice: 0, reserved: 0, windowEntry: -1, windowTokens: 0)
         switch c.target {
         case .local, .peer:
             let (e, i) = c.endpoint!
+            flight.generation = generation[e]
             if endpoints[e][i].active < endpoints[e][i].spec.slots { endpoints[e][i].active += 1 } else { endpoints[e][i].queued += 1 }
             if endpoints[e][i].warmAt == .distantFuture { endpoints[e][i].warmAt = now + endpoints[e][i].spec.loadTime }
         case .cloud(let p):
@@ -17,16 +19,18 @@ extension LLMRouter {
             flight.windowEntry = providers[p.index].base + providers[p.index].window.count - 1
             flight.windowTokens = tokens
             flight.reserved = c.cost
+            flight.inputPrice = config.providers[p.index].inputPricePerMillion
+            flight.outputPrice = config.providers[p.index].outputPricePerMillion
             let t = r.tenant.index
             while tenantReserved.count <= t { tenantReserved.append(0); tenantSpent.append(0) }
             tenantReserved[t] += c.cost
         case .rejected:
             return LLMDecision(request: r.id, target: .rejected, model: c.model, reason: c.reason,
-                               predictedLatency: .zero, reservedMicroUSD: 0)
+                               predictedLatency: .zero, reservedMicroUSD: 0, rateLimitHit: rateLimitHit)
         }
         inFlight[r.id] = flight
         return LLMDecision(request: r.id, target: c.target, model: c.model, reason: c.reason,
-                           predictedLatency: c.predictedLatency, reservedMicroUSD: c.cost)
+                           predictedLatency: c.predictedLatency, reservedMicroUSD: c.cost, rateLimitHit: rateLimitHit)
     }
 
     /// A routed call ended: free its slot, settle its cost (what it really used; nothing if
@@ -37,18 +41,20 @@ extension LLMRouter {
         switch f.target {
         case .local(let e), .peer(let e):
             let i = e.index
-            if let k = endpoints[i].firstIndex(where: { $0.spec.model == f.model }) {
-                if endpoints[i][k].queued > 0 { endpoints[i][k].queued -= 1 } else { endpoints[i][k].active = max(0, endpoints[i][k].active - 1) }
+            // A call of an earlier life of the executor holds nothing in this one.
+            if f.generation == generation[i], let k = endpoints[i].firstIndex(where: { $0.spec.model == f.model }) {
+                if endpoints[i][k].queued > 0 { endpoints[i][k].queued -= 1 } else { endpoints[i][k].active -= 1 }
             }
             return 0
         case .cloud(let pid):
             let p = pid.index
-            let spec = config.providers[p]
             var charged: Int64 = 0
             var used = 0
             switch outcome {
             case .succeeded(let input, let output):
-                charged = min(f.reserved, spec.costMicroUSD(input: input, output: output))
+                // At the prices it was routed at, for what it really used.
+                charged = Int64((Double(input) * f.inputPrice + Double(output) * f.outputPrice).rounded(.up))
+                if charged > f.reserved { overruns += 1 }
                 used = input + output
                 providers[p].failures = 0
             case .failed(let retryAfter):
@@ -63,12 +69,13 @@ extension LLMRouter {
             providers[p].spent += charged
             tenantReserved[f.tenant.index] -= f.reserved
             tenantSpent[f.tenant.index] += charged
-            // Unused tokens go back to the window, if the reservation is still in it.
+            // Unused tokens go back to the window (and tokens used beyond the reservation
+            // join it), if the reservation is still in it.
             let k = f.windowEntry - providers[p].base
             if k >= providers[p].head && k < providers[p].window.count {
-                let returned = max(0, f.windowTokens - used)
-                providers[p].window[k].tokens -= returned
-                providers[p].tokens -= returned
+                let change = used - f.windowTokens
+                providers[p].window[k].tokens += change
+                providers[p].tokens += change
             }
             return charged
         case .rejected:

@@ -1,6 +1,7 @@
 extension LLMRouter {
     /// Decides where `r` goes and reserves what it needs there.
     mutating func route(_ r: LLMRequest, at now: Instant) -> LLMDecision {
+        rateLimitHit = false
         let goal = TimeSpan.seconds(r.latencyTarget.seconds * config.targetShare)
         let first = routeModel(r, now)
         if first.reason.isServed && first.predictedLatency <= goal { return first.commit(&self, r, now) }
@@ -82,36 +83,50 @@ extension LLMRouter {
     }
 
     /// The peer with the earliest predicted completion among a few serving the model in the
-    /// requester's site (or else its region); for a private call, only the owner's machines.
+    /// requester's site, then its region (a site peer that is too late does not stop the look
+    /// in the region); for a private call, only the owner's machines. When no peer would be in
+    /// time but a cold one would be once loaded, it is asked to load the model.
     private mutating func bestPeer(_ r: LLMRequest, _ now: Instant) -> Choice? {
         let o = r.origin.index
         guard o < serving.count else { return nil }
         var best: Choice?
-        for (scope, delay) in [(bySite[Self.key(r.model, site[o])], config.peerDelaySameSite),
-                               (byRegion[Self.key(r.model, region[o])], config.peerDelaySameRegion)] {
-            guard let set = scope, !set.isEmpty else { continue }
-            let members = set.members
-            let n = members.count
+        var coldButClose: (executor: Int, index: Int, p: Double)?
+        let target = r.latencyTarget.seconds * config.targetShare
+        func look(_ scope: DenseIndexSet?, _ delay: TimeSpan, _ router: inout LLMRouter) {
+            guard let set = scope, !set.isEmpty else { return }
+            let n = set.count
             var looked = 0
-            var k = peerCursor % n
-            while looked < min(n, config.peerCandidates * 4) {
-                let e = Int(members[k])
+            var k = router.peerCursor % n
+            while looked < min(n, router.config.peerCandidates * 4) {
+                let e = Int(set.members[k])
                 k = k + 1 == n ? 0 : k + 1
                 looked += 1
                 if e == o { continue }
-                if r.localOnly && (owner[e] != r.tenant || r.tenant == .shared) { continue }
-                guard let i = endpointIndex(e, r.model), !full(endpoints[e][i]) else { continue }
-                let p = predict(r, endpoints[e][i], now).total + delay.seconds
+                if r.localOnly && (router.owner[e] != r.tenant || r.tenant == .shared) { continue }
+                guard let i = router.endpointIndex(e, r.model), !router.full(router.endpoints[e][i]) else { continue }
+                let (total, cold) = router.predict(r, router.endpoints[e][i], now)
+                let p = total + delay.seconds
                 if best == nil || p < best!.predictedLatency.seconds {
                     best = Choice(target: .peer(ExecutorID(e)), model: r.model, reason: .peer,
                                   predictedLatency: .seconds(p), endpoint: (e, i))
                 }
-                if looked >= config.peerCandidates && best != nil { break }
+                if router.endpoints[e][i].warmAt == .distantFuture, p - cold <= target,
+                   coldButClose == nil || p - cold < coldButClose!.p {
+                    coldButClose = (e, i, p - cold)
+                }
+                if looked >= router.config.peerCandidates && best != nil { break }
             }
-            peerCursor = k
-            if best != nil { return best }
+            router.peerCursor = k
         }
-        return nil
+        look(bySite[Self.key(r.model, site[o])], config.peerDelaySameSite, &self)
+        if best == nil || best!.predictedLatency.seconds > target {
+            look(byRegion[Self.key(r.model, region[o])], config.peerDelaySameRegion, &self)
+        }
+        if best.map({ $0.predictedLatency.seconds > target }) ?? true, let c = coldButClose {
+            endpoints[c.executor][c.index].warmAt = now + endpoints[c.executor][c.index].spec.loadTime
+            warmUps.append((ExecutorID(c.executor), r.model))
+        }
+        return best
     }
 
     enum CloudResult {
@@ -132,8 +147,12 @@ extension LLMRouter {
             if providers[p].cooldownUntil > now { down = true; continue }
             purgeWindow(p, now)
             let tokens = r.promptTokens + r.maxCompletionTokens
-            if let rpm = spec.requestsPerMinute, providers[p].requests + 1 > rpm { limited = true; rateLimitedSkips += 1; continue }
-            if let tpm = spec.tokensPerMinute, providers[p].tokens + tokens > tpm { limited = true; rateLimitedSkips += 1; continue }
+            if let rpm = spec.requestsPerMinute, providers[p].requests + 1 > rpm {
+                limited = true; rateLimitedSkips += 1; rateLimitHit = true; continue
+            }
+            if let tpm = spec.tokensPerMinute, providers[p].tokens + tokens > tpm {
+                limited = true; rateLimitedSkips += 1; rateLimitHit = true; continue
+            }
             if let cap = spec.budgetMicroUSD, providers[p].spent + providers[p].reserved + cost > cap { broke = true; continue }
             if let cap = tenantBudget(r.tenant), tenantSpent(r.tenant) + tenantReservedAmount(r.tenant) + cost > cap {
                 broke = true

@@ -22,6 +22,8 @@ struct LLMRouter {
     var site: [Int32] = []
     var region: [Int32] = []
     var serving: [Bool] = []
+    /// Bumped at each registration: in-flight calls of an earlier life do not free this life's slots.
+    var generation: [UInt32] = []
     private var places: [String: Int32] = [:]
     /// Executors serving each model, by (model, site) and (model, region).
     var bySite: [Int64: DenseIndexSet] = [:]
@@ -49,6 +51,11 @@ struct LLMRouter {
         var target: LLMTarget
         var model: ModelID
         var tenant: TenantID
+        /// The serving executor's generation when the call was routed (local and peer).
+        var generation: UInt32
+        /// The provider's prices when the call was routed: what it is charged at.
+        var inputPrice: Double
+        var outputPrice: Double
         var reserved: Int64
         /// Absolute index of its rate-limit window entry (cloud), and the tokens it holds.
         var windowEntry: Int
@@ -57,6 +64,10 @@ struct LLMRouter {
     var inFlight: [Int64: InFlight] = [:]
     /// Times a provider was passed over because of its rate limits.
     var rateLimitedSkips = 0
+    /// Set while routing one call when some provider was passed over for its limits.
+    var rateLimitHit = false
+    /// Calls whose reported use cost more than was reserved (the provider charged it anyway).
+    var overruns = 0
     /// Models to load ahead of demand, found while routing (drained by the plane).
     var warmUps: [(ExecutorID, ModelID)] = []
 
@@ -82,28 +93,46 @@ struct LLMRouter {
         let i = e.index
         while endpoints.count <= i {
             endpoints.append([]); owner.append(.shared); site.append(-1); region.append(-1); serving.append(false)
+            generation.append(0)
         }
+        // Calls routed to an earlier life are not this life's load.
+        generation[i] &+= 1
         endpoints[i] = spec.localModels.map { Endpoint(spec: $0) }
         owner[i] = spec.owner
         site[i] = place(spec.labels["site"])
         region[i] = place(spec.labels["region"])
+        executorServes(e, peers: true)
+    }
+
+    /// It serves its own calls again, and (with `peers`) its site's and region's.
+    mutating func executorServes(_ e: ExecutorID, peers: Bool) {
+        let i = e.index
+        guard i < serving.count else { return }
         serving[i] = true
+        guard peers else { return }
         for ep in endpoints[i] {
             if site[i] >= 0 { bySite[Self.key(ep.spec.model, site[i]), default: DenseIndexSet()].insert(i) }
             if region[i] >= 0 { byRegion[Self.key(ep.spec.model, region[i]), default: DenseIndexSet()].insert(i) }
         }
     }
 
-    /// The executor left, was lost or drains: it serves no new calls. (What it was serving
-    /// is reported back by the driver, or lost with it.)
-    mutating func executorGone(_ e: ExecutorID) {
+    /// It drains: it still serves its own remaining tasks' calls, but no peer's.
+    mutating func executorDraining(_ e: ExecutorID) {
         let i = e.index
-        guard i < serving.count, serving[i] else { return }
-        serving[i] = false
+        guard i < serving.count else { return }
         for ep in endpoints[i] {
             if site[i] >= 0 { bySite[Self.key(ep.spec.model, site[i])]?.remove(i) }
             if region[i] >= 0 { byRegion[Self.key(ep.spec.model, region[i])]?.remove(i) }
         }
+    }
+
+    /// The executor left or was lost: it serves no new calls. (What it was serving is
+    /// reported back by the driver, or lost with it.)
+    mutating func executorGone(_ e: ExecutorID) {
+        let i = e.index
+        guard i < serving.count, serving[i] else { return }
+        serving[i] = false
+        executorDraining(e)
     }
 
     // MARK: prediction

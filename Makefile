@@ -4,7 +4,7 @@
 SCENARIO ?= Scenarios/office-fleet.yaml
 SWIFT ?= swift
 
-.PHONY: simulate test bench validate deps clean
+.PHONY: simulate test gate bench validate deps clean
 
 ## make simulate — run the default scenario (no servers needed); SCENARIO=... for another.
 simulate: deps
@@ -14,6 +14,10 @@ simulate: deps
 ## make test — the whole suite, with PostgreSQL, Redis, NATS JetStream and SeaweedFS on loopback.
 test:
 	deploy/local/run-tests.sh
+
+## make gate — run the gate scenarios and compare them with the baselines in Reports/.
+gate: deps
+	deploy/ci/gate.sh
 
 ## make bench — the speed benchmarks, on a release build.
 bench: deps

@@ -6,6 +6,6 @@ struct Honeycomb: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "honeycomb",
         abstract: "HiveFabric's control plane: simulate placement policy on scenario files.",
-        subcommands: [Simulate.self, Validate.self, Sweep.self, Bench.self]
+        subcommands: [Simulate.self, Compare.self, Validate.self, Sweep.self, Bench.self]
     )
 }

@@ -28,6 +28,10 @@ struct Simulate: ParsableCommand {
     @Flag(help: "Print only where the report went.")
     var quiet = false
 
+    @Flag(name: .customLong("update-baseline"),
+          help: "Write the report as the committed baseline, Reports/<scenario name>/ (no runtime.json).")
+    var updateBaseline = false
+
     func validate() throws {
         if let replications, replications < 1 { throw ValidationError("--replications must be at least 1") }
         if jobs < 1 { throw ValidationError("--jobs must be at least 1") }
@@ -41,7 +45,8 @@ struct Simulate: ParsableCommand {
         do { loaded = try Scenario.load(path: scenario, overrides: overrides.compactMap(ScenarioOverride.init)) } catch let e as ScenarioError {
             throw CLIFailure(e.description)
         }
-        let folder = out ?? "Reports/runs/\(safeName(loaded.name))"
+        if updateBaseline && out != nil { throw ValidationError("--update-baseline writes to Reports/<scenario>; drop --out") }
+        let folder = out ?? (updateBaseline ? "Reports/\(safeName(loaded.name))" : "Reports/runs/\(safeName(loaded.name))")
         let watch = Stopwatch()
         var result: (Report, events: Int, decisions: Int)?
         watch.measure {
@@ -55,10 +60,10 @@ struct Simulate: ParsableCommand {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         try writeAtomically(report.json().canonicalText(), to: "\(folder)/report.json")
         try writeAtomically(report.markdown(), to: "\(folder)/report.md")
-        try writeAtomically(runtime.json().canonicalText(), to: "\(folder)/runtime.json")
+        if !updateBaseline { try writeAtomically(runtime.json().canonicalText(), to: "\(folder)/runtime.json") }
         if !quiet { print(report.markdown()) }
         print(runtimeLine(runtime))
-        print("wrote \(folder)/report.json, \(folder)/report.md, \(folder)/runtime.json")
+        print("wrote \(folder)/report.json, \(folder)/report.md" + (updateBaseline ? " (baseline)" : ", \(folder)/runtime.json"))
     }
 }
 

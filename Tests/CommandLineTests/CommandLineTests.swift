@@ -114,3 +114,39 @@ import Testing
         #expect(r.out.contains("| 2 | 40m | 10m | 50ms |"))
     }
 }
+
+/// The CI gate as `deploy/ci/gate.sh` runs it: a run against its committed baseline.
+@Suite struct GateTests {
+    @Test func theSamePolicyOnTheSameSeedsIsUnchangedAndAWorseOneFailsTheGate() throws {
+        let dir = try CommandLineTests.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let baseline = "Reports/placement-study/report.json"
+        let same = try CommandLineTests.honeycomb(["simulate", "Scenarios/placement-study.yaml", "--quiet",
+                                                   "--out", dir.appendingPathComponent("same").path])
+        #expect(same.status == 0, "\(same.err)")
+        let ok = try CommandLineTests.honeycomb(["compare", baseline, dir.appendingPathComponent("same/report.json").path])
+        #expect(ok.status == 0, "\(ok.out)\(ok.err)")
+        #expect(ok.out.contains("0 worse, 0 better (paired Wilcoxon)"))
+
+        // Random placement ignores reliability: more work lost with the churning laptops.
+        let worse = try CommandLineTests.honeycomb(["simulate", "Scenarios/placement-study.yaml", "--quiet",
+                                                    "--set", "policy.scheduler.candidates=random",
+                                                    "--out", dir.appendingPathComponent("worse").path])
+        #expect(worse.status == 0, "\(worse.err)")
+        let gate = try CommandLineTests.honeycomb(["compare", baseline, dir.appendingPathComponent("worse/report.json").path,
+                                                   "--format", "markdown"])
+        #expect(gate.status == 1)
+        #expect(gate.out.contains("❌ placement-study"))
+        #expect(gate.out.contains("| `work.lost_seconds` |"))
+        #expect(gate.out.contains("**worse**"))
+        #expect(gate.out.contains("The scenario differs between the two runs"))
+    }
+
+    @Test func unusableInputExitsWithTwo() throws {
+        let r = try CommandLineTests.honeycomb(["compare", "Reports/overload/report.json", "Reports/placement-study/report.json"])
+        #expect(r.status == 2)
+        #expect(r.err.contains("reports of different scenarios: 'overload' and 'placement-study'"))
+        let m = try CommandLineTests.honeycomb(["compare", "/nonexistent.json", "Reports/overload/report.json"])
+        #expect(m.status == 2)
+    }
+}

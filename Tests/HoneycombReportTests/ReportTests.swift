@@ -93,3 +93,57 @@ import Testing
         #expect(table.csv().split(separator: "\n")[2] == "2,b,2,2,2,0.4,0.4,0.4,1,1")
     }
 }
+
+@Suite struct ComparisonTests {
+    static func report(_ metrics: [(String, Direction, [Double])], name: String = "s",
+                       seeds: [UInt64] = [1, 2, 3, 4, 5, 6, 7, 8]) -> Report {
+        Report(run: RunDescription(scenario: name, scenarioFingerprint: "f", seed: 1, replicationSeeds: seeds,
+                                   durationSeconds: 60, warmupSeconds: 0),
+               metrics: metrics.map { MetricResult(MetricDefinition($0.0, unit: "s", $0.1), values: $0.2) })
+    }
+
+    @Test func aRealRegressionOnTheSameSeedsIsCaught() throws {
+        let base = Self.report([("task.wait.p99", .lowerIsBetter, [10, 12, 9, 11, 10, 13, 9, 12])])
+        // Every replication a little worse (by distinct amounts, so the exact test applies).
+        let new = Self.report([("task.wait.p99", .lowerIsBetter, [11, 13.2, 9.8, 12.1, 10.9, 14.3, 9.7, 13.4])])
+        let c = try Comparison(base: base, new: new)
+        #expect(c.paired)
+        #expect(c.rows[0].verdict == .worse)
+        #expect(abs(c.rows[0].pValue - 2.0 / 256) < 1e-12)
+        #expect(c.regressions.count == 1)
+        let md = c.markdown()
+        #expect(md.contains("| `task.wait.p99` | 10.75 ± 1.244 | 11.80 ± 1.438 "))
+        #expect(md.contains("| +9.77% | 0.008 | **worse** |"))
+        #expect(md.contains("❌ s: 1 metrics, 1 worse, 0 better (paired Wilcoxon)"))
+    }
+
+    @Test func seedNoiseIsNotAChange() throws {
+        // Other seeds, same distribution: the values interleave.
+        let base = Self.report([("task.wait.p99", .lowerIsBetter, [10, 12, 9, 11, 10, 13, 9, 12])])
+        let new = Self.report([("task.wait.p99", .lowerIsBetter, [11, 9, 12, 10, 13, 10, 12, 9])],
+                              seeds: [11, 12, 13, 14, 15, 16, 17, 18])
+        let c = try Comparison(base: base, new: new)
+        #expect(!c.paired)
+        #expect(c.rows[0].verdict == .same)
+    }
+
+    @Test func aSignificantButTinyChangeStaysUnderTheThreshold() throws {
+        let base = Self.report([("executor.utilization.mean", .higherIsBetter, [0.5, 0.6, 0.55, 0.52, 0.58, 0.57, 0.51, 0.54])])
+        let better = Self.report([("executor.utilization.mean", .higherIsBetter, [0.501, 0.601, 0.551, 0.521, 0.581, 0.571, 0.511, 0.541])])
+        #expect(try Comparison(base: base, new: better).rows[0].verdict == .same)  // +0.2 %: noise
+        #expect(try Comparison(base: base, new: better, defaultThreshold: 0.001).rows[0].verdict == .better)
+    }
+
+    @Test func aMetricWithoutDirectionCanOnlyChange() throws {
+        let base = Self.report([("sim.events", .neutral, [1, 2, 3, 4, 5, 6, 7, 8])])
+        let new = Self.report([("sim.events", .neutral, [11, 12, 13, 14, 15, 16, 17, 18])])
+        let c = try Comparison(base: base, new: new)
+        #expect(c.rows[0].verdict == .changed && c.regressions.isEmpty)
+    }
+
+    @Test func reportsOfDifferentScenariosAreRefusedPlainly() {
+        #expect(throws: ComparisonError.self) {
+            try Comparison(base: Self.report([], name: "a"), new: Self.report([], name: "b"))
+        }
+    }
+}

@@ -66,6 +66,12 @@ extension MetricsCollector {
     mutating func llmAsked(at t: Instant) { if t >= warmup { llm?.asked += 1 } }
 
     mutating func llmRouted(_ d: LLMDecision, askedAt t: Instant) {
+        switch d.target {
+        case .local: windowRouted.local += 1
+        case .peer: windowRouted.peer += 1
+        case .cloud: windowRouted.cloud += 1
+        case .rejected: break
+        }
         guard t >= warmup, llm != nil else { return }
         llm!.reasons[LLMRouteReason.allCases.firstIndex(of: d.reason)!] += 1
         if d.rateLimitHit { llm!.rateLimited += 1 }

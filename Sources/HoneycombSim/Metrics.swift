@@ -65,12 +65,32 @@ public enum SimMetrics {
 }
 
 /// What one replication measured: one value per metric, in a fixed order.
+/// What a replication looked like over time, sampled every `sampleEvery`, for the plots.
+public struct RunSeries: Sendable {
+    /// Sample times, in seconds.
+    public var times: [Double] = []
+    public var online: [Double] = []
+    /// Busy slots over slots of executors that are up.
+    public var utilization: [Double] = []
+    public var queued: [Double] = []
+    /// Shares of the LLM calls routed since the previous sample (NaN when there were none).
+    public var llmLocal: [Double] = []
+    public var llmPeer: [Double] = []
+    public var llmCloud: [Double] = []
+    /// The quantile function of task waits at `RunSeries.levels`.
+    public var waitQuantiles: [Double] = []
+
+    /// Levels at which wait quantiles are kept: 0, 1/200, …, 1.
+    public static let levels = (0...200).map { Double($0) / 200 }
+}
+
 public struct ReplicationResult: Sendable {
     public var seed: UInt64
     public var values: [(MetricDefinition, Double)]
     public var events: Int
     /// Placement decisions the plane made (for the runtime figures).
     public var decisions: Int
+    public var series = RunSeries()
 
     /// The value of the metric named `name`.
     public subscript(name: String) -> Double? { values.first { $0.0.name == name }?.1 }
@@ -169,7 +189,21 @@ struct MetricsCollector {
     mutating func workPreempted(_ span: TimeSpan, at t: Instant) { if t >= warmup { workPreemptedSeconds += span.seconds } }
     mutating func lossDetected(after span: TimeSpan, at t: Instant) { if t >= warmup { detections.append(span.seconds) } }
 
-    mutating func sampled(pending: [(reason: PlacementFilter, tasks: Int)], fragmentation: Double?, at t: Instant) {
+    /// Over time, for the plots (the warm-up included).
+    private(set) var series = RunSeries()
+    var windowRouted = (local: 0, peer: 0, cloud: 0)
+
+    mutating func sampled(pending: [(reason: PlacementFilter, tasks: Int)], fragmentation: Double?, queued: Int,
+                          at t: Instant) {
+        series.times.append(t.seconds)
+        series.online.append(Double(onlineExecutors))
+        series.utilization.append(onlineSlots > 0 ? Double(busySlots) / Double(onlineSlots) : .nan)
+        series.queued.append(Double(queued))
+        let routed = Double(windowRouted.local + windowRouted.peer + windowRouted.cloud)
+        series.llmLocal.append(routed > 0 ? Double(windowRouted.local) / routed : .nan)
+        series.llmPeer.append(routed > 0 ? Double(windowRouted.peer) / routed : .nan)
+        series.llmCloud.append(routed > 0 ? Double(windowRouted.cloud) / routed : .nan)
+        windowRouted = (0, 0, 0)
         guard t >= warmup else { return }
         for p in pending {
             pendingByReason[PlacementFilter.allCases.firstIndex(of: p.reason)!] += p.tasks
@@ -294,7 +328,10 @@ struct MetricsCollector {
         if let llm { values += llm.values() }
         values.append((SimMetrics.audit, Double(audits)))
         values.append((SimMetrics.events, Double(events)))
-        return ReplicationResult(seed: seed, values: values, events: events, decisions: plane.placementDecisions)
+        series.waitQuantiles = waits.isEmpty ? [] : RunSeries.levels.map { Statistics.quantile(sorted: waits, $0) }
+        var result = ReplicationResult(seed: seed, values: values, events: events, decisions: plane.placementDecisions)
+        result.series = series
+        return result
     }
 
     /// Jain's fairness index: 1 when all values are equal, 1/n when one takes everything.

@@ -168,7 +168,8 @@ public struct Simulation {
         case .llmCall(let t, let a, let e): llmCall(TaskID(t), a, Int(e))
         case .llmDone(let id): llmDone(id)
         case .sample:
-            metrics.sampled(pending: plane.pendingReasons(at: now), fragmentation: plane.fragmentation(at: now), at: now)
+            metrics.sampled(pending: plane.pendingReasons(at: now), fragmentation: plane.fragmentation(at: now),
+                            queued: plane.queuedCount, at: now)
             queue.push(.sample, at: now + scenario.sampleEvery)
         case .scenarioEvent(let i): apply(scenario.events[Int(i)].action)
         }

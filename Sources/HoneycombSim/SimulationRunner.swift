@@ -11,7 +11,7 @@ public enum SimulationRunner {
     public static func run(_ scenario: Scenario, seed: UInt64? = nil, replications: Int? = nil,
                            parallelism: Int = 1,
                            progress: (@Sendable (_ done: Int, _ total: Int) -> Void)? = nil)
-        -> (Report, events: Int, decisions: Int) {
+        -> (Report, events: Int, decisions: Int, series: [RunSeries]) {
         let seed = seed ?? scenario.seed
         let n = replications ?? scenario.replications
         let results = Mutex<[ReplicationResult?]>(Array(repeating: nil, count: n))
@@ -29,7 +29,8 @@ public enum SimulationRunner {
             }
         }
         let all = results.withLock { $0.map { $0! } }
-        return (report(scenario, seed: seed, all), all.reduce(0) { $0 + $1.events }, all.reduce(0) { $0 + $1.decisions })
+        return (report(scenario, seed: seed, all), all.reduce(0) { $0 + $1.events }, all.reduce(0) { $0 + $1.decisions },
+                all.map(\.series))
     }
 
     static func report(_ scenario: Scenario, seed: UInt64, _ results: [ReplicationResult]) -> Report {

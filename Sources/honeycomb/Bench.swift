@@ -52,9 +52,9 @@ struct Bench: ParsableCommand {
             let loaded: Scenario
             do { loaded = try Scenario.load(path: scenario) } catch let e as ScenarioError { throw CLIFailure(e.description) }
             let watch = Stopwatch()
-            var result: (Report, events: Int, decisions: Int)?
+            var result: (Report, events: Int, decisions: Int, series: [RunSeries])?
             watch.measure { result = SimulationRunner.run(loaded, replications: 1, parallelism: 1) }
-            let (report, count, decisions) = result!
+            let (report, count, decisions, _) = result!
             let s = watch.seconds
             let runtime = RuntimeFigures(wallSeconds: s, events: count, decisions: decisions,
                                          peakResidentBytes: peakResidentBytes())

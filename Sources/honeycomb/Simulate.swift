@@ -48,11 +48,11 @@ struct Simulate: ParsableCommand {
         if updateBaseline && out != nil { throw ValidationError("--update-baseline writes to Reports/<scenario>; drop --out") }
         let folder = out ?? (updateBaseline ? "Reports/\(safeName(loaded.name))" : "Reports/runs/\(safeName(loaded.name))")
         let watch = Stopwatch()
-        var result: (Report, events: Int, decisions: Int)?
+        var result: (Report, events: Int, decisions: Int, series: [RunSeries])?
         watch.measure {
             result = SimulationRunner.run(loaded, seed: seed, replications: replications, parallelism: jobs)
         }
-        let (report, events, decisions) = result!
+        let (report, events, decisions, series) = result!
         let wall = watch.seconds
         let runtime = RuntimeFigures(wallSeconds: wall, events: events, decisions: decisions,
                                      peakResidentBytes: peakResidentBytes())
@@ -60,10 +60,16 @@ struct Simulate: ParsableCommand {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         try writeAtomically(report.json().canonicalText(), to: "\(folder)/report.json")
         try writeAtomically(report.markdown(), to: "\(folder)/report.md")
+        if !updateBaseline {
+            let charts = Plots.charts(series, llm: loaded.llm != nil)
+            for c in charts { try writeAtomically(c.svg, to: "\(folder)/\(c.file)") }
+            try writeAtomically(report.html(plots: charts.map { ($0.file, $0.title) }), to: "\(folder)/report.html")
+        }
         if !updateBaseline { try writeAtomically(runtime.json().canonicalText(), to: "\(folder)/runtime.json") }
         if !quiet { print(report.markdown()) }
         print(runtimeLine(runtime))
-        print("wrote \(folder)/report.json, \(folder)/report.md" + (updateBaseline ? " (baseline)" : ", \(folder)/runtime.json"))
+        print("wrote \(folder)/report.json, \(folder)/report.md"
+              + (updateBaseline ? " (baseline)" : ", report.html, plots and runtime.json"))
     }
 }
 

@@ -45,6 +45,13 @@ import Testing
         #expect(ra == rb)
         #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("a/report.md").path))
         #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("a/runtime.json").path))
+        // The page and its plots, the same bytes both times.
+        let html = try String(contentsOf: dir.appendingPathComponent("a/report.html"), encoding: .utf8)
+        for plot in ["wait-cdf.svg", "utilization.svg", "online.svg", "queue.svg"] {
+            #expect(html.contains("<img src=\"\(plot)\""))
+            let a = try Data(contentsOf: dir.appendingPathComponent("a/\(plot)"))
+            #expect(a == (try Data(contentsOf: dir.appendingPathComponent("b/\(plot)"))))
+        }
     }
 
     @Test func aBadScenarioIsRefusedWithItsPlaceAndNothingIsWritten() throws {

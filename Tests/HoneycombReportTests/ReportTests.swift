@@ -147,3 +147,24 @@ import Testing
         }
     }
 }
+
+@Suite struct SVGChartTests {
+    let chart = SVGChart(title: "Queue <length>", xLabel: "time (h)", yLabel: "tasks",
+                         series: [.init(name: "a", points: [(0, 0), (1, 5), (2, 3)]),
+                                  .init(name: "b", points: [(0, 1), (1, .nan), (2, 2)])])
+
+    @Test func aChartIsOneSelfContainedSVGWithAPolylinePerSeries() {
+        let svg = chart.svg()
+        #expect(svg.hasPrefix("<svg xmlns=\"http://www.w3.org/2000/svg\""))
+        #expect(svg.hasSuffix("</svg>\n"))
+        #expect(svg.components(separatedBy: "<polyline").count - 1 == 2)
+        #expect(svg.contains("Queue &lt;length&gt;"))   // escaped
+        #expect(!svg.contains("nan"))                    // missing samples are left out
+        #expect(svg == chart.svg())                      // the same data gives the same bytes
+    }
+
+    @Test func ticksAreRound() {
+        #expect(SVGChart.ticks(0, 10) == [0, 2, 4, 6, 8, 10])
+        #expect(SVGChart.ticks(0, 0.9) == [0, 0.2, 0.4, 0.6000000000000001, 0.8])
+    }
+}

@@ -47,6 +47,8 @@ public struct Simulation {
     var draining = false
     var effects = PlaneEffects()
     public private(set) var eventsProcessed = 0
+    /// Called every 2¹⁸ events with the virtual time reached (for progress on a terminal).
+    public var onProgress: ((Instant) -> Void)?
 
     // The world.
     var executors: [ExecutorModel] = []
@@ -146,6 +148,7 @@ public struct Simulation {
             let (time, event) = queue.pop()!
             now = time
             eventsProcessed += 1
+            if eventsProcessed & 0x3FFFF == 0 { onProgress?(now) }
             handle(event)
         }
         now = end

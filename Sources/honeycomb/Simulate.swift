@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HoneycombCore
 import HoneycombReport
 import HoneycombSim
 
@@ -49,9 +50,17 @@ struct Simulate: ParsableCommand {
         let folder = out ?? (updateBaseline ? "Reports/\(safeName(loaded.name))" : "Reports/runs/\(safeName(loaded.name))")
         let watch = Stopwatch()
         var result: (Report, events: Int, decisions: Int, series: [RunSeries])?
-        watch.measure {
-            result = SimulationRunner.run(loaded, seed: seed, replications: replications, parallelism: jobs)
+        // A progress line on a terminal; nothing when output goes elsewhere.
+        let started = ContinuousClock.now
+        var progress: (@Sendable (RunProgress) -> Void)?
+        if isatty(STDERR_FILENO) != 0 {
+            progress = { @Sendable p in FileHandle.standardError.write(Data(progressLine(p, since: started).utf8)) }
         }
+        watch.measure {
+            result = SimulationRunner.run(loaded, seed: seed, replications: replications, parallelism: jobs,
+                                          progress: progress)
+        }
+        if progress != nil { FileHandle.standardError.write(Data("\n".utf8)) }
         let (report, events, decisions, series) = result!
         let wall = watch.seconds
         let runtime = RuntimeFigures(wallSeconds: wall, events: events, decisions: decisions,
@@ -116,6 +125,17 @@ func writeAtomically(_ text: String, to path: String) throws {
 
 func safeName(_ s: String) -> String {
     String(s.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "-" })
+}
+
+/// `simulate: 3/8 replications done, at 2h10m of 4h, 12.3M events, 1.5M events/s`.
+func progressLine(_ p: RunProgress, since started: ContinuousClock.Instant) -> String {
+    let d = ContinuousClock.now - started
+    let wall = Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    let millions = Double(p.events) / 1e6
+    let rate = wall > 0 ? millions / wall : 0
+    let at = TimeSpan(nanoseconds: p.virtualTime.nanoseconds / 60_000_000_000 * 60_000_000_000)
+    return "\rsimulate: \(p.done)/\(p.total) replications done, at \(at) of \(p.duration), "
+        + "\(Report.figure((millions * 10).rounded() / 10))M events, \(Report.figure((rate * 100).rounded() / 100))M events/s   "
 }
 
 /// The process's peak resident set, from getrusage (kilobytes on Linux).

@@ -8,6 +8,12 @@ extension Report {
         out += "Seed \(run.seed), \(n) replication\(n == 1 ? "" : "s") of "
         out += "\(Self.humanSeconds(run.durationSeconds)) each, warm-up \(Self.humanSeconds(run.warmupSeconds)) discarded. "
         out += "Intervals are 95 % Student-t intervals across replications.\n\n"
+        if let note = run.warmupNote { out += note + "\n\n" }
+        if let p = run.precision {
+            out += "Replications were added until every headline metric's half-width was within "
+                + "\(Self.figure(p.target * 100)) % of its mean (" + p.metrics.map { "`\($0)`" }.joined(separator: ", ") + "): "
+                + (p.met ? "met with \(n) replications.\n\n" : "**not met** by the cap of \(p.cap) replications.\n\n")
+        }
         out += "| metric | unit | mean | ± 95 % | min | max | better |\n"
         out += "|---|---|---:|---:|---:|---:|---|\n"
         for m in metrics {

@@ -53,6 +53,10 @@ public struct RunDescription: Hashable, Sendable {
     public var replicationSeeds: [UInt64]
     public var durationSeconds: Double
     public var warmupSeconds: Double
+    /// Set when replications were added until a precision target was met (or the cap hit).
+    public var precision: PrecisionOutcome?
+    /// How the warm-up was chosen, when it was chosen from the data.
+    public var warmupNote: String?
 
     public init(scenario: String, scenarioFingerprint: String, seed: UInt64, replicationSeeds: [UInt64],
                 durationSeconds: Double, warmupSeconds: Double) {
@@ -62,6 +66,23 @@ public struct RunDescription: Hashable, Sendable {
         self.replicationSeeds = replicationSeeds
         self.durationSeconds = durationSeconds
         self.warmupSeconds = warmupSeconds
+    }
+}
+
+/// What `--precision` achieved.
+public struct PrecisionOutcome: Hashable, Sendable {
+    /// The largest allowed 95 % half-width, as a fraction of the mean.
+    public var target: Double
+    /// The metrics held to it.
+    public var metrics: [String]
+    /// Whether all met it (false: the replication cap came first).
+    public var met: Bool
+    public var cap: Int
+    public init(target: Double, metrics: [String], met: Bool, cap: Int) {
+        self.target = target
+        self.metrics = metrics
+        self.met = met
+        self.cap = cap
     }
 }
 
@@ -101,7 +122,7 @@ public struct Report: Hashable, Sendable {
                 "max": .number(m.max),
             ])
         }
-        return .object([
+        var top: [String: JSONValue] = [
             "schema": .string(Report.schema),
             "scenario": .object([
                 "name": .string(run.scenario),
@@ -113,7 +134,13 @@ public struct Report: Hashable, Sendable {
                 "warmupSeconds": .number(run.warmupSeconds),
             ]),
             "metrics": .object(metricFields),
-        ])
+        ]
+        if let p = run.precision {
+            top["precision"] = .object(["target": .number(p.target), "metrics": .array(p.metrics.map(JSONValue.string)),
+                                        "met": .bool(p.met), "cap": .number(Double(p.cap))])
+        }
+        if let note = run.warmupNote { top["warmupNote"] = .string(note) }
+        return .object(top)
     }
 }
 

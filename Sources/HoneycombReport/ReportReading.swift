@@ -70,9 +70,13 @@ extension Report {
             }
             metrics.append(MetricResult(MetricDefinition(key, unit: unit, dir), values: values))
         }
-        self.init(run: RunDescription(scenario: name, scenarioFingerprint: s["fingerprint"]?.string ?? "",
-                                      seed: seed, replicationSeeds: seeds, durationSeconds: duration,
-                                      warmupSeconds: warmup),
-                  metrics: metrics)
+        var run = RunDescription(scenario: name, scenarioFingerprint: s["fingerprint"]?.string ?? "",
+                                 seed: seed, replicationSeeds: seeds, durationSeconds: duration, warmupSeconds: warmup)
+        if let p = json["precision"], let target = p["target"]?.number, let cap = p["cap"]?.number {
+            run.precision = PrecisionOutcome(target: target, metrics: p["metrics"]?.array?.compactMap(\.string) ?? [],
+                                             met: p["met"] == .bool(true), cap: Int(cap))
+        }
+        run.warmupNote = json["warmupNote"]?.string
+        self.init(run: run, metrics: metrics)
     }
 }

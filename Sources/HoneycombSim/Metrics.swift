@@ -82,6 +82,8 @@ public struct RunSeries: Sendable {
 
     /// Levels at which wait quantiles are kept: 0, 1/200, …, 1.
     public static let levels = (0...200).map { Double($0) / 200 }
+
+    public init() {}
 }
 
 public struct ReplicationResult: Sendable {

@@ -11,6 +11,8 @@ public struct Scenario: Sendable {
     public var duration: TimeSpan
     /// Observations before this are discarded.
     public var warmup: TimeSpan
+    /// `warmup: auto`: a pilot replication chooses the warm-up (MSER-5) before the run.
+    public var autoWarmup: Bool
     public var pools: [Pool]
     public var agents: [Agent]
     public var workloads: [Workload]

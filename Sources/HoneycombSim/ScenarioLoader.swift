@@ -61,7 +61,9 @@ struct ScenarioReader {
                                              "sampleEvery", "models", "cloud"])
         let duration = try top.required("duration").seconds(allowZero: false)
         if duration > 10 * 365 * 86400 { throw try top.required("duration").error("expected a run of at most 10 years") }
-        let warmup = try top.optional("warmup")?.seconds() ?? 0
+        // `warmup: auto`: chosen by MSER-5 from a pilot replication.
+        let autoWarmup = try top.optional("warmup").map { (try? $0.string()) == "auto" } ?? false
+        let warmup = autoWarmup ? 0 : try top.optional("warmup")?.seconds() ?? 0
         if warmup >= duration { throw try top.required("warmup").error("expected a warm-up shorter than the duration") }
 
         let (tenants, budgets) = try tenantList(top.optional("tenants"))
@@ -109,6 +111,7 @@ struct ScenarioReader {
             replications: try top.optional("replications")?.int(min: 1, max: 10_000) ?? 1,
             duration: .seconds(duration),
             warmup: .seconds(warmup),
+            autoWarmup: autoWarmup,
             pools: pools,
             agents: agents,
             workloads: workloads,

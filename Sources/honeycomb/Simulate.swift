@@ -20,6 +20,12 @@ struct Simulate: ParsableCommand {
     @Option(help: "Number of replications, instead of the scenario's.")
     var replications: Int?
 
+    @Option(help: "Add replications until every headline metric's 95 % half-width is within this share of its mean, e.g. 5%.")
+    var precision: String?
+
+    @Option(name: .customLong("max-replications"), help: "The most replications --precision may run.")
+    var maxReplications: Int = 100
+
     @Option(help: "Replications run at once (default: the number of cores).")
     var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
 
@@ -36,6 +42,10 @@ struct Simulate: ParsableCommand {
     func validate() throws {
         if let replications, replications < 1 { throw ValidationError("--replications must be at least 1") }
         if jobs < 1 { throw ValidationError("--jobs must be at least 1") }
+        if let precision, parsePrecision(precision) == nil {
+            throw ValidationError("--precision takes a share such as 5% or 0.05 (above 0, below 100 %), got '\(precision)'")
+        }
+        if maxReplications < 2 { throw ValidationError("--max-replications must be at least 2") }
         for o in overrides where ScenarioOverride(o) == nil {
             throw ValidationError("--set takes PATH=VALUE, got '\(o)'")
         }
@@ -58,6 +68,7 @@ struct Simulate: ParsableCommand {
         }
         watch.measure {
             result = SimulationRunner.run(loaded, seed: seed, replications: replications, parallelism: jobs,
+                                          precision: precision.flatMap(parsePrecision).map { ($0, maxReplications) },
                                           progress: progress)
         }
         if progress != nil { FileHandle.standardError.write(Data("\n".utf8)) }
@@ -125,6 +136,14 @@ func writeAtomically(_ text: String, to path: String) throws {
 
 func safeName(_ s: String) -> String {
     String(s.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "-" })
+}
+
+/// `5%` or `0.05` as a fraction in (0, 1).
+func parsePrecision(_ text: String) -> Double? {
+    let t = text.trimmingCharacters(in: .whitespaces)
+    let v = t.hasSuffix("%") ? Double(t.dropLast()).map { $0 / 100 } : Double(t)
+    guard let v, v > 0, v < 1 else { return nil }
+    return v
 }
 
 /// `simulate: 3/8 replications done, at 2h10m of 4h, 12.3M events, 1.5M events/s`.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HoneycombReport
+import HoneycombSim
 
 struct Compare: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -31,6 +32,9 @@ struct Compare: ParsableCommand {
     @Option(help: "Significance level.")
     var alpha: Double = 0.05
 
+    @Option(help: "Folder for plots of base and new on the same axes (from the series.json beside each report).")
+    var plots: String?
+
     mutating func run() throws {
         do {
             guard ["text", "markdown", "json"].contains(format) else {
@@ -43,9 +47,11 @@ struct Compare: ParsableCommand {
                 }
                 thresholds[String(t[..<eq])] = v / 100
             }
-            let comparisons = try pairs().map {
+            let pairs = try pairs()
+            let comparisons = try pairs.map {
                 try Comparison(base: $0.0, new: $0.1, alpha: alpha, defaultThreshold: threshold / 100, thresholds: thresholds)
             }
+            if let plots { try drawPlots(pairs, into: plots) }
             switch format {
             case "markdown": print(comparisons.map { $0.markdown() }.joined(separator: "\n"))
             case "json":
@@ -64,14 +70,34 @@ struct Compare: ParsableCommand {
         }
     }
 
-    /// The reports to compare: two files, or the scenarios two folders have in common.
-    private func pairs() throws -> [(Report, Report)] {
+    /// Base and new on the same axes, for each pair whose folders hold a series.json.
+    private func drawPlots(_ pairs: [(Report, Report, String, String)], into folder: String) throws {
+        for (b, _, bPath, nPath) in pairs {
+            func series(_ reportPath: String) -> RunSeries? {
+                let path = URL(fileURLWithPath: reportPath).deletingLastPathComponent().appendingPathComponent("series.json").path
+                guard let data = FileManager.default.contents(atPath: path),
+                      let json = try? JSONValue.parse(String(decoding: data, as: UTF8.self)) else { return nil }
+                return RunSeries(json: json)
+            }
+            guard let bs = series(bPath), let ns = series(nPath) else {
+                printError("compare: no series.json beside both reports of \(b.run.scenario): no plots for it")
+                continue
+            }
+            let dir = pairs.count > 1 ? "\(folder)/\(safeName(b.run.scenario))" : folder
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            let llm = b.metrics.contains { $0.definition.name.hasPrefix("llm.") }
+            for c in Plots.charts([("base", bs), ("new", ns)], llm: llm) { try writeAtomically(c.svg, to: "\(dir)/\(c.file)") }
+        }
+    }
+
+    /// The reports to compare (with their paths): two files, or the scenarios two folders have in common.
+    private func pairs() throws -> [(Report, Report, String, String)] {
         var isDir: ObjCBool = false
         let fm = FileManager.default
         guard fm.fileExists(atPath: base, isDirectory: &isDir) else {
             throw ComparisonError(description: "\(base) does not exist")
         }
-        if !isDir.boolValue { return [(try Report.load(path: base), try Report.load(path: new))] }
+        if !isDir.boolValue { return [(try Report.load(path: base), try Report.load(path: new), base, new)] }
         func reports(_ folder: String) throws -> [String: String] {
             var out: [String: String] = [:]
             for name in (try? fm.contentsOfDirectory(atPath: folder)) ?? [] {
@@ -86,6 +112,6 @@ struct Compare: ParsableCommand {
             throw ComparisonError(description: "\(base) and \(new) have no scenario folder with a report.json in common")
         }
         for missing in b.keys.filter({ n[$0] == nil }).sorted() { printError("compare: no new report for \(missing)") }
-        return try common.map { (try Report.load(path: b[$0]!), try Report.load(path: n[$0]!)) }
+        return try common.map { (try Report.load(path: b[$0]!), try Report.load(path: n[$0]!), b[$0]!, n[$0]!) }
     }
 }

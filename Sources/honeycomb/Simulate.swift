@@ -81,7 +81,9 @@ struct Simulate: ParsableCommand {
         try writeAtomically(report.json().canonicalText(), to: "\(folder)/report.json")
         try writeAtomically(report.markdown(), to: "\(folder)/report.md")
         if !updateBaseline {
-            let charts = Plots.charts(series, llm: loaded.llm != nil)
+            let mean = RunSeries.mean(of: series)
+            try writeAtomically(mean.json().canonicalText(), to: "\(folder)/series.json")
+            let charts = Plots.charts([("mean of \(series.count) replications", mean)], llm: loaded.llm != nil)
             for c in charts { try writeAtomically(c.svg, to: "\(folder)/\(c.file)") }
             try writeAtomically(report.html(plots: charts.map { ($0.file, $0.title) }), to: "\(folder)/report.html")
         }

@@ -157,3 +157,23 @@ import Testing
         #expect(m.status == 2)
     }
 }
+
+@Suite struct ComparePlotTests {
+    @Test func compareDrawsBaseAndNewOnTheSameAxes() throws {
+        let dir = try CommandLineTests.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for (name, extra) in [("a", [String]()), ("b", ["--set", "policy.scheduler.score.binpack=1"])] {
+            let r = try CommandLineTests.honeycomb(["simulate", "Scenarios/office-fleet.yaml", "--replications", "2",
+                                                    "--set", "duration=1h", "--set", "warmup=10m", "--quiet",
+                                                    "--out", dir.appendingPathComponent(name).path] + extra)
+            #expect(r.status == 0, "\(r.err)")
+        }
+        let plots = dir.appendingPathComponent("plots")
+        let r = try CommandLineTests.honeycomb(["compare", dir.appendingPathComponent("a/report.json").path,
+                                                dir.appendingPathComponent("b/report.json").path, "--plots", plots.path])
+        #expect(r.status == 0 || r.status == 1, "\(r.err)")
+        let svg = try String(contentsOf: plots.appendingPathComponent("utilization.svg"), encoding: .utf8)
+        #expect(svg.components(separatedBy: "<polyline").count - 1 == 2)
+        #expect(svg.contains(">base</text>") && svg.contains(">new</text>"))
+    }
+}

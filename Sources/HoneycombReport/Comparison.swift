@@ -32,8 +32,10 @@ public struct ComparisonRow: Sendable {
 
 /// Two reports of one scenario compared metric by metric, as a reviewer reads it: the paired
 /// Wilcoxon signed-rank test when both ran on the same seeds (common random numbers), the
-/// Mann–Whitney U test otherwise; a change counts only when significant *and* beyond the
-/// metric's noise threshold, and the metric's direction decides better or worse.
+/// Mann–Whitney U test otherwise; a change counts only when significant after Holm's
+/// correction across the report's directional metrics *and* beyond the metric's noise
+/// threshold, and the metric's direction decides better or worse. A metric that had a value
+/// and has none is worse.
 public struct Comparison: Sendable {
     public var scenario: String
     public var paired: Bool
@@ -73,18 +75,42 @@ public struct Comparison: Sendable {
             }
             let bm = b.interval.mean, nm = n.interval.mean
             let delta = bm == nm ? 0 : (nm - bm) / abs(bm) * 100
-            let threshold = (thresholds[b.definition.name] ?? defaultThreshold) * 100
-            let significant = test.pValue.isFinite && test.pValue < alpha && abs(delta) > threshold
-            let verdict: Verdict
-            switch (significant, b.definition.direction) {
-            case (false, _): verdict = .same
-            case (true, .neutral): verdict = .changed
-            case (true, .lowerIsBetter): verdict = nm < bm ? .better : .worse
-            case (true, .higherIsBetter): verdict = nm > bm ? .better : .worse
-            }
             rows.append(ComparisonRow(metric: b.definition.name, unit: b.definition.unit, direction: b.definition.direction,
                                       base: b.interval, new: n.interval, deltaPercent: delta, pValue: test.pValue,
-                                      verdict: verdict))
+                                      verdict: .same))
+            let lost = b.values.filter(\.isFinite).count - n.values.filter(\.isFinite).count
+            if bm.isFinite && !nm.isFinite {
+                notes.append("`\(b.definition.name)` has no value in the new run.")
+            } else if lost > 0 {
+                notes.append("`\(b.definition.name)` has a value in \(lost) fewer replications in the new run.")
+            }
+        }
+        // Many metrics are tested at once: Holm's step-down correction keeps the chance of
+        // any false "better" or "worse" across the report's directional metrics below alpha.
+        let tested = rows.indices.filter { rows[$0].direction != .neutral && rows[$0].pValue.isFinite }
+            .sorted { (rows[$0].pValue, $0) < (rows[$1].pValue, $1) }
+        var rejected = Set<Int>()
+        for (k, i) in tested.enumerated() {
+            if rows[i].pValue < alpha / Double(tested.count - k) { rejected.insert(i) } else { break }
+        }
+        for i in rows.indices {
+            let r = rows[i]
+            let threshold = (thresholds[r.metric] ?? defaultThreshold) * 100
+            let beyond = abs(r.deltaPercent) > threshold
+            switch r.direction {
+            case .neutral:
+                rows[i].verdict = r.pValue.isFinite && r.pValue < alpha && beyond ? .changed : .same
+            case .lowerIsBetter, .higherIsBetter:
+                if r.base.mean.isFinite && !r.new.mean.isFinite {
+                    rows[i].verdict = .worse  // it had a value and has none
+                } else if rejected.contains(i) && beyond {
+                    let lower = r.new.mean < r.base.mean
+                    rows[i].verdict = lower == (r.direction == .lowerIsBetter) ? .better : .worse
+                }
+            }
+        }
+        for name in thresholds.keys.sorted() where !rows.contains(where: { $0.metric == name }) {
+            notes.append("No metric `\(name)` (from --metric-threshold) in these reports.")
         }
         for n in new.metrics where base[n.definition.name] == nil {
             notes.append("`\(n.definition.name)` is only in the new report.")

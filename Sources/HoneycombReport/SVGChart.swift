@@ -33,7 +33,7 @@ public struct SVGChart: Sendable {
 
     static let colors = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"]
     static let (width, height) = (640.0, 360.0)
-    static let (left, right, top, bottom) = (64.0, 16.0, 36.0, 48.0)
+    static let (left, right, top, bottom) = (64.0, 16.0, 56.0, 48.0)
 
     /// Round tick values covering `lo…hi`.
     public static func ticks(_ lo: Double, _ hi: Double, count: Int = 5) -> [Double] {
@@ -48,14 +48,17 @@ public struct SVGChart: Sendable {
     }
 
     static func label(_ v: Double) -> String {
-        if v == v.rounded() && abs(v) < 1e7 { return String(Int64(v)) }
-        return String(format: abs(v) < 0.01 ? "%.3g" : "%.2f", v)
+        if v == v.rounded() && abs(v) < 1e6 { return String(Int64(v)) }
+        return String(format: abs(v) < 0.01 || abs(v) >= 1e6 ? "%.3g" : "%.2f", v)
     }
 
     public func svg() -> String {
         let all = series.flatMap(\.points).filter { $0.x.isFinite && $0.y.isFinite }
         let xs = all.map(\.x), ys = all.map(\.y)
-        let x0 = xs.min() ?? 0, x1 = max(xs.max() ?? 1, x0 + 1e-9)
+        // A distribution's axis starts at zero; a flat one still gets a readable width.
+        let x0 = steps ? min(0, xs.min() ?? 0) : xs.min() ?? 0
+        var x1 = xs.max() ?? 1
+        if x1 - x0 <= abs(x0) * 1e-9 { x1 = x0 + max(abs(x0), 1) }
         var y0 = yRange?.lowerBound ?? min(0, ys.min() ?? 0)
         var y1 = yRange?.upperBound ?? (ys.max() ?? 1)
         if y1 <= y0 { y1 = y0 + 1 }
@@ -71,37 +74,45 @@ public struct SVGChart: Sendable {
         <text x="\(f(Self.width / 2))" y="20" text-anchor="middle" font-size="14" font-weight="bold">\(escape(title))</text>
 
         """
-        for t in Self.ticks(y0, y1) {
+        var previous = ""
+        for t in Self.ticks(y0, y1) where Self.label(t) != previous {
+            previous = Self.label(t)
             out += "<line x1=\"\(f(Self.left))\" y1=\"\(f(py(t)))\" x2=\"\(f(Self.left + w))\" y2=\"\(f(py(t)))\" stroke=\"#e5e5e5\"/>\n"
             out += "<text x=\"\(f(Self.left - 6))\" y=\"\(f(py(t) + 4))\" text-anchor=\"end\">\(Self.label(t))</text>\n"
         }
-        for t in Self.ticks(x0, x1) {
+        previous = ""
+        for t in Self.ticks(x0, x1) where Self.label(t) != previous {
+            previous = Self.label(t)
             out += "<line x1=\"\(f(px(t)))\" y1=\"\(f(Self.top + h))\" x2=\"\(f(px(t)))\" y2=\"\(f(Self.top + h + 4))\" stroke=\"#333\"/>\n"
             out += "<text x=\"\(f(px(t)))\" y=\"\(f(Self.top + h + 18))\" text-anchor=\"middle\">\(Self.label(t))</text>\n"
         }
         out += "<rect x=\"\(f(Self.left))\" y=\"\(f(Self.top))\" width=\"\(f(w))\" height=\"\(f(h))\" fill=\"none\" stroke=\"#333\"/>\n"
         out += "<text x=\"\(f(Self.left + w / 2))\" y=\"\(f(Self.height - 8))\" text-anchor=\"middle\">\(escape(xLabel))</text>\n"
         out += "<text transform=\"translate(16 \(f(Self.top + h / 2))) rotate(-90)\" text-anchor=\"middle\">\(escape(yLabel))</text>\n"
-        var legend = ""
+        // The legend in a row under the title, outside the plot, so that it hides no data.
+        var lx = Self.left
         for (k, s) in series.enumerated() {
-            let pts = s.points.filter { $0.x.isFinite && $0.y.isFinite }
-            guard !pts.isEmpty else { continue }
-            var coords: [String] = []
-            for (i, p) in pts.enumerated() {
-                if steps && i > 0 { coords.append("\(f(px(p.x))),\(f(py(pts[i - 1].y)))") }
-                coords.append("\(f(px(p.x))),\(f(py(p.y)))")
+            // Missing samples break the line rather than being bridged.
+            var segments: [[String]] = [[]]
+            for (i, p) in s.points.enumerated() {
+                guard p.x.isFinite && p.y.isFinite else {
+                    if !segments[segments.count - 1].isEmpty { segments.append([]) }
+                    continue
+                }
+                if steps && i > 0 && s.points[i - 1].y.isFinite && !segments[segments.count - 1].isEmpty {
+                    segments[segments.count - 1].append("\(f(px(p.x))),\(f(py(s.points[i - 1].y)))")
+                }
+                segments[segments.count - 1].append("\(f(px(p.x))),\(f(py(p.y)))")
             }
+            let drawn = segments.filter { !$0.isEmpty }
+            guard !drawn.isEmpty else { continue }
             let color = Self.colors[k % Self.colors.count]
-            out += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"1.8\" points=\"\(coords.joined(separator: " "))\"/>\n"
-            let ly = Self.top + 16 + Double(k) * 16
-            legend += "<line x1=\"\(f(Self.left + w - 150))\" y1=\"\(f(ly - 4))\" x2=\"\(f(Self.left + w - 130))\" y2=\"\(f(ly - 4))\" stroke=\"\(color)\" stroke-width=\"2\"/>\n"
-            legend += "<text x=\"\(f(Self.left + w - 124))\" y=\"\(f(ly))\">\(escape(s.name))</text>\n"
-        }
-        // The legend on a white box, drawn last so that no line crosses it.
-        if !legend.isEmpty {
-            out += "<rect x=\"\(f(Self.left + w - 156))\" y=\"\(f(Self.top + 4))\" width=\"150\" "
-                + "height=\"\(f(Double(series.count) * 16 + 6))\" fill=\"white\" fill-opacity=\"0.9\" stroke=\"#ccc\"/>\n"
-            out += legend
+            for seg in drawn {
+                out += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"1.8\" points=\"\(seg.joined(separator: " "))\"/>\n"
+            }
+            out += "<line x1=\"\(f(lx))\" y1=\"38\" x2=\"\(f(lx + 18))\" y2=\"38\" stroke=\"\(color)\" stroke-width=\"2\"/>\n"
+            out += "<text x=\"\(f(lx + 22))\" y=\"42\">\(escape(s.name))</text>\n"
+            lx += 30 + Double(s.name.count) * 6.5
         }
         return out + "</svg>\n"
     }
@@ -126,7 +137,16 @@ extension Report {
                 + "<td class=n>\(Report.figure(m.min))</td><td class=n>\(Report.figure(m.max))</td>"
                 + "<td>\(m.definition.direction == .neutral ? "" : m.definition.direction.rawValue)</td></tr>\n"
         }
-        let figures = plots.map { "<figure><img src=\"\($0.file)\" alt=\"\(esc($0.title))\"></figure>" }.joined(separator: "\n")
+        func attr(_ s: String) -> String { esc(s).replacingOccurrences(of: "\"", with: "&quot;").replacingOccurrences(of: ">", with: "&gt;") }
+        let figures = plots.map { "<figure><img src=\"\(attr($0.file))\" alt=\"\(attr($0.title))\"></figure>" }.joined(separator: "\n")
+        var notes = ""
+        if let note = run.warmupNote { notes += "<p>\(esc(note))</p>\n" }
+        if let p = run.precision {
+            notes += "<p>Replications were added until every headline metric's half-width was within "
+                + "\(Report.figure(p.target * 100)) % of its mean: "
+                + (p.met ? "met with \(run.replicationSeeds.count) replications." : "<b>not met</b> by the cap of \(p.cap) replications.")
+                + "</p>\n"
+        }
         return """
         <!doctype html>
         <html lang="en"><head><meta charset="utf-8"><title>\(esc(run.scenario)) — Honeycomb report</title>
@@ -137,7 +157,7 @@ extension Report {
         <h1>Simulation report: \(esc(run.scenario))</h1>
         <p>Seed \(run.seed), \(run.replicationSeeds.count) replications of \(Report.humanSeconds(run.durationSeconds)),
         warm-up \(Report.humanSeconds(run.warmupSeconds)) discarded. Intervals are 95 % Student-t intervals across replications.</p>
-        <div class="plots">\(figures)</div>
+        \(notes)<div class="plots">\(figures)</div>
         <table><tr><th>metric</th><th>unit</th><th>mean</th><th>± 95 %</th><th>min</th><th>max</th><th>better</th></tr>
         \(rows)</table></body></html>
 

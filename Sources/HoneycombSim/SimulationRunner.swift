@@ -49,7 +49,7 @@ public enum SimulationRunner {
         var all: [ReplicationResult] = []
         var outcome: PrecisionOutcome?
         if let precision {
-            n = max(2, n)
+            n = min(max(2, n), precision.cap)
             all = runReplications(scenario, seed: seed, indices: 0..<n, parallelism: parallelism, progress: progress)
             let headline = headlineMetrics(scenario)
             while true {
@@ -64,8 +64,9 @@ public enum SimulationRunner {
                                                cap: precision.cap)
                     break
                 }
-                // Grow by half again (at least as many as run at once), within the cap.
-                let more = min(precision.cap - all.count, max(parallelism, all.count / 2))
+                // Grow by half again, within the cap (never by how many run at once: the
+                // stopping point must not depend on the machine).
+                let more = min(precision.cap - all.count, max(1, all.count / 2))
                 all += runReplications(scenario, seed: seed, indices: all.count..<(all.count + more),
                                        parallelism: parallelism, progress: progress)
             }
@@ -133,8 +134,11 @@ public enum Warmup {
     public static func mser5(_ series: RunSeries, sampleEvery: TimeSpan, duration: TimeSpan) -> TimeSpan {
         var latest = 0
         for ys in [series.utilization, series.queued, series.online] {
-            let batches = stride(from: 0, to: ys.count - 4, by: 5).map { i in ys[i..<(i + 5)].reduce(0, +) / 5 }
-                .filter(\.isFinite)
+            // A sample with nothing to measure (no executor up) counts as zero, so that batch d
+            // still begins at sample 5d.
+            let batches = stride(from: 0, to: ys.count - 4, by: 5).map { i in
+                ys[i..<(i + 5)].reduce(0) { $0 + ($1.isFinite ? $1 : 0) } / 5
+            }
             let m = batches.count
             guard m >= 4 else { continue }
             var best = 0

@@ -6,14 +6,16 @@ public struct RankTestResult: Hashable, Sendable {
     public var statistic: Double
     /// Two-sided p-value.
     public var pValue: Double
-    /// True when the p-value is exact (small samples without ties), false for the normal
+    /// True when the p-value is exact (a permutation distribution), false for the normal
     /// approximation (with tie and continuity corrections).
     public var exact: Bool
 }
 
 /// Rank tests GSL lacks: Mann–Whitney U for two independent samples and the Wilcoxon
-/// signed-rank test for paired ones. Both two-sided; exact for small samples without ties,
-/// normal approximation with tie correction and continuity correction beyond.
+/// signed-rank test for paired ones. Both two-sided; exact for small samples (up to 40
+/// observations in all, and 50 pairs), ties included, from the permutation distribution of
+/// average ranks; normal approximation with tie and continuity corrections beyond. Counts are
+/// kept as Doubles: exact to 2⁵³, and within rounding far beyond.
 public enum RankTests {
     /// Mann–Whitney U: do `x` and `y` come from the same distribution?
     public static func mannWhitney(_ x: [Double], _ y: [Double]) -> RankTestResult {
@@ -23,14 +25,13 @@ public enum RankTests {
         let (ranks, tieTerm) = averageRanks(x + y)
         let r1 = ranks[..<n1].reduce(0, +)
         let u1 = r1 - Double(n1 * (n1 + 1)) / 2
-        let u2 = Double(n1 * n2) - u1
-        if tieTerm == 0 && n1 <= 30 && n2 <= 30 {
-            // P(U ≤ u) from the exact null distribution of U.
-            let counts = mannWhitneyCounts(n1, n2)
-            let total = counts.reduce(0, +)
-            let u = Int(min(u1, u2).rounded())
-            let tail = counts[...u].reduce(0, +) / total
-            return RankTestResult(statistic: u1, pValue: min(1, 2 * tail), exact: true)
+        if n1 + n2 <= 40 {
+            // Exact: the permutation distribution of the first sample's rank sum, with tied
+            // observations sharing their average rank (doubled, to stay whole numbers).
+            let doubled = ranks.map { Int(($0 * 2).rounded()) }
+            let counts = subsetSumCounts(doubled, choose: n1)
+            let observed = Int((r1 * 2).rounded())
+            return RankTestResult(statistic: u1, pValue: twoSided(counts, observed), exact: true)
         }
         let n = Double(n1 + n2)
         let mean = Double(n1 * n2) / 2
@@ -48,17 +49,46 @@ public enum RankTests {
         guard n > 0 else { return RankTestResult(statistic: 0, pValue: 1, exact: true) }
         let (ranks, tieTerm) = averageRanks(d.map(abs))
         let wPlus = zip(d, ranks).reduce(0.0) { $0 + ($1.0 > 0 ? $1.1 : 0) }
-        let total = Double(n * (n + 1)) / 2
-        if tieTerm == 0 && n <= 50 {
-            let counts = signedRankCounts(n)
-            let all = counts.reduce(0, +)
-            let t = Int(min(wPlus, total - wPlus).rounded())
-            let tail = counts[...t].reduce(0, +) / all
-            return RankTestResult(statistic: wPlus, pValue: min(1, 2 * tail), exact: true)
+        if n <= 50 {
+            // Exact: every sign pattern equally likely, tied differences sharing their
+            // average rank (doubled, to stay whole numbers).
+            let doubled = ranks.map { Int(($0 * 2).rounded()) }
+            var counts = [Double](repeating: 0, count: doubled.reduce(0, +) + 1)
+            counts[0] = 1
+            for r in doubled where r > 0 {
+                for w in stride(from: counts.count - 1, through: r, by: -1) { counts[w] += counts[w - r] }
+            }
+            return RankTestResult(statistic: wPlus, pValue: twoSided(counts, Int((wPlus * 2).rounded())), exact: true)
         }
+        let total = Double(n * (n + 1)) / 2
         let mean = total / 2
         let variance = Double(n * (n + 1) * (2 * n + 1)) / 24 - tieTerm / 48
         return RankTestResult(statistic: wPlus, pValue: normalTwoSided(wPlus - mean, variance), exact: false)
+    }
+
+    /// Twice the smaller tail of a permutation distribution (`counts[s]` ways to reach s),
+    /// at the observed value, capped at 1.
+    private static func twoSided(_ counts: [Double], _ observed: Int) -> Double {
+        let all = counts.reduce(0, +)
+        let lower = counts[...min(observed, counts.count - 1)].reduce(0, +) / all
+        let upper = observed < counts.count ? counts[max(0, observed)...].reduce(0, +) / all : 0
+        return min(1, 2 * min(lower, upper))
+    }
+
+    /// How many ways to choose `k` of `values` give each total (values small whole numbers).
+    static func subsetSumCounts(_ values: [Int], choose k: Int) -> [Double] {
+        let maxSum = values.sorted(by: >).prefix(k).reduce(0, +)
+        // f[j][s]: ways to choose j items summing to s, items added one at a time.
+        var f = [[Double]](repeating: [Double](repeating: 0, count: maxSum + 1), count: k + 1)
+        f[0][0] = 1
+        for v in values {
+            for j in stride(from: k, through: 1, by: -1) {
+                for sum in stride(from: maxSum, through: v, by: -1) where f[j - 1][sum - v] != 0 {
+                    f[j][sum] += f[j - 1][sum - v]
+                }
+            }
+        }
+        return f[k]
     }
 
     /// Ranks from 1 with ties given their average rank, and Σ(t³ − t) over tie groups.
@@ -84,36 +114,5 @@ public enum RankTests {
         guard variance > 0 else { return 1 }
         let z = max(0, abs(deviation) - 0.5) / variance.squareRoot()
         return min(1, 2 * gsl_cdf_ugaussian_Q(z))
-    }
-
-    /// How many arrangements give each value of U, for samples of n1 and n2 (as Doubles, to
-    /// stay exact far beyond Int64 for the sizes used).
-    static func mannWhitneyCounts(_ n1: Int, _ n2: Int) -> [Double] {
-        // f[i][j][u]: arrangements of i and j items with statistic u; built up by adding
-        // the largest item to one sample or the other.
-        var f = [[[Double]]](repeating: [[Double]](repeating: [], count: n2 + 1), count: n1 + 1)
-        for i in 0...n1 {
-            for j in 0...n2 {
-                var row = [Double](repeating: 0, count: i * j + 1)
-                if i == 0 || j == 0 {
-                    row[0] = 1
-                } else {
-                    for (u, c) in f[i - 1][j].enumerated() where c > 0 { row[u + j] += c }
-                    for (u, c) in f[i][j - 1].enumerated() where c > 0 { row[u] += c }
-                }
-                f[i][j] = row
-            }
-        }
-        return f[n1][n2]
-    }
-
-    /// How many sign patterns give each value of W+ for n ranks.
-    static func signedRankCounts(_ n: Int) -> [Double] {
-        var counts = [Double](repeating: 0, count: n * (n + 1) / 2 + 1)
-        counts[0] = 1
-        for r in 1...n {
-            for w in stride(from: counts.count - 1, through: r, by: -1) { counts[w] += counts[w - r] }
-        }
-        return counts
     }
 }

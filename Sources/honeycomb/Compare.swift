@@ -61,11 +61,12 @@ struct Compare: ParsableCommand {
             default: print(comparisons.map { $0.text() }.joined(separator: "\n"))
             }
             if comparisons.contains(where: { !$0.regressions.isEmpty }) { throw ExitCode(1) }
-        } catch let e as ComparisonError {
-            printError("compare: \(e.description)")
-            throw ExitCode(2)
-        } catch let e as ReportReadError {
-            printError("compare: \(e.description)")
+        } catch let e as ExitCode {
+            throw e
+        } catch {
+            // Anything else (unreadable reports, different scenarios, a folder that cannot be
+            // written) means the input could not be compared: 2, never "a regression".
+            printError("compare: \(error)")
             throw ExitCode(2)
         }
     }
@@ -111,7 +112,10 @@ struct Compare: ParsableCommand {
         guard !common.isEmpty else {
             throw ComparisonError(description: "\(base) and \(new) have no scenario folder with a report.json in common")
         }
-        for missing in b.keys.filter({ n[$0] == nil }).sorted() { printError("compare: no new report for \(missing)") }
+        let missing = b.keys.filter { n[$0] == nil }.sorted()
+        guard missing.isEmpty else {
+            throw ComparisonError(description: "\(new) has no report for \(missing.joined(separator: ", "))")
+        }
         return try common.map { (try Report.load(path: b[$0]!), try Report.load(path: n[$0]!), b[$0]!, n[$0]!) }
     }
 }

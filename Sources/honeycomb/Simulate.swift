@@ -36,7 +36,7 @@ struct Simulate: ParsableCommand {
     var quiet = false
 
     @Flag(name: .customLong("update-baseline"),
-          help: "Write the report as the committed baseline, Reports/<scenario name>/ (no runtime.json).")
+          help: "Write the report as the committed baseline, Reports/<scenario file name>/ (report and series, no plots or runtime).")
     var updateBaseline = false
 
     func validate() throws {
@@ -57,7 +57,9 @@ struct Simulate: ParsableCommand {
             throw CLIFailure(e.description)
         }
         if updateBaseline && out != nil { throw ValidationError("--update-baseline writes to Reports/<scenario>; drop --out") }
-        let folder = out ?? (updateBaseline ? "Reports/\(safeName(loaded.name))" : "Reports/runs/\(safeName(loaded.name))")
+        // Baselines are named after the scenario file, as Reports/gate.list names them.
+        let fileName = URL(fileURLWithPath: scenario).deletingPathExtension().lastPathComponent
+        let folder = out ?? (updateBaseline ? "Reports/\(safeName(fileName))" : "Reports/runs/\(safeName(loaded.name))")
         let watch = Stopwatch()
         var result: (Report, events: Int, decisions: Int, series: [RunSeries])?
         // A progress line on a terminal; nothing when output goes elsewhere.
@@ -80,9 +82,9 @@ struct Simulate: ParsableCommand {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         try writeAtomically(report.json().canonicalText(), to: "\(folder)/report.json")
         try writeAtomically(report.markdown(), to: "\(folder)/report.md")
+        let mean = RunSeries.mean(of: series)
+        try writeAtomically(mean.json().canonicalText(), to: "\(folder)/series.json")
         if !updateBaseline {
-            let mean = RunSeries.mean(of: series)
-            try writeAtomically(mean.json().canonicalText(), to: "\(folder)/series.json")
             let charts = Plots.charts([("mean of \(series.count) replications", mean)], llm: loaded.llm != nil)
             for c in charts { try writeAtomically(c.svg, to: "\(folder)/\(c.file)") }
             try writeAtomically(report.html(plots: charts.map { ($0.file, $0.title) }), to: "\(folder)/report.html")

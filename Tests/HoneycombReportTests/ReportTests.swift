@@ -153,11 +153,12 @@ import Testing
                          series: [.init(name: "a", points: [(0, 0), (1, 5), (2, 3)]),
                                   .init(name: "b", points: [(0, 1), (1, .nan), (2, 2)])])
 
-    @Test func aChartIsOneSelfContainedSVGWithAPolylinePerSeries() {
+    @Test func aChartIsOneSelfContainedSVGWithALinePerSeries() {
         let svg = chart.svg()
         #expect(svg.hasPrefix("<svg xmlns=\"http://www.w3.org/2000/svg\""))
         #expect(svg.hasSuffix("</svg>\n"))
-        #expect(svg.components(separatedBy: "<polyline").count - 1 == 2)
+        // a in one line; b's missing sample breaks its line in two rather than bridging it.
+        #expect(svg.components(separatedBy: "<polyline").count - 1 == 3)
         #expect(svg.contains("Queue &lt;length&gt;"))   // escaped
         #expect(!svg.contains("nan"))                    // missing samples are left out
         #expect(svg == chart.svg())                      // the same data gives the same bytes
@@ -166,5 +167,45 @@ import Testing
     @Test func ticksAreRound() {
         #expect(SVGChart.ticks(0, 10) == [0, 2, 4, 6, 8, 10])
         #expect(SVGChart.ticks(0, 0.9) == [0, 0.2, 0.4, 0.6000000000000001, 0.8])
+    }
+}
+
+@Suite struct ComparisonRegressionTests {
+    @Test func pureSeedNoiseAcrossManyMetricsIsNotARegression() throws {
+        // 30 metrics, each drawn afresh: by chance some would pass p < 0.05 uncorrected.
+        var base: [(String, Direction, [Double])] = [], new: [(String, Direction, [Double])] = []
+        var state: UInt64 = 7
+        func noise() -> Double {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Double(state >> 11) * 0x1p-53
+        }
+        for k in 0..<30 {
+            base.append(("m\(k)", .lowerIsBetter, (0..<12).map { _ in 10 + noise() }))
+            new.append(("m\(k)", .lowerIsBetter, (0..<12).map { _ in 10 + noise() }))
+        }
+        let c = try Comparison(base: ComparisonTests.report(base), new: ComparisonTests.report(new),
+                               defaultThreshold: 0)
+        let uncorrected = c.rows.filter { $0.pValue < 0.05 }.count
+        #expect(c.regressions.isEmpty && c.rows.allSatisfy { $0.verdict == .same }, "uncorrected hits: \(uncorrected)")
+    }
+
+    @Test func aMetricThatLosesItsValueIsWorse() throws {
+        let base = ComparisonTests.report([("task.wait.mean", .lowerIsBetter, [1, 2, 3, 4, 5, 6, 7, 8])])
+        let new = ComparisonTests.report([("task.wait.mean", .lowerIsBetter, [Double](repeating: .nan, count: 8))])
+        let c = try Comparison(base: base, new: new)
+        #expect(c.rows[0].verdict == .worse)
+        #expect(c.notes.contains("`task.wait.mean` has no value in the new run."))
+    }
+
+    @Test func reportsWithPrecisionAndAwkwardNumbersRoundTrip() throws {
+        var run = RunDescription(scenario: "s", scenarioFingerprint: "f", seed: 1, replicationSeeds: [1, 2],
+                                 durationSeconds: 60, warmupSeconds: 0)
+        run.precision = PrecisionOutcome(target: 0.05, metrics: ["a"], met: true, cap: 10)
+        let r = Report(run: run, metrics: [MetricResult(MetricDefinition("a", unit: "s", .lowerIsBetter),
+                                                        values: [24.422766663333334, 1e-300])])
+        let text = r.json().canonicalText()
+        let back = try Report(json: JSONValue.parse(text))
+        #expect(back.run.precision?.met == true)
+        #expect(back.json().canonicalText() == text)
     }
 }

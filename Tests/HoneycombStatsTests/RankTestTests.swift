@@ -21,11 +21,25 @@ import Testing
         #expect(r.statistic == 3 && abs(r.pValue - 0.05555555555555555) < 1e-12)
         let x12 = (1...12).map(Double.init), y12 = (0..<12).map { 3.5 + 2 * Double($0) }
         #expect(abs(RankTests.mannWhitney(x12, y12).pValue - 0.005559590496997955) < 1e-12)
-        // With ties: the normal approximation, tie- and continuity-corrected.
+        // With ties, still exact: the permutation distribution of average ranks (checked by
+        // enumerating all 184,756 splits in Python).
         let t1: [Double] = [3, 4, 4, 5, 6, 6, 7, 8, 9, 12], t2: [Double] = [5, 6, 6, 7, 9, 10, 11, 12, 13, 15]
         let t = RankTests.mannWhitney(t1, t2)
-        #expect(!t.exact && t.statistic == 24)
-        #expect(abs(t.pValue - 0.05255229831226264) < 1e-9)
+        #expect(t.exact && t.statistic == 24)
+        #expect(abs(t.pValue - 0.048702071921886164) < 1e-9)
+        // Beyond 40 observations: SciPy's asymptotic p, tie- and continuity-corrected.
+        let u = (0..<25).map { (Double($0) * 10 / 24 * 10).rounded() / 10 }
+        let v = (0..<25).map { ((1 + Double($0) * 10 / 24) * 10).rounded() / 10 }
+        let a = RankTests.mannWhitney(u, v)
+        #expect(!a.exact && a.statistic == 253)
+        #expect(abs(a.pValue - 0.2523052121646835) < 1e-9)
+    }
+
+    @Test func smallSamplesWithTiesAreNotOverstated() {
+        // [0]*8 against five 1s and three 0s: exactly 2/32 two-sided, not significant.
+        let r = RankTests.wilcoxonSignedRank([Double](repeating: 0, count: 8), [1, 1, 1, 1, 1, 0, 0, 0])
+        #expect(r.exact && abs(r.pValue - 0.0625) < 1e-12)
+        #expect(abs(RankTests.mannWhitney([0, 0, 0], [1, 1, 1]).pValue - 0.1) < 1e-12)
     }
 
     @Test func wilcoxonExactMatchesTheTables() {
@@ -48,12 +62,13 @@ import Testing
         let r = RankTests.wilcoxonSignedRank(p, q)
         #expect(r.exact && min(r.statistic, 36 - r.statistic) == 2)
         #expect(abs(r.pValue - 0.0234375) < 1e-12)
-        // A zero difference and ties: normal approximation.
+        // A zero difference (dropped) and ties: exact over all 512 sign patterns (enumerated in
+        // Python; SciPy's normal approximation gives 0.6353).
         let a: [Double] = [125, 115, 130, 140, 140, 115, 140, 125, 140, 135]
         let b: [Double] = [110, 122, 125, 120, 140, 124, 123, 137, 135, 145]
         let t = RankTests.wilcoxonSignedRank(a, b)
-        #expect(!t.exact)
-        #expect(abs(t.pValue - 0.6352893188352069) < 1e-9)
+        #expect(t.exact && t.statistic == 18)
+        #expect(abs(t.pValue - 0.6328125) < 1e-12)
     }
 
     @Test func identicalPairsAreNotSignificant() {

@@ -1,14 +1,23 @@
 #!/usr/bin/env bash
 # The simulation gate: runs each scenario listed in Reports/gate.list and compares its report
-# with the committed baseline in Reports/<scenario>/. Prints the comparison tables (Markdown)
-# and exits 1 when any metric got significantly worse, 2 when a report cannot be compared.
-# A deliberate change of behaviour regenerates the baselines in the same commit:
-#   honeycomb simulate Scenarios/<name>.yaml --update-baseline
+# with the committed baseline in Reports/<scenario file name>/. Prints the comparison tables
+# (Markdown) on stdout and exits 1 when any metric got significantly worse, 2 when something
+# cannot be run or compared. A deliberate change of behaviour regenerates the baselines in the
+# same commit:  honeycomb simulate Scenarios/<name>.yaml --update-baseline
+#
+# HONEYCOMB_BIN: a honeycomb binary to use (default: build this checkout's).
+# HONEYCOMB_PROJECT: the folder holding Scenarios/ and Reports/ (default: this checkout).
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+here=$(cd "$(dirname "$0")/../.." && pwd)
 
-swift build --product honeycomb >/dev/null || exit 2
-bin=.build/debug/honeycomb
+bin=${HONEYCOMB_BIN:-}
+if [[ -z "$bin" ]]; then
+  # Build output goes to stderr: a broken build shows its errors, and stdout stays the table.
+  (cd "$here" && swift build --product honeycomb) >&2 || { echo "gate: the build failed" >&2; exit 2; }
+  bin=$here/.build/debug/honeycomb
+fi
+cd "${HONEYCOMB_PROJECT:-$here}" || exit 2
+
 out=Reports/runs/gate
 rm -rf "$out"
 mkdir -p "$out"
@@ -23,7 +32,7 @@ while read -r scenario; do
     continue
   fi
   "$bin" simulate "$scenario" --out "$out/$name" --quiet >/dev/null || { status=2; continue; }
-  "$bin" compare "Reports/$name/report.json" "$out/$name/report.json" --format markdown
+  "$bin" compare "Reports/$name/report.json" "$out/$name/report.json" --format markdown --plots "$out/$name/vs-baseline"
   rc=$?
   if ((rc > status)); then status=$rc; fi
 done < Reports/gate.list

@@ -33,10 +33,12 @@ let package = Package(
             name: "HoneycombSim",
             dependencies: ["HoneycombCore", "HoneycombStats", "HoneycombReport", "Yams"]
         ),
+        // The live service's adapters: PostgreSQL through libpq (more to come).
+        .target(name: "HoneycombLive", dependencies: ["HoneycombCore", "CLibPQ"]),
         .executableTarget(
             name: "honeycomb",
             dependencies: [
-                "HoneycombCore", "HoneycombStats", "HoneycombSim", "HoneycombReport",
+                "HoneycombCore", "HoneycombStats", "HoneycombSim", "HoneycombReport", "HoneycombLive",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -49,6 +51,7 @@ let package = Package(
             dependencies: ["HoneycombSim", "HoneycombCore", "HoneycombStats", "HoneycombReport"]
         ),
         .testTarget(name: "CommandLineTests", dependencies: ["honeycomb"]),
+        .testTarget(name: "HoneycombLiveTests", dependencies: ["HoneycombLive"]),
         .testTarget(
             name: "CLibraryTests",
             dependencies: ["CGSL", "CLibPQ", "CHiredis", "CNats", "COpenSSL"]

@@ -1,0 +1,135 @@
+import CLibPQ
+import Foundation
+
+/// An error from PostgreSQL or libpq: what failed, the server's message, its SQLSTATE.
+public struct PostgresError: Error, CustomStringConvertible, Sendable {
+    public var message: String
+    /// The five-character SQLSTATE (`23505` unique violation, `P0001` raised exception, ...).
+    public var sqlState: String?
+    public var description: String { sqlState.map { "\(message) (SQLSTATE \($0))" } ?? message }
+}
+
+/// The rows a query returned, as text (libpq's text format), `nil` for SQL NULL.
+public struct PostgresRows: Sendable {
+    public var columns: [String]
+    public var rows: [[String?]]
+    /// Rows a command touched (INSERT, UPDATE, ...).
+    public var affected: Int
+}
+
+/// One connection to PostgreSQL through libpq.
+///
+/// libpq's calls block, so they never run on Swift's cooperative pool: every call goes to this
+/// connection's own serial dispatch queue, one at a time, and the caller awaits it.
+public final class PostgresConnection: @unchecked Sendable {
+    // @unchecked: the PGconn is touched only on `queue`, one call at a time.
+    private let conn: OpaquePointer
+    private let queue: DispatchQueue
+
+    /// Connects to `url` (`postgresql://user@host:port/db`).
+    public init(url: String) async throws {
+        let queue = DispatchQueue(label: "honeycomb.postgres")
+        self.queue = queue
+        conn = try await withCheckedThrowingContinuation { (k: CheckedContinuation<Handle, Error>) in
+            queue.async {
+                guard let c = PQconnectdb(url) else {
+                    k.resume(throwing: PostgresError(message: "libpq could not allocate a connection", sqlState: nil))
+                    return
+                }
+                guard PQstatus(c) == CONNECTION_OK else {
+                    let message = String(cString: PQerrorMessage(c)).trimmingCharacters(in: .whitespacesAndNewlines)
+                    PQfinish(c)
+                    k.resume(throwing: PostgresError(message: "cannot connect to PostgreSQL: \(message)", sqlState: nil))
+                    return
+                }
+                // Server notices ("already exists, skipping") are not errors: keep them off stderr.
+                PQsetNoticeProcessor(c, { _, _ in }, nil)
+                k.resume(returning: Handle(pointer: c))
+            }
+        }.pointer
+    }
+
+    /// A connection handle in transit from the connecting queue.
+    private struct Handle: @unchecked Sendable {
+        // @unchecked: handed over once, then used only on the connection's queue.
+        let pointer: OpaquePointer
+    }
+
+    deinit {
+        // The last reference is gone, so no call is queued: finish here.
+        PQfinish(conn)
+    }
+
+    /// Runs one statement with `$1`, `$2`, ... parameters (text, `nil` for NULL).
+    @discardableResult
+    public func execute(_ sql: String, _ parameters: [String?] = []) async throws -> PostgresRows {
+        try await withCheckedThrowingContinuation { k in
+            queue.async { k.resume(with: Result { try Self.run(self.conn, sql, parameters) }) }
+        }
+    }
+
+    /// Runs a script of several statements (no parameters), as migrations are.
+    public func executeScript(_ sql: String) async throws {
+        try await withCheckedThrowingContinuation { (k: CheckedContinuation<Void, Error>) in
+            queue.async {
+                let conn = self.conn
+                guard let result = PQexec(conn, sql) else {
+                    k.resume(throwing: PostgresError(message: String(cString: PQerrorMessage(conn)), sqlState: nil))
+                    return
+                }
+                defer { PQclear(result) }
+                let status = PQresultStatus(result)
+                if status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_EMPTY_QUERY {
+                    k.resume()
+                } else {
+                    let message = String(cString: PQresultErrorMessage(result)).trimmingCharacters(in: .whitespacesAndNewlines)
+                    let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
+                    k.resume(throwing: PostgresError(message: message, sqlState: state))
+                }
+            }
+        }
+    }
+
+    /// Runs `body` in one transaction: committed if it returns, rolled back if it throws, so
+    /// that writes which belong together land together or not at all.
+    public func transaction<T: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        try await execute("BEGIN")
+        do {
+            let value = try await body(self)
+            try await execute("COMMIT")
+            return value
+        } catch {
+            _ = try? await execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    private static func run(_ conn: OpaquePointer, _ sql: String, _ parameters: [String?]) throws -> PostgresRows {
+        var cStrings = parameters.map { $0.map { strdup($0) } ?? nil }
+        defer { cStrings.forEach { free($0) } }
+        let result: OpaquePointer? = cStrings.withUnsafeMutableBufferPointer { buffer in
+            buffer.baseAddress!.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: max(1, buffer.count)) { p in
+                PQexecParams(conn, sql, Int32(parameters.count), nil, parameters.isEmpty ? nil : p, nil, nil, 0)
+            }
+        }
+        guard let result else {
+            throw PostgresError(message: String(cString: PQerrorMessage(conn)), sqlState: nil)
+        }
+        defer { PQclear(result) }
+        switch PQresultStatus(result) {
+        case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY:
+            let nCols = Int(PQnfields(result)), nRows = Int(PQntuples(result))
+            let columns = (0..<nCols).map { String(cString: PQfname(result, Int32($0))) }
+            let rows = (0..<nRows).map { r in
+                (0..<nCols).map { c -> String? in
+                    PQgetisnull(result, Int32(r), Int32(c)) == 1 ? nil : String(cString: PQgetvalue(result, Int32(r), Int32(c)))
+                }
+            }
+            return PostgresRows(columns: columns, rows: rows, affected: Int(String(cString: PQcmdTuples(result))) ?? 0)
+        default:
+            let message = String(cString: PQresultErrorMessage(result)).trimmingCharacters(in: .whitespacesAndNewlines)
+            let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
+            throw PostgresError(message: message, sqlState: state)
+        }
+    }
+}

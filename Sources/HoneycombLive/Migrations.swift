@@ -99,10 +99,11 @@ public enum Migrations {
         END $$;
         CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON audit_log
             FOR EACH STATEMENT EXECUTE FUNCTION audit_log_is_append_only();
+        -- Roles belong to the whole server: another database's migration may create it at
+        -- the same moment, so "already there" is fine however it is reported.
         DO $$ BEGIN
-            IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'honeycomb_service') THEN
-                CREATE ROLE honeycomb_service;
-            END IF;
+            CREATE ROLE honeycomb_service;
+        EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
         END $$;
         GRANT SELECT, INSERT, UPDATE ON users, executors, agents, agent_versions, tasks TO honeycomb_service;
         GRANT SELECT, INSERT ON task_status_history, task_results, audit_log TO honeycomb_service;

@@ -33,8 +33,8 @@ let package = Package(
             name: "HoneycombSim",
             dependencies: ["HoneycombCore", "HoneycombStats", "HoneycombReport", "Yams"]
         ),
-        // The live service's adapters: PostgreSQL through libpq (more to come).
-        .target(name: "HoneycombLive", dependencies: ["HoneycombCore", "CLibPQ"]),
+        // The live service's adapters: PostgreSQL (libpq) and Redis (hiredis) so far.
+        .target(name: "HoneycombLive", dependencies: ["HoneycombCore", "CLibPQ", "CHiredis"]),
         .executableTarget(
             name: "honeycomb",
             dependencies: [

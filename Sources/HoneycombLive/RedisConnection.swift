@@ -1,0 +1,116 @@
+import CHiredis
+import Foundation
+
+/// An error from Redis or hiredis.
+public struct RedisError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+}
+
+/// A Redis reply.
+public enum RedisReply: Equatable, Sendable {
+    case string(String)
+    case integer(Int)
+    case array([RedisReply])
+    case null
+    case status(String)
+}
+
+/// One connection to Redis through hiredis. Its blocking calls run on the connection's own
+/// serial queue, never on Swift's cooperative pool.
+public final class RedisConnection: @unchecked Sendable {
+    // @unchecked: the redisContext is touched only on `queue`, one call at a time.
+    private let context: UnsafeMutablePointer<redisContext>
+    private let queue = DispatchQueue(label: "honeycomb.redis")
+
+    /// Connects to `url` (`redis://host:port`), waiting at most `timeout` seconds.
+    public init(url: String, timeout: Double = 5) throws {
+        guard let u = URLComponents(string: url), u.scheme == "redis", let host = u.host else {
+            throw RedisError(description: "expected a URL such as redis://127.0.0.1:6379, got '\(url)'")
+        }
+        let tv = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - floor(timeout)) * 1e6))
+        guard let c = redisConnectWithTimeout(host, Int32(u.port ?? 6379), tv) else {
+            throw RedisError(description: "hiredis could not allocate a connection")
+        }
+        if c.pointee.err != 0 {
+            let message = withUnsafeBytes(of: c.pointee.errstr) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+            redisFree(c)
+            throw RedisError(description: "cannot connect to Redis at \(host):\(u.port ?? 6379): \(message)")
+        }
+        context = c
+    }
+
+    deinit { redisFree(context) }
+
+    /// Runs one command given as its words (`["SET", "k", "v", "PX", "30000"]`).
+    @discardableResult
+    public func command(_ words: [String]) async throws -> RedisReply {
+        try await withCheckedThrowingContinuation { k in
+            queue.async { k.resume(with: Result { try self.run(words) }) }
+        }
+    }
+
+    private func run(_ words: [String]) throws -> RedisReply {
+        var argv: [UnsafePointer<CChar>?] = words.map { UnsafePointer(strdup($0)) }
+        defer { argv.forEach { free(UnsafeMutablePointer(mutating: $0)) } }
+        var lengths = words.map { $0.utf8.count }
+        guard let raw = redisCommandArgv(context, Int32(words.count), &argv, &lengths) else {
+            let message = withUnsafeBytes(of: context.pointee.errstr) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+            throw RedisError(description: "Redis connection failed: \(message)")
+        }
+        defer { freeReplyObject(raw) }
+        return try Self.reply(raw.assumingMemoryBound(to: redisReply.self))
+    }
+
+    private static func reply(_ r: UnsafeMutablePointer<redisReply>) throws -> RedisReply {
+        let text = { String(decoding: UnsafeRawBufferPointer(start: r.pointee.str, count: Int(r.pointee.len)), as: UTF8.self) }
+        switch r.pointee.type {
+        case REDIS_REPLY_STRING: return .string(text())
+        case REDIS_REPLY_STATUS: return .status(text())
+        case REDIS_REPLY_INTEGER: return .integer(Int(r.pointee.integer))
+        case REDIS_REPLY_NIL: return .null
+        case REDIS_REPLY_ARRAY:
+            return .array(try (0..<Int(r.pointee.elements)).map { try reply(r.pointee.element[$0]!) })
+        case REDIS_REPLY_ERROR: throw RedisError(description: "Redis: \(text())")
+        default: throw RedisError(description: "Redis: a reply of unknown type \(r.pointee.type)")
+        }
+    }
+}
+
+/// Executor presence in Redis: a key per executor that lives as long as its heartbeats keep
+/// renewing it. What it holds (the executor's incarnation) can be rebuilt from PostgreSQL.
+public struct ExecutorPresence: Sendable {
+    public let redis: RedisConnection
+    public init(redis: RedisConnection) { self.redis = redis }
+
+    private func key(_ executor: Int64) -> String { "honeycomb:presence:executor:\(executor)" }
+
+    /// Marks the executor present for `ttl` seconds (a heartbeat).
+    public func mark(_ executor: Int64, incarnation: UInt32, ttl: Double) async throws {
+        try await redis.command(["SET", key(executor), String(incarnation), "PX", String(Int((ttl * 1000).rounded()))])
+    }
+
+    /// The incarnation the executor last heartbeat with, while its presence lasts.
+    public func incarnation(of executor: Int64) async throws -> UInt32? {
+        if case .string(let s) = try await redis.command(["GET", key(executor)]) { return UInt32(s) }
+        return nil
+    }
+
+    /// Every executor present now, in id order (SCAN, so a large fleet never blocks Redis).
+    public func present() async throws -> [Int64] {
+        var cursor = "0"
+        var ids: [Int64] = []
+        repeat {
+            guard case .array(let parts) = try await redis.command(["SCAN", cursor, "MATCH", key(0).dropLast() + "*",
+                                                                   "COUNT", "1000"]),
+                  parts.count == 2, case .string(let next) = parts[0], case .array(let keys) = parts[1] else {
+                throw RedisError(description: "Redis: an unexpected SCAN reply")
+            }
+            for case .string(let k) in keys { if let id = Int64(k.split(separator: ":").last ?? "") { ids.append(id) } }
+            cursor = next
+        } while cursor != "0"
+        return ids.sorted()
+    }
+
+    /// Forgets the executor (it left).
+    public func remove(_ executor: Int64) async throws { try await redis.command(["DEL", key(executor)]) }
+}

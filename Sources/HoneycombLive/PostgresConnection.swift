@@ -82,9 +82,7 @@ public final class PostgresConnection: @unchecked Sendable {
                 if status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_EMPTY_QUERY {
                     k.resume()
                 } else {
-                    let message = String(cString: PQresultErrorMessage(result)).trimmingCharacters(in: .whitespacesAndNewlines)
-                    let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
-                    k.resume(throwing: PostgresError(message: message, sqlState: state))
+                    k.resume(throwing: Self.failure(result))
                 }
             }
         }
@@ -127,9 +125,14 @@ public final class PostgresConnection: @unchecked Sendable {
             }
             return PostgresRows(columns: columns, rows: rows, affected: Int(String(cString: PQcmdTuples(result))) ?? 0)
         default:
-            let message = String(cString: PQresultErrorMessage(result)).trimmingCharacters(in: .whitespacesAndNewlines)
-            let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
-            throw PostgresError(message: message, sqlState: state)
+            throw failure(result)
         }
+    }
+
+    /// The server's message and SQLSTATE of a failed result.
+    private static func failure(_ result: OpaquePointer) -> PostgresError {
+        let message = String(cString: PQresultErrorMessage(result)).trimmingCharacters(in: .whitespacesAndNewlines)
+        let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
+        return PostgresError(message: message, sqlState: state)
     }
 }

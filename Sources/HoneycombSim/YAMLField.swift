@@ -129,7 +129,7 @@ struct YAMLField {
     /// A distribution of durations, in seconds: a plain duration (constant) or a one-key
     /// mapping naming the family.
     func durationDistribution() throws -> Distribution {
-        let d = try anyDurationDistribution()
+        let d = try anyDistribution(.duration)
         guard d.mean.isNaN == false else { throw error("this distribution has no mean") }
         return d
     }
@@ -162,7 +162,6 @@ struct YAMLField {
         }
     }
 
-    private func anyDurationDistribution() throws -> Distribution { try anyDistribution(.duration) }
 
     private func anyDistribution(_ q: Quantity) throws -> Distribution {
         if case .scalar = node { return .constant(try value(q)) }

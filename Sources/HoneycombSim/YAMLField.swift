@@ -162,7 +162,6 @@ struct YAMLField {
         }
     }
 
-
     private func anyDistribution(_ q: Quantity) throws -> Distribution {
         if case .scalar = node { return .constant(try value(q)) }
         let families = ["constant", "exponential", "lognormal", "gamma", "weibull", "pareto", "uniform", "empirical"]

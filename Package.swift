@@ -13,6 +13,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         // C libraries: a modulemap and one shim header each, found with pkg-config.
@@ -33,12 +35,22 @@ let package = Package(
             name: "HoneycombSim",
             dependencies: ["HoneycombCore", "HoneycombStats", "HoneycombReport", "Yams"]
         ),
-        // The live service's adapters: PostgreSQL (libpq) and Redis (hiredis) so far.
-        .target(name: "HoneycombLive", dependencies: ["HoneycombCore", "CLibPQ", "CHiredis"]),
+        // The live service's adapters: PostgreSQL (libpq), Redis (hiredis), NATS JetStream
+        // (cnats), OpenSSL (Ed25519 tokens and bundle signatures, SigV4 for S3).
+        .target(name: "HoneycombLive", dependencies: ["HoneycombCore", "CLibPQ", "CHiredis", "CNats", "COpenSSL"]),
+        // The live service: the plane's driver, the HTTP API (Hummingbird), the reference executor.
+        .target(
+            name: "HoneycombServer",
+            dependencies: [
+                "HoneycombCore", "HoneycombLive", "HoneycombSim",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .executableTarget(
             name: "honeycomb",
             dependencies: [
-                "HoneycombCore", "HoneycombStats", "HoneycombSim", "HoneycombReport", "HoneycombLive",
+                "HoneycombCore", "HoneycombStats", "HoneycombSim", "HoneycombReport", "HoneycombLive", "HoneycombServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -51,7 +63,7 @@ let package = Package(
             dependencies: ["HoneycombSim", "HoneycombCore", "HoneycombStats", "HoneycombReport"]
         ),
         .testTarget(name: "CommandLineTests", dependencies: ["honeycomb"]),
-        .testTarget(name: "HoneycombLiveTests", dependencies: ["HoneycombLive"]),
+        .testTarget(name: "HoneycombLiveTests", dependencies: ["HoneycombLive", "HoneycombServer", "HoneycombCore"]),
         .testTarget(
             name: "CLibraryTests",
             dependencies: ["CGSL", "CLibPQ", "CHiredis", "CNats", "COpenSSL"]

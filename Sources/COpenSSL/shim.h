@@ -5,4 +5,5 @@
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
 #include <openssl/err.h>
+#include <openssl/rand.h>
 #endif

@@ -10,7 +10,7 @@ public struct AuditEvent: Hashable, Sendable {
         case executorRecovered
         case taskSubmitted, taskQueued, taskDispatched, taskStarted
         case taskSucceeded, taskAttemptFailed, taskAttemptLost, taskPreempted, taskMoved, taskRetryScheduled
-        case taskFailed, taskLost
+        case taskFailed, taskLost, taskCancelled
     }
 
     public var kind: Kind

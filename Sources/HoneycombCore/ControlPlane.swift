@@ -53,6 +53,13 @@ public enum PlaneInput: Sendable {
     case taskStarted(TaskID, attempt: UInt16)
     case taskSucceeded(TaskID, attempt: UInt16)
     case taskFailed(TaskID, attempt: UInt16)
+    /// The task is withdrawn: it ends as `cancelled`, and an attempt under way is stopped.
+    case taskCancelled(TaskID)
+    /// A task as a store last knew it, fed to a fresh plane rebuilding its state (the live
+    /// service after a restart or failover): attempt `attempt` on `executor` (dispatched, or
+    /// running when `running`), or waiting for its next attempt when `executor` is nil or no
+    /// longer registered.
+    case taskRestored(TaskSpec, attempt: UInt16, executor: ExecutorID?, running: Bool, submittedAt: Instant)
     /// A timer the plane asked for has come due.
     case timerFired(PlaneTimer)
     /// An agent asks where an LLM call should go.
@@ -80,6 +87,8 @@ public enum PlaneEffect: Sendable {
     case dispatch(TaskID, attempt: UInt16, to: ExecutorID)
     /// Stop attempt `attempt` of the task on the executor: it was preempted.
     case preempt(TaskID, attempt: UInt16, on: ExecutorID)
+    /// Stop attempt `attempt` of the task on the executor for good: it was cancelled.
+    case stop(TaskID, attempt: UInt16, on: ExecutorID)
     case setTimer(PlaneTimer, at: Instant)
     /// The task reached a terminal state.
     case taskEnded(TaskID, TaskState)
@@ -187,6 +196,9 @@ public struct ControlPlane {
         case .taskStarted(let id, let attempt): started(id, attempt, now, &effects)
         case .taskSucceeded(let id, let attempt): attemptEnded(id, attempt, succeeded: true, now, &effects)
         case .taskFailed(let id, let attempt): attemptEnded(id, attempt, succeeded: false, now, &effects)
+        case .taskCancelled(let id): cancel(id, now, &effects)
+        case .taskRestored(let spec, let attempt, let executor, let running, let submittedAt):
+            restore(spec, attempt: attempt, on: executor, running: running, submittedAt: submittedAt, now, &effects)
         case .timerFired(let timer): fired(timer, now, &effects)
         case .llmRouteRequested(let request):
             effects.append(.llmRouted(router.route(request, at: now)))

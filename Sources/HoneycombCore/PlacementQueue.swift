@@ -61,6 +61,19 @@ struct PlacementQueue {
 
     func head(_ c: Int) -> TaskID? { classes[c].tasks.first?.task }
 
+    /// Takes `task` out of its class wherever it stands (a cancellation); false if absent.
+    mutating func remove(_ task: TaskID, fromClass c: Int) -> Bool {
+        let before = classes[c].tasks.count
+        var kept = FIFO<(seq: UInt64, task: TaskID)>()
+        while !classes[c].tasks.isEmpty {
+            let e = classes[c].tasks.removeFirst()
+            if e.task != task { kept.append(e) }
+        }
+        classes[c].tasks = kept
+        count -= before - kept.count
+        return kept.count < before
+    }
+
     mutating func removeHead(_ c: Int) {
         classes[c].tasks.removeFirst()
         count -= 1

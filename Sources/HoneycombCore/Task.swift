@@ -19,7 +19,8 @@ public struct TaskSpec: Hashable, Sendable {
 ///
 /// `submitted → queued → dispatched → running → succeeded | failed | lost`; a failed or lost
 /// attempt goes to `backoff` and back to `queued` while attempts remain, otherwise it ends in
-/// `failed` or `lost`. Terminal states never change again.
+/// `failed` or `lost`. A cancelled task ends in `cancelled` from any state. Terminal states never
+/// change again.
 public enum TaskState: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     case unknown
     case queued
@@ -29,9 +30,10 @@ public enum TaskState: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     case succeeded
     case failed
     case lost
+    case cancelled
 
     /// True for the states a task never leaves.
-    @inlinable public var isTerminal: Bool { self == .succeeded || self == .failed || self == .lost }
+    @inlinable public var isTerminal: Bool { self == .succeeded || self == .failed || self == .lost || self == .cancelled }
 
     public var description: String {
         switch self {
@@ -43,6 +45,7 @@ public enum TaskState: UInt8, Sendable, CaseIterable, CustomStringConvertible {
         case .succeeded: "succeeded"
         case .failed: "failed"
         case .lost: "lost"
+        case .cancelled: "cancelled"
         }
     }
 }

@@ -200,7 +200,8 @@ public struct Simulation {
     private mutating func carryOut(_ effect: PlaneEffect) {
         switch effect {
         case .dispatch(let task, let attempt, let executor): dispatch(task, attempt, executor.index)
-        case .preempt(let task, let attempt, let executor):
+        // Scenarios cancel nothing; a stop would reach the executor as a preemption does.
+        case .preempt(let task, let attempt, let executor), .stop(let task, let attempt, let executor):
             after(scenario.network.dispatch, dispatchStream,
                   .preemptArrives(task: task.rawValue, attempt: attempt, executor: executor.rawValue,
                                   incarnation: executors[executor.index].incarnation))

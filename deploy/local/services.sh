@@ -61,8 +61,14 @@ start() {
   nohup nats-server -a 127.0.0.1 -p "$nats_port" -js -sd "$dir/nats" -P "$dir/nats.pid" >"$dir/nats.log" 2>&1 &
   wait_port "$nats_port" 20 nats
 
+  # One S3 identity, so that SeaweedFS checks every request's SigV4 signature.
   mkdir -p "$dir/weed"
-  nohup weed mini -dir="$dir/weed" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
+  cat >"$dir/s3.json" <<'S3'
+{"identities": [{"name": "honeycomb",
+  "credentials": [{"accessKey": "honeycomb-test", "secretKey": "honeycomb-test-secret"}],
+  "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}
+S3
+  nohup weed mini -s3.config="$dir/s3.json" -dir="$dir/weed" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
     -master.port="$weed_master_port" -volume.port=$((weed_master_port + 1)) \
     -filer.port=$((weed_master_port + 2)) -s3.port="$s3_port" -s3.port.iceberg=0 -s3.port.lance=0 \
     -webdav=false -admin.ui=false -bucket=honeycomb-bundles >"$dir/weed.log" 2>&1 &
@@ -74,6 +80,8 @@ HONEYCOMB_PG_URL=postgresql://honeycomb@127.0.0.1:$pg_port/honeycomb
 HONEYCOMB_REDIS_URL=redis://127.0.0.1:$redis_port
 HONEYCOMB_NATS_URL=nats://127.0.0.1:$nats_port
 HONEYCOMB_S3_URL=http://127.0.0.1:$s3_port
+HONEYCOMB_S3_ACCESS_KEY=honeycomb-test
+HONEYCOMB_S3_SECRET_KEY=honeycomb-test-secret
 ENV
   say "PostgreSQL :$pg_port, Redis :$redis_port, NATS+JetStream :$nats_port, SeaweedFS S3 :$s3_port (all 127.0.0.1)"
 }

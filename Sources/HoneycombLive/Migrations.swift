@@ -110,6 +110,27 @@ public enum Migrations {
         GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO honeycomb_service;
         REVOKE UPDATE, DELETE, TRUNCATE ON audit_log FROM honeycomb_service;
         """),
+        Migration(version: 3, name: "live service", sql: """
+        -- Every version of an agent is signed by one publisher key, fixed by its first version.
+        ALTER TABLE agents ADD COLUMN publisher_key TEXT;
+        ALTER TABLE agent_versions ADD COLUMN bundle_size BIGINT NOT NULL DEFAULT 0;
+        -- What the reference executor draws a run time from, and the like.
+        ALTER TABLE agent_versions ADD COLUMN profile JSONB NOT NULL DEFAULT '{}';
+        ALTER TABLE executors ADD COLUMN local_models JSONB NOT NULL DEFAULT '[]';
+        ALTER TABLE executors ADD COLUMN last_seen_at TIMESTAMPTZ;
+        ALTER TABLE tasks ADD COLUMN submitted_ns BIGINT NOT NULL DEFAULT 0;
+        CREATE INDEX tasks_by_state_id ON tasks (state, id);
+        -- One-time enrollment tokens, kept only as hashes.
+        CREATE TABLE enrollment_tokens (
+            token_hash TEXT PRIMARY KEY,
+            created_by TEXT NOT NULL,
+            created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+            expires_at TIMESTAMPTZ NOT NULL,
+            used_at TIMESTAMPTZ,
+            executor_id BIGINT REFERENCES executors(id)
+        );
+        GRANT SELECT, INSERT, UPDATE ON enrollment_tokens TO honeycomb_service;
+        """),
     ]
 
     /// Applies what is missing, oldest first, each migration and its record in one

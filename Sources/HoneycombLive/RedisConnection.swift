@@ -80,9 +80,14 @@ public final class RedisConnection: @unchecked Sendable {
 /// renewing it. What it holds (the executor's incarnation) can be rebuilt from PostgreSQL.
 public struct ExecutorPresence: Sendable {
     public let redis: RedisConnection
-    public init(redis: RedisConnection) { self.redis = redis }
+    /// Keeps several deployments (or tests) apart on one Redis.
+    public let namespace: String
+    public init(redis: RedisConnection, namespace: String = "honeycomb") {
+        self.redis = redis
+        self.namespace = namespace
+    }
 
-    private func key(_ executor: Int64) -> String { "honeycomb:presence:executor:\(executor)" }
+    private func key(_ executor: Int64) -> String { "\(namespace):presence:executor:\(executor)" }
 
     /// Marks the executor present for `ttl` seconds (a heartbeat).
     public func mark(_ executor: Int64, incarnation: UInt32, ttl: Double) async throws {

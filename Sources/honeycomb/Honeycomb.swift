@@ -6,6 +6,7 @@ struct Honeycomb: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "honeycomb",
         abstract: "HiveFabric's control plane: simulate placement policy on scenario files.",
-        subcommands: [Simulate.self, Compare.self, Validate.self, Sweep.self, Bench.self, Migrate.self]
+        subcommands: [Simulate.self, Compare.self, Validate.self, Sweep.self, Bench.self, Migrate.self, Serve.self,
+                      Executor.self, Keygen.self, Token.self]
     )
 }

@@ -1,0 +1,506 @@
+import Foundation
+import HoneycombCore
+import HoneycombLive
+
+/// Why the live plane refused a command. The message is safe to show to a client.
+public enum PlaneRefusal: Error, CustomStringConvertible, Equatable {
+    case unknownTask(Int64)
+    case notYours
+    case unknownAgent(String)
+    case unknownModel(String)
+    case unknownExecutor(Int64)
+    /// The store could not be written: nothing of the command was kept.
+    case storeUnavailable(String)
+    case stopped
+
+    public var description: String {
+        switch self {
+        case .unknownTask(let id): "there is no task \(id)"
+        case .notYours: "that is not yours"
+        case .unknownAgent(let what): "there is no agent \(what)"
+        case .unknownModel(let name): "the router knows no model \"\(name)\""
+        case .unknownExecutor(let id): "executor \(id) is not registered"
+        case .storeUnavailable(let why): "the state store is unavailable (\(why)); nothing was changed"
+        case .stopped: "this replica is not the active scheduler"
+        }
+    }
+}
+
+/// A task to submit.
+struct Submission: Sendable {
+    var agentVersion: Int64
+    var userID: Int64
+    var tenant: TenantID
+    var priority: Int8
+    var input: String
+    var latencyTargetMs: Int?
+}
+
+/// What an executor reports of a task attempt.
+enum AttemptReport: Sendable {
+    case started
+    case succeeded(output: String?)
+    case failed(output: String?)
+}
+
+/// The live driver of the very `ControlPlane` the simulator drives.
+///
+/// Commands from the API queue up while a batch is being written; each batch applies its
+/// commands to the plane in order (synchronously, so the plane is never seen half-changed),
+/// writes everything they changed to PostgreSQL in one transaction, and only then publishes
+/// dispatches to JetStream and answers the callers: an acknowledged command is durable.
+/// If a write fails the callers are told so and the plane is rebuilt from the store, so the
+/// plane never runs ahead of what PostgreSQL holds.
+actor LivePlane {
+    enum Command {
+        case submit(Submission, CheckedContinuation<Int64, Error>)
+        case register(Int64, ExecutorSpecBody, CheckedContinuation<Void, Error>)
+        case heartbeat(Int64, CheckedContinuation<Bool, Error>)
+        case report(task: Int64, attempt: Int, executor: Int64, AttemptReport, CheckedContinuation<Bool, Error>)
+        case drain(Int64, actor: String, CheckedContinuation<Void, Error>)
+        case cancel(Int64, actor: String, CheckedContinuation<String, Error>)
+        case route(LLMRouteBody, CheckedContinuation<LLMDecision, Error>)
+        case timer(PlaneTimer)
+
+        func fail(_ error: Error) {
+            switch self {
+            case .submit(_, let k): k.resume(throwing: error)
+            case .register(_, _, let k), .drain(_, _, let k): k.resume(throwing: error)
+            case .heartbeat(_, let k), .report(_, _, _, _, let k): k.resume(throwing: error)
+            case .cancel(_, _, let k): k.resume(throwing: error)
+            case .route(_, let k): k.resume(throwing: error)
+            case .timer: break
+            }
+        }
+    }
+
+    private var plane: ControlPlane
+    private let config: PlaneConfig
+    private let store: PlaneStore
+    private let nats: JetStreamConnection
+    private let presence: ExecutorPresence?
+    private let channel: DispatchChannel
+    let metrics: ServiceMetrics
+
+    private var agentRows: [AgentVersionRow] = []            // by AgentID
+    private var agentIDs: [Int64: AgentID] = [:]             // agent_versions.id → AgentID
+    private var inputs: [Int64: String] = [:]                // task → input, until it ends
+    private var timers: [(at: Instant, timer: PlaneTimer)] = []
+    private var pending: [Command] = []
+    private var wake: CheckedContinuation<Void, Never>?
+    private var running = true
+    private var llmRequestSeq: Int64 = 0
+    private var effects = PlaneEffects()
+
+    init(config: PlaneConfig, store: PlaneStore, nats: JetStreamConnection, channel: DispatchChannel,
+         presence: ExecutorPresence?, metrics: ServiceMetrics) {
+        self.channel = channel
+        self.config = config
+        self.plane = ControlPlane(config: config)
+        self.store = store
+        self.nats = nats
+        self.presence = presence
+        self.metrics = metrics
+    }
+
+    static func now() -> Instant { Instant(nanoseconds: WallClock.nanoseconds()) }
+
+    // MARK: Rebuilding from the store
+
+    /// A fresh plane holding what PostgreSQL holds: agent versions, the executors last seen
+    /// online (each must heartbeat within the timeout or is declared lost), and every task not
+    /// ended, on its executor or queued. Dispatches not known to have started are published
+    /// again; their message ids make that harmless if they were already delivered.
+    func rebuild() async throws -> (executors: Int, tasks: Int) {
+        var fresh = ControlPlane(config: config)
+        agentRows = []
+        agentIDs = [:]
+        inputs = [:]
+        timers = []
+        for row in try await store.agentVersions() {
+            agentIDs[row.id] = fresh.register(agent: row.definition)
+            agentRows.append(row)
+        }
+        let now = Self.now()
+        var fx = PlaneEffects()
+        let executors = try await store.liveExecutors()
+        for e in executors {
+            fresh.handle(.executorRegistered(ExecutorID(Int32(e.id)), e.spec.spec(models: config.llm.models)), at: now, effects: &fx)
+            if e.state == "draining" { fresh.handle(.executorDraining(ExecutorID(Int32(e.id))), at: now, effects: &fx) }
+        }
+        let tasks = try await store.unfinishedTasks()
+        for t in tasks {
+            guard let agent = agentIDs[t.agentVersion] else { continue }
+            inputs[t.id] = t.input
+            let executor = (t.state == "dispatched" || t.state == "running") ? t.executor.map { ExecutorID(Int32($0)) } : nil
+            fresh.handle(.taskRestored(TaskSpec(id: TaskID(Int32(t.id)), agent: agent, tenant: tenantOf(t.userID),
+                                                priority: t.priority),
+                                       attempt: t.attempt, executor: executor, running: t.state == "running",
+                                       submittedAt: Instant(nanoseconds: t.submittedNs)), at: now, effects: &fx)
+        }
+        plane = fresh
+        // Timers and new dispatches from the rebuild itself, then the dispatches in flight.
+        var write = BatchWrite()
+        var outgoing: [OutgoingMessage] = []
+        absorb(&fx, now, &write, &outgoing)
+        for t in tasks where t.state == "dispatched" {
+            guard let r = plane.tasks[TaskID(Int32(t.id))], r.state == .dispatched else { continue }
+            outgoing.append(runMessage(task: t.id, r))
+        }
+        try await store.commit(write)
+        try await nats.publish(outgoing)
+        return (executors.count, tasks.count)
+    }
+
+    private func tenantOf(_ user: Int64) -> TenantID { .shared }
+
+    // MARK: Commands
+
+    func submit(_ s: Submission) async throws -> Int64 {
+        try await withCheckedThrowingContinuation { enqueue(.submit(s, $0)) }
+    }
+
+    func register(executor: Int64, _ spec: ExecutorSpecBody) async throws {
+        try await withCheckedThrowingContinuation { enqueue(.register(executor, spec, $0)) }
+    }
+
+    /// Returns true when the executor must register again (the plane had given it up).
+    func heartbeat(executor: Int64) async throws -> Bool {
+        try await withCheckedThrowingContinuation { enqueue(.heartbeat(executor, $0)) }
+    }
+
+    /// Returns true when the report is about the attempt the plane has on that executor (for
+    /// `started`: run it); false for a stale attempt (drop it).
+    func report(task: Int64, attempt: Int, executor: Int64, _ report: AttemptReport) async throws -> Bool {
+        try await withCheckedThrowingContinuation { enqueue(.report(task: task, attempt: attempt, executor: executor, report, $0)) }
+    }
+
+    func drain(executor: Int64, actor: String) async throws {
+        try await withCheckedThrowingContinuation { enqueue(.drain(executor, actor: actor, $0)) }
+    }
+
+    /// Returns the task's state after the cancellation.
+    func cancel(task: Int64, actor: String) async throws -> String {
+        try await withCheckedThrowingContinuation { enqueue(.cancel(task, actor: actor, $0)) }
+    }
+
+    func route(_ body: LLMRouteBody) async throws -> LLMDecision {
+        try await withCheckedThrowingContinuation { enqueue(.route(body, $0)) }
+    }
+
+    /// A new agent version, already stored.
+    func published(_ row: AgentVersionRow) {
+        guard agentIDs[row.id] == nil else { return }
+        agentIDs[row.id] = plane.register(agent: row.definition)
+        agentRows.append(row)
+    }
+
+    /// The store id of the agent's version (its latest when `version` is nil).
+    func agentVersion(named name: String, version: String?) -> Int64? {
+        agentRows.last { $0.name == name && (version == nil || $0.version == version) }?.id
+    }
+
+    /// True while the attempt is the task's current one on that executor.
+    func isCurrent(task: Int64, attempt: Int, executor: Int64) -> Bool {
+        guard let r = plane.tasks[TaskID(Int32(truncatingIfNeeded: task))] else { return false }
+        return Int(r.attempt) == attempt && Int64(r.executor) == executor && (r.state == .dispatched || r.state == .running)
+    }
+
+    /// Why the task waits, or where it would go.
+    func explain(task: Int64) -> PlacementExplanation? { plane.explain(TaskID(Int32(task)), at: Self.now()) }
+
+    /// The plane's view of an executor: state, used and capacity.
+    func executorView(_ id: Int64) -> (state: String, used: Resources, capacity: Resources, tasks: Int)? {
+        let e = ExecutorID(Int32(id))
+        guard e.index < plane.executors.count, plane.executors.state(of: e) != .unknown else { return nil }
+        return (plane.executors.state(of: e).description, plane.executors.used[e.index], plane.executors.capacity[e.index],
+                plane.executors.tasks(on: e).count)
+    }
+
+    var queued: Int { plane.queuedCount }
+    var counters: PlaneCounters { plane.counters }
+
+    private func enqueue(_ c: Command) {
+        guard running else { c.fail(PlaneRefusal.stopped); return }
+        pending.append(c)
+        if let w = wake { wake = nil; w.resume() }
+    }
+
+    /// Moves timers that are due into the queue.
+    func tick() {
+        let now = Self.now()
+        guard timers.contains(where: { $0.at <= now }) else { return }
+        var due: [(at: Instant, timer: PlaneTimer)] = []
+        timers.removeAll { t in
+            if t.at <= now { due.append(t); return true }
+            return false
+        }
+        for t in due.sorted(by: { $0.at < $1.at }) { enqueue(.timer(t.timer)) }
+    }
+
+    /// Stops taking commands; those queued are refused.
+    func stop() {
+        running = false
+        for c in pending { c.fail(PlaneRefusal.stopped) }
+        pending = []
+        if let w = wake { wake = nil; w.resume() }
+    }
+
+    // MARK: The batch loop
+
+    /// Runs batches until `stop()`. Throws when the store fails: the caller rebuilds (or steps
+    /// down) before running again.
+    func run() async throws {
+        while running {
+            if pending.isEmpty {
+                await withCheckedContinuation { wake = $0 }
+                continue
+            }
+            let batch = pending
+            pending = []
+            try await process(batch)
+        }
+    }
+
+    private enum Reply {
+        case submitted(CheckedContinuation<Int64, Error>, Int64)
+        case done(CheckedContinuation<Void, Error>)
+        case flag(CheckedContinuation<Bool, Error>, Bool)
+        case state(CheckedContinuation<String, Error>, String)
+        case routed(CheckedContinuation<LLMDecision, Error>, LLMDecision)
+        case refused(Command, Error)
+    }
+
+    private func process(_ batch: [Command]) async throws {
+        let started = WallClock.nanoseconds()
+        let submissions = batch.reduce(0) { if case .submit = $1 { $0 + 1 } else { $0 } }
+        var ids: [Int64] = []
+        if submissions > 0 {
+            do {
+                ids = try await store.allocateTaskIDs(submissions)
+            } catch {
+                for c in batch { c.fail(PlaneRefusal.storeUnavailable("\(error)")) }
+                throw error
+            }
+        }
+        var nextID = ids.makeIterator()
+        var write = BatchWrite()
+        var outgoing: [OutgoingMessage] = []
+        var replies: [Reply] = []
+        var heartbeats: [(Int64, UInt32)] = []
+        let now = Self.now()
+        effects.removeAll()
+        for command in batch {
+            switch command {
+            case .submit(let s, let k):
+                guard let agent = agentIDs[s.agentVersion] else {
+                    replies.append(.refused(command, PlaneRefusal.unknownAgent("version #\(s.agentVersion)")))
+                    continue
+                }
+                let id = nextID.next()!
+                write.newTasks.append(NewTask(id: id, agentVersion: s.agentVersion, userID: s.userID, priority: s.priority,
+                                              input: s.input, latencyTargetMs: s.latencyTargetMs, submittedNs: now.nanoseconds))
+                inputs[id] = s.input
+                plane.handle(.taskSubmitted(TaskSpec(id: TaskID(Int32(id)), agent: agent, tenant: s.tenant,
+                                                     priority: s.priority)), at: now, effects: &effects)
+                replies.append(.submitted(k, id))
+            case .register(let e, let spec, let k):
+                plane.handle(.executorRegistered(ExecutorID(Int32(e)), spec.spec(models: config.llm.models)), at: now,
+                             effects: &effects)
+                heartbeats.append((e, plane.executors.incarnation[Int(e)]))
+                replies.append(.done(k))
+            case .heartbeat(let e, let k):
+                let before = effects.list.count
+                plane.handle(.executorHeartbeat(ExecutorID(Int32(e))), at: now, effects: &effects)
+                let reregister = effects.list[before...].contains { if case .reregister = $0 { true } else { false } }
+                if !reregister { heartbeats.append((e, plane.executors.incarnation[Int(e)])) }
+                replies.append(.flag(k, reregister))
+            case .report(let task, let attempt, let executor, let report, let k):
+                let id = TaskID(Int32(truncatingIfNeeded: task))
+                guard let r = plane.tasks[id], Int(r.attempt) == attempt, Int64(r.executor) == executor,
+                      r.state == .dispatched || r.state == .running else {
+                    replies.append(.flag(k, false))
+                    continue
+                }
+                let a = UInt16(attempt)
+                switch report {
+                case .started:
+                    plane.handle(.taskStarted(id, attempt: a), at: now, effects: &effects)
+                case .succeeded(let output):
+                    write.results.append((task, attempt, true, output))
+                    plane.handle(.taskSucceeded(id, attempt: a), at: now, effects: &effects)
+                case .failed(let output):
+                    write.results.append((task, attempt, false, output))
+                    plane.handle(.taskFailed(id, attempt: a), at: now, effects: &effects)
+                }
+                replies.append(.flag(k, true))
+            case .drain(let e, let actor, let k):
+                plane.handle(.executorDraining(ExecutorID(Int32(e))), at: now, effects: &effects)
+                write.audit.append((actor, "executor.drain", "executor/\(e)", "{}", now.nanoseconds))
+                replies.append(.done(k))
+            case .cancel(let task, let actor, let k):
+                let id = TaskID(Int32(truncatingIfNeeded: task))
+                guard plane.tasks[id] != nil else {
+                    replies.append(.refused(command, PlaneRefusal.unknownTask(task)))
+                    continue
+                }
+                plane.handle(.taskCancelled(id), at: now, effects: &effects)
+                write.audit.append((actor, "task.cancel", "task/\(task)", "{}", now.nanoseconds))
+                replies.append(.state(k, plane.tasks[id]!.state.description))
+            case .route(let body, let k):
+                llmRequestSeq += 1
+                guard let request = body.request(id: llmRequestSeq, models: config.llm.models) else {
+                    replies.append(.refused(command, PlaneRefusal.unknownModel(body.model)))
+                    continue
+                }
+                guard executorView(body.executor) != nil else {
+                    replies.append(.refused(command, PlaneRefusal.unknownExecutor(body.executor)))
+                    continue
+                }
+                let before = effects.list.count
+                plane.handle(.llmRouteRequested(request), at: now, effects: &effects)
+                let decision = effects.list[before...].lazy.compactMap { if case .llmRouted(let d) = $0 { d } else { nil } }.first!
+                replies.append(.routed(k, decision))
+            case .timer(let t):
+                plane.handle(.timerFired(t), at: now, effects: &effects)
+            }
+        }
+        absorb(&effects, now, &write, &outgoing)
+        do {
+            try await store.commit(write)
+        } catch {
+            metrics.storeFailures.add(1)
+            for r in replies { fail(r, PlaneRefusal.storeUnavailable("\(error)")) }
+            throw error
+        }
+        // Durable now: tell the executors, then the callers.
+        do {
+            try await nats.publish(outgoing)
+        } catch {
+            // Stored as dispatched: the rebuild after a restart publishes them again, and the
+            // retry below may already succeed. The callers' commands are durable either way.
+            metrics.publishFailures.add(1)
+            try? await Task.sleep(for: .milliseconds(100))
+            try? await nats.publish(outgoing)
+        }
+        if let presence {
+            for (e, incarnation) in heartbeats {
+                try? await presence.mark(e, incarnation: incarnation, ttl: config.heartbeatTimeout.seconds)
+            }
+        }
+        for r in replies { answer(r) }
+        metrics.batches.add(1)
+        metrics.batchCommands.add(batch.count)
+        metrics.dispatched.add(outgoing.count)
+        metrics.observeBatch(seconds: Double(WallClock.nanoseconds() - started) / 1e9)
+    }
+
+    private func answer(_ r: Reply) {
+        switch r {
+        case .submitted(let k, let id): k.resume(returning: id)
+        case .done(let k): k.resume()
+        case .flag(let k, let v): k.resume(returning: v)
+        case .state(let k, let s): k.resume(returning: s)
+        case .routed(let k, let d): k.resume(returning: d)
+        case .refused(let c, let e): c.fail(e)
+        }
+    }
+
+    private func fail(_ r: Reply, _ error: Error) {
+        switch r {
+        case .submitted(let k, _): k.resume(throwing: error)
+        case .done(let k): k.resume(throwing: error)
+        case .flag(let k, _): k.resume(throwing: error)
+        case .state(let k, _): k.resume(throwing: error)
+        case .routed(let k, _): k.resume(throwing: error)
+        case .refused(let c, let e): c.fail(e)
+        }
+    }
+
+    /// Turns the plane's effects into rows to write, messages to publish and timers to keep.
+    private func absorb(_ fx: inout PlaneEffects, _ now: Instant, _ write: inout BatchWrite,
+                        _ outgoing: inout [OutgoingMessage]) {
+        var touched: [Int64] = []
+        for effect in fx.list {
+            switch effect {
+            case .dispatch(let task, _, _):
+                let id = Int64(task.rawValue)
+                outgoing.append(runMessage(task: id, plane.tasks[task]!))
+            case .preempt(let task, let attempt, let e), .stop(let task, let attempt, let e):
+                let m = ExecutorMessage(kind: .stop, task: Int64(task.rawValue), attempt: Int(attempt))
+                outgoing.append(OutgoingMessage(subject: channel.subject(executor: Int64(e.rawValue)),
+                                                payload: Self.encode(m), id: m.messageID))
+            case .setTimer(let timer, let at):
+                timers.append((at, timer))
+            case .taskEnded(let task, _):
+                inputs[Int64(task.rawValue)] = nil
+            case .llmWarmUp(let e, let model):
+                let m = ExecutorMessage(kind: .warmUp, task: 0, attempt: 0, model: config.llm.models[model.index].name)
+                outgoing.append(OutgoingMessage(subject: channel.subject(executor: Int64(e.rawValue)),
+                                                payload: Self.encode(m), id: m.messageID + "-\(now.nanoseconds)"))
+            case .audit(let event):
+                if event.task >= 0 {
+                    touched.append(Int64(event.task))
+                    write.history.append((Int64(event.task), Self.historyState(event.kind), Int(event.attempt),
+                                          event.executor >= 0 ? Int64(event.executor) : nil, event.at.nanoseconds))
+                } else if event.executor >= 0 {
+                    let (action, state) = Self.executorChange(event.kind)
+                    write.audit.append(("plane", action, "executor/\(event.executor)", "{}", event.at.nanoseconds))
+                    if let state { write.executorStates.append((Int64(event.executor), state)) }
+                }
+            case .reregister, .llmRouted, .llmSettled:
+                break
+            }
+        }
+        fx.removeAll()
+        var seen = Set<Int64>()
+        for id in touched where seen.insert(id).inserted {
+            guard let r = plane.tasks[TaskID(Int32(id))] else { continue }
+            write.taskStates.append((id, r.state.description, Int(r.attempt), r.executor >= 0 ? Int64(r.executor) : nil))
+        }
+    }
+
+    private func runMessage(task id: Int64, _ r: TaskRecord) -> OutgoingMessage {
+        let row = agentRows[r.agent.index]
+        let m = ExecutorMessage(kind: .run, task: id, attempt: Int(r.attempt), agent: row.name, version: row.version,
+                                bundlePath: "/v1/agents/\(row.name)/versions/\(row.version)/bundle",
+                                bundleSHA256: row.bundleSHA256, publisherKey: row.publisherKey,
+                                bundleSignature: row.signature, input: inputs[id] ?? "{}", profile: row.profile,
+                                submittedAtNs: r.submittedAt.nanoseconds, dispatchedAtNs: WallClock.nanoseconds())
+        return OutgoingMessage(subject: channel.subject(executor: Int64(r.executor)), payload: Self.encode(m),
+                               id: m.messageID)
+    }
+
+    static func encode(_ m: ExecutorMessage) -> [UInt8] { Array(try! JSONEncoder().encode(m)) }
+
+    static func historyState(_ kind: AuditEvent.Kind) -> String {
+        switch kind {
+        case .taskSubmitted: "submitted"
+        case .taskQueued: "queued"
+        case .taskDispatched: "dispatched"
+        case .taskStarted: "running"
+        case .taskSucceeded: "succeeded"
+        case .taskAttemptFailed: "attempt_failed"
+        case .taskAttemptLost: "attempt_lost"
+        case .taskPreempted: "preempted"
+        case .taskMoved: "moved"
+        case .taskRetryScheduled: "backoff"
+        case .taskFailed: "failed"
+        case .taskLost: "lost"
+        case .taskCancelled: "cancelled"
+        default: "\(kind)"
+        }
+    }
+
+    static func executorChange(_ kind: AuditEvent.Kind) -> (action: String, state: String?) {
+        switch kind {
+        case .executorRegistered: ("executor.registered", "online")
+        case .executorRejoined: ("executor.rejoined", "online")
+        case .executorRecovered: ("executor.recovered", "online")
+        case .executorDraining: ("executor.draining", "draining")
+        case .executorLeft: ("executor.left", "left")
+        case .executorLost: ("executor.lost", "lost")
+        default: ("\(kind)", nil)
+        }
+    }
+}

@@ -1,0 +1,114 @@
+import Foundation
+import Hummingbird
+import HoneycombLive
+
+/// An RFC 9457 problem: every error the API returns, as `application/problem+json`, with a
+/// message that says what was wrong and where. Never a stack trace or an internal detail.
+struct Problem: Error, HTTPResponseError {
+    var status: HTTPResponse.Status
+    var title: String
+    var detail: String
+    /// Extra headers (`WWW-Authenticate`, `Retry-After`).
+    var headers: HTTPFields = [:]
+
+    init(_ status: HTTPResponse.Status, _ title: String, _ detail: String, headers: HTTPFields = [:]) {
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.headers = headers
+    }
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        let body: [String: Any] = [
+            "type": "https://honeycomb.hivefabric.dev/problems/\(title.lowercased().replacingOccurrences(of: " ", with: "-"))",
+            "title": title, "status": Int(status.code), "detail": detail, "instance": request.uri.path,
+        ]
+        var h = headers
+        h[.contentType] = "application/problem+json"
+        let data = try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])
+        return Response(status: status, headers: h, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    static func badRequest(_ detail: String) -> Problem { Problem(.badRequest, "Bad request", detail) }
+    static func notFound(_ detail: String) -> Problem { Problem(.notFound, "Not found", detail) }
+    static func forbidden(_ detail: String) -> Problem { Problem(.forbidden, "Forbidden", detail) }
+    static func conflict(_ detail: String) -> Problem { Problem(.conflict, "Conflict", detail) }
+    static func unprocessable(_ detail: String) -> Problem { Problem(.unprocessableContent, "Unprocessable content", detail) }
+    static func unauthorized(_ detail: String) -> Problem {
+        Problem(.unauthorized, "Unauthorized", detail, headers: [.wwwAuthenticate: "Bearer"])
+    }
+    static func unavailable(_ detail: String) -> Problem {
+        Problem(.serviceUnavailable, "Service unavailable", detail, headers: [.retryAfter: "1"])
+    }
+
+    /// The problem for any error a handler threw.
+    static func from(_ error: Error) -> Problem {
+        switch error {
+        case let p as Problem: return p
+        case let r as PlaneRefusal:
+            switch r {
+            case .unknownTask, .unknownAgent, .unknownModel, .unknownExecutor: return .notFound(r.description)
+            case .notYours: return .forbidden(r.description)
+            case .storeUnavailable, .stopped: return .unavailable(r.description)
+            }
+        case let d as DecodingError: return .badRequest("the JSON body does not fit: \(describe(d))")
+        case let e as HTTPResponseError where e.status == .notFound:
+            return Problem(.notFound, "No such route", "no route answers this method and path")
+        case let e as HTTPResponseError where e.status == .contentTooLarge:
+            return Problem(.contentTooLarge, "Content too large", "the request body is larger than this route accepts")
+        case let e as HTTPResponseError:
+            return Problem(e.status, e.status.reasonPhrase, e.status.reasonPhrase)
+        default:
+            return Problem(.internalServerError, "Internal error", "the request failed inside the service; it is logged")
+        }
+    }
+
+    /// A decoding error as "at items[2].name: expected a string".
+    static func describe(_ e: DecodingError) -> String {
+        func path(_ c: [CodingKey]) -> String {
+            let p = c.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+            return p.isEmpty ? "the top level" : String(p.drop { $0 == "." })
+        }
+        switch e {
+        case .keyNotFound(let key, let ctx): return "at \(path(ctx.codingPath + [key])): required, missing"
+        case .typeMismatch(let type, let ctx): return "at \(path(ctx.codingPath)): expected \(typeName(type))"
+        case .valueNotFound(let type, let ctx): return "at \(path(ctx.codingPath)): expected \(typeName(type)), found null"
+        case .dataCorrupted(let ctx):
+            return ctx.codingPath.isEmpty ? "not valid JSON" : "at \(path(ctx.codingPath)): \(ctx.debugDescription)"
+        @unknown default: return "not what this route expects"
+        }
+    }
+
+    private static func typeName(_ t: Any.Type) -> String {
+        switch t {
+        case is String.Type: "a string"
+        case is Int.Type, is Int64.Type, is Int8.Type: "an integer"
+        case is Double.Type: "a number"
+        case is Bool.Type: "true or false"
+        default: "\(t)"
+        }
+    }
+}
+
+/// Turns every error into a problem, counts requests, and never lets a detail out.
+struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
+    let metrics: ServiceMetrics
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let start = WallClock.nanoseconds()
+        defer {
+            metrics.requests.add(1)
+            metrics.requestSeconds.observe(Double(WallClock.nanoseconds() - start) / 1e9)
+        }
+        do {
+            return try await next(request, context)
+        } catch {
+            metrics.requestErrors.add(1)
+            let problem = Problem.from(error)
+            if problem.status == .internalServerError {
+                context.logger.error("\(request.method) \(request.uri.path) failed: \(error)")
+            }
+            return try problem.response(from: request, context: context)
+        }
+    }
+}

@@ -1,0 +1,306 @@
+import Foundation
+import HoneycombLive
+import Synchronization
+
+/// How the reference executors are set up.
+public struct FleetConfiguration: Sendable {
+    public var controlPlane: URL
+    public var natsURL: String
+    /// An admin token, to mint one enrollment token per executor.
+    public var adminToken: String
+    public var count: Int
+    public var namePrefix = "ref"
+    public var labels: [String: String] = [:]
+    public var cpuMillis: Int64 = 4000
+    public var memoryBytes: Int64 = 8 << 30
+    public var slots: Int64 = 8
+    public var heartbeatInterval: Double = 2
+    public var seed: UInt64 = 1
+    /// Acknowledgement deadline of dispatches, in seconds: unacknowledged, they come again.
+    public var ackWait: Double = 30
+
+    public init(controlPlane: URL, natsURL: String, adminToken: String, count: Int) {
+        self.controlPlane = controlPlane
+        self.natsURL = natsURL
+        self.adminToken = adminToken
+        self.count = count
+    }
+}
+
+/// What the fleet saw, for tests and the live benchmark.
+public struct FleetStats: Sendable {
+    public var runsReceived = 0
+    /// Deliveries of an attempt already taken (JetStream redeliveries): acknowledged, not run.
+    public var duplicatesSkipped = 0
+    /// Dispatches the plane no longer stood behind when the executor asked to start.
+    public var staleSkipped = 0
+    public var started = 0
+    public var succeeded = 0
+    public var failed = 0
+    public var stopped = 0
+    public var bundlesRefused = 0
+    public var llmRoutes = 0
+    public var errors: [String] = []
+    /// Submission (accepted by the plane) to delivery at the executor, in nanoseconds.
+    public var dispatchLatencies: [Int64] = []
+    /// Task ids whose attempts this fleet started, in order (one entry per started attempt).
+    public var startedTasks: [Int64] = []
+}
+
+/// N reference executors in one process: each enrolls with a one-time token, registers its
+/// capabilities, heartbeats, takes tasks from its JetStream subject, asks the plane before
+/// running one (so a duplicate delivery never runs twice), "runs" it for a time drawn from
+/// the agent's profile, makes the LLM route calls the profile asks for, and reports.
+public final class ExecutorFleet: Sendable {
+    public let config: FleetConfiguration
+    let admin: APIClient
+    let nats: JetStreamConnection
+    private let executors = Mutex<[ReferenceExecutor]>([])
+    private let beats = Mutex<Task<Void, Never>?>(nil)
+    let stats = Mutex(FleetStats())
+
+    public init(config: FleetConfiguration) throws {
+        self.config = config
+        admin = APIClient(base: config.controlPlane, token: config.adminToken)
+        nats = try JetStreamConnection(url: config.natsURL, name: "honeycomb-executors")
+    }
+
+    public var snapshot: FleetStats { stats.withLock { $0 } }
+    public var ids: [Int64] { executors.withLock { $0.map(\.id) } }
+
+    /// Enrolls, registers and subscribes every executor, and starts their heartbeats.
+    public func start() async throws {
+        try await enroll()
+        let task = Task { [weak self] in
+            guard let self else { return }
+            await self.heartbeat()
+        }
+        beats.withLock { $0 = task }
+    }
+
+    private func enroll() async throws {
+        struct Minted: Decodable { var token: String }
+        struct Enrolled: Decodable { var id: Int64; var token: String; var stream: String; var subject: String }
+        for k in 0..<config.count {
+            let minted: Minted = try await admin.call("POST", "/v1/enrollment-tokens")
+            let anonymous = APIClient(base: config.controlPlane, session: admin.session)
+            let e: Enrolled = try await anonymous.call("POST", "/v1/executors/enroll",
+                                                       json: EnrollRequest(enrollmentToken: minted.token, name: "\(config.namePrefix)-\(k)"))
+            let executor = ReferenceExecutor(id: e.id, stream: e.stream, subject: e.subject,
+                                             client: anonymous.with(token: e.token), fleet: self,
+                                             seed: config.seed &+ UInt64(k) &* 0x9E37_79B9_7F4A_7C15)
+            try await executor.register()
+            try await executor.subscribe()
+            executors.withLock { $0.append(executor) }
+        }
+    }
+
+    /// Heartbeats every executor until cancelled.
+    private func heartbeat() async {
+        while !Task.isCancelled {
+            for e in executors.withLock({ $0 }) where !e.silenced { await e.heartbeat() }
+            try? await Task.sleep(for: .seconds(config.heartbeatInterval))
+        }
+    }
+
+    /// Silences executor `index` as if its machine died: no heartbeats, no deliveries, work dropped.
+    public func kill(index: Int) {
+        executors.withLock { $0[index] }.kill()
+    }
+
+    /// Stops heartbeats and deliveries.
+    public func stop() {
+        beats.withLock { $0?.cancel() }
+        for e in executors.withLock({ $0 }) { e.kill() }
+    }
+
+    func record(_ body: (inout FleetStats) -> Void) { stats.withLock { body(&$0) } }
+}
+
+/// One reference executor.
+final class ReferenceExecutor: Sendable {
+    let id: Int64
+    let stream: String
+    let subject: String
+    let client: APIClient
+    unowned let fleet: ExecutorFleet
+    private let seen = Mutex<Set<String>>([])
+    private let running = Mutex<[String: Task<Void, Never>]>([:])
+    private let subscription = Mutex<JetStreamSubscription?>(nil)
+    private let bundles = Mutex<Set<String>>([])
+    private let random: Mutex<SplitMix>
+    private let dead = Atomic<Bool>(false)
+
+    init(id: Int64, stream: String, subject: String, client: APIClient, fleet: ExecutorFleet, seed: UInt64) {
+        self.id = id
+        self.stream = stream
+        self.subject = subject
+        self.client = client
+        self.fleet = fleet
+        random = Mutex(SplitMix(state: seed))
+    }
+
+    var silenced: Bool { dead.load(ordering: .relaxed) }
+
+    func register() async throws {
+        let c = fleet.config
+        struct Registered: Decodable { var id: Int64 }
+        let _: Registered = try await client.call("POST", "/v1/executors/\(id)/register",
+                                                  json: ExecutorSpecBody(labels: c.labels, cpuMillis: c.cpuMillis,
+                                                                         memoryBytes: c.memoryBytes, slots: c.slots))
+    }
+
+    func subscribe() async throws {
+        let sub = try await fleet.nats.subscribe(stream: stream, subject: subject, durable: "executor-\(id)", ackWait: fleet.config.ackWait) { [self] delivery in
+            guard !silenced else { return }  // a dead machine acknowledges nothing
+            guard let m = try? JSONDecoder().decode(ExecutorMessage.self, from: Data(delivery.payload)) else {
+                delivery.term()
+                return
+            }
+            Task { await self.handle(m, delivery) }
+        }
+        subscription.withLock { $0 = sub }
+    }
+
+    func heartbeat() async {
+        struct Beat: Decodable { var reregister: Bool }
+        do {
+            let b: Beat = try await client.call("POST", "/v1/executors/\(id)/heartbeat")
+            if b.reregister {
+                // The plane gave this executor up: its work is gone; register afresh.
+                for t in running.withLock({ $0.values }) { t.cancel() }
+                try await register()
+            }
+        } catch {
+            fleet.record { $0.errors.append("heartbeat \(id): \(error)") }
+        }
+    }
+
+    func kill() {
+        dead.store(true, ordering: .relaxed)
+        subscription.withLock { $0?.close() }
+        for t in running.withLock({ $0.values }) { t.cancel() }
+    }
+
+    private func handle(_ m: ExecutorMessage, _ delivery: JetStreamDelivery) async {
+        let key = "\(m.task)-\(m.attempt)"
+        switch m.kind {
+        case .stop:
+            delivery.ack()
+            if let t = running.withLock({ $0.removeValue(forKey: key) }) {
+                t.cancel()
+                fleet.record { $0.stopped += 1 }
+            }
+        case .warmUp:
+            delivery.ack()
+        case .run:
+            let received = WallClock.nanoseconds()
+            guard seen.withLock({ $0.insert(key).inserted }) else {
+                delivery.ack()
+                fleet.record { $0.duplicatesSkipped += 1 }
+                return
+            }
+            fleet.record {
+                $0.runsReceived += 1
+                if let s = m.submittedAtNs, delivery.deliveryCount == 1 { $0.dispatchLatencies.append(received - s) }
+            }
+            struct Start: Decodable { var run: Bool }
+            let start: Start
+            do {
+                start = try await client.call("POST", "/v1/executors/\(id)/tasks/\(m.task)/attempts/\(m.attempt)/start")
+            } catch {
+                // Not known whether the plane heard: let JetStream bring it again.
+                _ = seen.withLock { $0.remove(key) }
+                delivery.nak(delay: 1)
+                fleet.record { $0.errors.append("start \(key): \(error)") }
+                return
+            }
+            delivery.ack()
+            guard start.run else {
+                fleet.record { $0.staleSkipped += 1 }
+                return
+            }
+            fleet.record { $0.started += 1; $0.startedTasks.append(m.task) }
+            let work = Task { await self.run(m, key) }
+            running.withLock { $0[key] = work }
+        }
+    }
+
+    private func run(_ m: ExecutorMessage, _ key: String) async {
+        defer { _ = running.withLock { $0.removeValue(forKey: key) } }
+        let profile = (m.profile.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }) ?? [:]
+        var output: [String: String] = ["executor": String(id)]
+        var ok = await verifyBundle(m)
+        if !ok { output["error"] = "the bundle failed its signature check" }
+        if ok {
+            let mean = (profile["runtimeMs"] as? Double) ?? 10
+            let ms = profile["distribution"] as? String == "fixed" ? mean : random.withLock { $0.exponential(mean: mean) }
+            do { try await Task.sleep(for: .milliseconds(Int64(ms.rounded()))) } catch { return }  // stopped
+            if let llm = profile["llm"] as? [String: Any], let model = llm["model"] as? String {
+                let body = LLMRouteBody(executor: id, model: model, promptTokens: (llm["promptTokens"] as? Int) ?? 500,
+                                        maxCompletionTokens: (llm["maxCompletionTokens"] as? Int) ?? 200,
+                                        latencyTargetMs: (llm["latencyTargetMs"] as? Int) ?? 2000)
+                if let d: [String: JSONValue] = try? await client.call("POST", "/v1/llm/route", json: body) {
+                    fleet.record { $0.llmRoutes += 1 }
+                    if case .string(let t)? = d["target"] { output["llm"] = t }
+                }
+            }
+            let failure = (profile["failure"] as? Double) ?? 0
+            if random.withLock({ $0.uniform() }) < failure { ok = false; output["error"] = "the agent failed (drawn)" }
+        }
+        guard !Task.isCancelled, !silenced else { return }
+        struct Accepted: Decodable { var accepted: Bool }
+        // A result is work done: while the plane is unreachable or restarting, keep offering it
+        // (for up to two minutes) rather than lose it.
+        for attempt in 0..<240 {
+            do {
+                let _: Accepted = try await client.call("POST", "/v1/executors/\(id)/tasks/\(m.task)/attempts/\(m.attempt)/result",
+                                                        json: ResultRequest(succeeded: ok, output: .object(output.mapValues { .string($0) })))
+                fleet.record { if ok { $0.succeeded += 1 } else { $0.failed += 1 } }
+                return
+            } catch let e as APIError where e.status == 0 || e.status == 503 {
+                if attempt == 0 { fleet.record { $0.errors.append("result \(key): \(e); retrying") } }
+                do { try await Task.sleep(for: .milliseconds(500)) } catch { return }
+            } catch {
+                fleet.record { $0.errors.append("result \(key): \(error)") }
+                return
+            }
+        }
+    }
+
+    /// Fetches the bundle once per version and checks its digest and signature here too.
+    private func verifyBundle(_ m: ExecutorMessage) async -> Bool {
+        guard let path = m.bundlePath else { return false }
+        if bundles.withLock({ $0.contains(path) }) { return true }
+        guard let (status, data) = try? await client.send("GET", path), status == 200 else {
+            fleet.record { $0.bundlesRefused += 1 }
+            return false
+        }
+        let bytes = Array(data)
+        let digestOK = Encoding.hex(Digest.sha256(bytes)) == m.bundleSHA256
+        let key = m.publisherKey.flatMap(Encoding.unhex).flatMap { try? Ed25519PublicKey(raw: $0) }
+        let signatureOK = key.map { k in m.bundleSignature.flatMap(Encoding.unhex).map { k.verify($0, of: bytes) } ?? false } ?? false
+        guard digestOK && signatureOK else {
+            fleet.record { $0.bundlesRefused += 1 }
+            return false
+        }
+        _ = bundles.withLock { $0.insert(path) }
+        return true
+    }
+}
+
+/// SplitMix64: the reference executors' seeded draws (load generation, not the plane).
+struct SplitMix: Sendable {
+    var state: UInt64
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    mutating func uniform() -> Double { Double(next() >> 11) / Double(1 << 53) }
+    mutating func exponential(mean: Double) -> Double { -mean * log(1 - uniform()) }
+}

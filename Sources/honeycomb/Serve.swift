@@ -1,0 +1,186 @@
+import ArgumentParser
+import Foundation
+import HoneycombCore
+import HoneycombLive
+import HoneycombServer
+import HoneycombSim
+import Hummingbird
+import Logging
+
+/// Reads a flag, else an environment variable, else fails saying both.
+func setting(_ flag: String?, _ name: String, env: String...) throws -> String {
+    if let flag { return flag }
+    let environment = ProcessInfo.processInfo.environment
+    for e in env { if let v = environment[e], !v.isEmpty { return v } }
+    throw ValidationError("give --\(name) or set \(env.joined(separator: " or "))")
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the live control plane: the HTTP API on PostgreSQL, Redis, NATS JetStream and S3.",
+        discussion: """
+        Every setting can also come from the environment (named in each flag's help). Several replicas \
+        may run against one PostgreSQL: one is the active scheduler (an advisory lock), the others stand \
+        by and take over when it dies. SIGTERM or SIGINT stops it gracefully.
+        """)
+
+    @Option(help: "Address to listen on.") var host = "127.0.0.1"
+    @Option(help: "Port to listen on ($HONEYCOMB_PORT).") var port: Int?
+    @Option(name: .customLong("database-url"), help: "PostgreSQL ($HONEYCOMB_DATABASE_URL).") var databaseURL: String?
+    @Option(name: .customLong("redis-url"), help: "Redis ($HONEYCOMB_REDIS_URL).") var redisURL: String?
+    @Option(name: .customLong("nats-url"), help: "NATS with JetStream ($HONEYCOMB_NATS_URL).") var natsURL: String?
+    @Option(name: .customLong("s3-url"), help: "S3 endpoint ($HONEYCOMB_S3_URL).") var s3URL: String?
+    @Option(name: .customLong("s3-access-key"), help: "($HONEYCOMB_S3_ACCESS_KEY)") var s3AccessKey: String?
+    @Option(name: .customLong("s3-secret-key"), help: "($HONEYCOMB_S3_SECRET_KEY)") var s3SecretKey: String?
+    @Option(help: "Bucket of agent bundles.") var bucket = "honeycomb-bundles"
+    @Option(help: "Namespace of this deployment's NATS stream, subjects and Redis keys.") var namespace = "honeycomb"
+    @Option(name: .customLong("signing-key"),
+            help: "File with the Ed25519 seed (64 hex digits) that signs tokens ($HONEYCOMB_SIGNING_KEY); see `honeycomb keygen`.")
+    var signingKey: String?
+    @Option(help: "A scenario file whose policy (and llm catalog) the plane takes.") var policy: String?
+    @Option(name: .customLong("heartbeat-timeout"), help: "Seconds of silence before an executor is declared lost (overrides the policy).")
+    var heartbeatTimeout: Double?
+
+    func run() async throws {
+        let env = ProcessInfo.processInfo.environment
+        var plane = PlaneConfig()
+        if let policy {
+            do {
+                let scenario = try Scenario.load(path: policy)
+                plane = scenario.policy.plane
+                if let llm = scenario.llm { plane.llm = llm.router }
+            } catch let e as ScenarioError { throw CLIFailure(e.description) }
+        }
+        if let t = heartbeatTimeout {
+            guard t > 0 else { throw ValidationError("--heartbeat-timeout must be positive") }
+            plane.heartbeatTimeout = .seconds(t)
+        }
+        let keyPath = try setting(signingKey, "signing-key", env: "HONEYCOMB_SIGNING_KEY")
+        let key: Ed25519PrivateKey
+        do { key = try Ed25519PrivateKey(file: keyPath) } catch { throw CLIFailure("signing key: \(error)") }
+        var config = ServeConfiguration(
+            databaseURL: try setting(databaseURL, "database-url", env: "HONEYCOMB_DATABASE_URL", "HONEYCOMB_PG_URL"),
+            redisURL: try setting(redisURL, "redis-url", env: "HONEYCOMB_REDIS_URL"),
+            natsURL: try setting(natsURL, "nats-url", env: "HONEYCOMB_NATS_URL"),
+            s3URL: try setting(s3URL, "s3-url", env: "HONEYCOMB_S3_URL"),
+            s3AccessKey: try setting(s3AccessKey, "s3-access-key", env: "HONEYCOMB_S3_ACCESS_KEY"),
+            s3SecretKey: try setting(s3SecretKey, "s3-secret-key", env: "HONEYCOMB_S3_SECRET_KEY"),
+            signingKey: key, plane: plane)
+        config.host = host
+        config.port = port ?? env["HONEYCOMB_PORT"].flatMap(Int.init) ?? 8080
+        config.bucket = bucket
+        config.namespace = namespace
+        var logger = Logger(label: "honeycomb")
+        logger.logLevel = env["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+        let service: HoneycombService
+        do {
+            service = try await HoneycombService(config: config, logger: logger)
+        } catch {
+            throw CLIFailure("serve: cannot start: \(error)")
+        }
+        try await service.application().runService()
+    }
+}
+
+struct Keygen: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Make an Ed25519 key for signing tokens or bundles.")
+
+    @Option(help: "File to write the seed to (64 hex digits, mode 0600).") var out: String
+
+    func run() throws {
+        let key = try Ed25519PrivateKey()
+        guard FileManager.default.createFile(atPath: out, contents: Data((Encoding.hex(key.seed) + "\n").utf8),
+                                             attributes: [.posixPermissions: 0o600]) else {
+            throw CLIFailure("keygen: cannot write \(out)")
+        }
+        print("public key \(Encoding.hex(key.publicKey.raw))")
+    }
+}
+
+struct Token: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Issue a signed token with the service's key (the first admin's token, say).")
+
+    @Option(name: .customLong("signing-key"), help: "The key file `serve` uses ($HONEYCOMB_SIGNING_KEY).") var signingKey: String?
+    @Option(help: "Who the token speaks for.") var subject: String
+    @Option(help: "admin or user.") var role: String = "user"
+    @Option(help: "Lifetime in seconds.") var ttl: Int64 = 86400
+
+    func run() throws {
+        guard let r = Role(rawValue: role), r != .executor else { throw ValidationError("--role must be admin or user") }
+        guard ttl > 0 else { throw ValidationError("--ttl must be positive") }
+        let key = try Ed25519PrivateKey(file: try setting(signingKey, "signing-key", env: "HONEYCOMB_SIGNING_KEY"))
+        print(try TokenAuthority(signingKey: key).issue(subject: subject, role: r, ttl: ttl))
+    }
+}
+
+struct Executor: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run N reference executors in one process (the load generator of live tests and benchmarks).")
+
+    @Option(name: .customLong("control-plane"), help: "The API's base URL.") var controlPlane = "http://127.0.0.1:8080"
+    @Option(name: .customLong("nats-url"), help: "NATS ($HONEYCOMB_NATS_URL).") var natsURL: String?
+    @Option(help: "An admin token, to mint enrollment tokens ($HONEYCOMB_TOKEN).") var token: String?
+    @Option(help: "How many executors.") var count = 1
+    @Option(help: "Task slots of each.") var slots: Int64 = 8
+    @Option(name: .customLong("cpu-millis")) var cpuMillis: Int64 = 4000
+    @Option(name: .customLong("memory-bytes")) var memoryBytes: Int64 = 8 << 30
+    @Option(help: "A label key=value (repeatable).") var label: [String] = []
+    @Option(help: "Seconds between heartbeats.") var heartbeat = 2.0
+    @Option(help: "Names are PREFIX-0, PREFIX-1, ...") var prefix = "ref"
+    @Option(help: "Stop after this many seconds (default: run until SIGINT or SIGTERM).") var duration: Double?
+
+    func run() async throws {
+        guard count >= 1, slots >= 1, heartbeat > 0 else { throw ValidationError("--count, --slots and --heartbeat must be positive") }
+        guard let url = URL(string: controlPlane) else { throw ValidationError("--control-plane is not a URL") }
+        var config = FleetConfiguration(controlPlane: url, natsURL: try setting(natsURL, "nats-url", env: "HONEYCOMB_NATS_URL"),
+                                        adminToken: try setting(token, "token", env: "HONEYCOMB_TOKEN"), count: count)
+        config.slots = slots
+        config.cpuMillis = cpuMillis
+        config.memoryBytes = memoryBytes
+        config.heartbeatInterval = heartbeat
+        config.namePrefix = prefix
+        for l in label {
+            let parts = l.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2 else { throw ValidationError("--label expects key=value, found \(l)") }
+            config.labels[String(parts[0])] = String(parts[1])
+        }
+        let fleet = try ExecutorFleet(config: config)
+        do { try await fleet.start() } catch { throw CLIFailure("executor: \(error)") }
+        print("\(count) executors enrolled and registered: ids \(fleet.ids.map(String.init).joined(separator: ","))")
+        await waitForSignalOrDuration(duration)
+        fleet.stop()
+        let s = fleet.snapshot
+        print("runs received \(s.runsReceived), started \(s.started), succeeded \(s.succeeded), failed \(s.failed), "
+              + "stopped \(s.stopped), duplicates skipped \(s.duplicatesSkipped), stale skipped \(s.staleSkipped), errors \(s.errors.count)")
+    }
+}
+
+/// Sleeps for `seconds`, or until SIGINT or SIGTERM when nil.
+func waitForSignalOrDuration(_ seconds: Double?) async {
+    if let seconds {
+        try? await Task.sleep(for: .seconds(seconds))
+        return
+    }
+    signal(SIGINT, SIG_IGN)
+    signal(SIGTERM, SIG_IGN)
+    await withCheckedContinuation { (k: CheckedContinuation<Void, Never>) in
+        let queue = DispatchQueue(label: "honeycomb.signals")
+        let sources = [SIGINT, SIGTERM].map { DispatchSource.makeSignalSource(signal: $0, queue: queue) }
+        let once = OnceFlag()
+        for s in sources {
+            s.setEventHandler { if once.set() { k.resume() } }
+            s.resume()
+        }
+        withExtendedLifetime(sources) {}
+        signalSources.append(contentsOf: sources)
+    }
+}
+
+nonisolated(unsafe) var signalSources: [any DispatchSourceSignal] = []
+
+final class OnceFlag: @unchecked Sendable {
+    private var done = false
+    private let lock = NSLock()
+    func set() -> Bool { lock.lock(); defer { lock.unlock() }; if done { return false }; done = true; return true }
+}

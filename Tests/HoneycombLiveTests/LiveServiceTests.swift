@@ -1,0 +1,207 @@
+import Foundation
+import HoneycombCore
+import HoneycombLive
+@testable import HoneycombServer
+import Testing
+
+/// The live service end to end, against the real PostgreSQL, Redis, NATS JetStream and
+/// SeaweedFS that the README's test command starts. Kept in a process of their own (see
+/// deploy/local/run-tests.sh) so the simulator's CPU-bound tests do not starve them.
+@Suite(.enabled(if: LiveEnvironment.available, "servers not started: run the README's test command"), .serialized)
+struct LiveServiceTests {
+    @Test func aTaskGoesFromSubmissionThroughDispatchToResultAndHistory() async throws {
+        let h = try await LiveHarness.start()
+        let fleet = try await h.fleet(2)
+        try await h.publish("echo")
+        let alice = h.client("alice")
+        let id = try await h.submit("echo", as: alice, input: .object(["text": .string("hello \"world\"")]))
+        var task = try await h.task(id, as: alice)
+        #expect(try await LiveEnvironment.eventually { task = try await h.task(id, as: alice); return task.state == "succeeded" })
+        #expect(task.result?.succeeded == true)
+        #expect(task.attempt == 1)
+        let states = task.history?.map(\.state) ?? []
+        #expect(states.starts(with: ["submitted"]) && states.contains("dispatched") && states.contains("running")
+                && states.last == "succeeded", "history: \(states)")
+        // Listed among alice's tasks; bob sees neither the task nor it in his list.
+        struct Page: Decodable { var tasks: [LiveHarness.TaskView] }
+        let mine: Page = try await alice.call("GET", "/v1/tasks?state=succeeded")
+        #expect(mine.tasks.map(\.id) == [id])
+        let bob = h.client("bob")
+        let (status, _) = try await bob.send("GET", "/v1/tasks/\(id)")
+        #expect(status == 404)
+        let theirs: Page = try await bob.call("GET", "/v1/tasks")
+        #expect(theirs.tasks.isEmpty)
+        #expect(fleet.snapshot.started == 1 && fleet.snapshot.succeeded == 1)
+        // The operator's view and the audit trail.
+        struct Executors: Decodable { var executors: [E]; struct E: Decodable { var id: Int64; var state: String; var present: Bool } }
+        let list: Executors = try await h.admin.call("GET", "/v1/executors")
+        #expect(list.executors.count == 2 && list.executors.allSatisfy { $0.state == "online" && $0.present })
+        #expect(try await h.auditActions(subject: "agent/echo/1") == ["agent.published"])
+        fleet.stop()
+        await h.stop()
+    }
+
+    @Test func anExecutorThatStopsHeartbeatingIsLostAndItsTaskRescheduled() async throws {
+        let h = try await LiveHarness.start(heartbeatTimeout: 1.5)
+        try await h.publish("slow", profile: ["runtimeMs": .number(1500), "distribution": .string("fixed")])
+        let first = try await h.fleet(1, prefix: "first", heartbeat: 0.3)
+        let alice = h.client("alice")
+        let id = try await h.submit("slow", as: alice)
+        #expect(try await LiveEnvironment.eventually { try await h.task(id, as: alice).state == "running" })
+        let second = try await h.fleet(1, prefix: "second", heartbeat: 0.3)
+        first.kill(index: 0)
+        var task = try await h.task(id, as: alice)
+        #expect(try await LiveEnvironment.eventually { task = try await h.task(id, as: alice); return task.state == "succeeded" })
+        #expect(task.attempt == 2)
+        #expect(task.executor == nil || task.executor == second.ids[0])
+        #expect(task.result?.attempt == 2)
+        #expect(task.history?.contains { $0.state == "attempt_lost" && $0.attempt == 1 } == true)
+        #expect(try await h.auditActions(subject: "executor/\(first.ids[0])").contains("executor.lost"))
+        second.stop()
+        await h.stop()
+    }
+
+    @Test func forgedExpiredAndWrongRoleTokensAreRefused() async throws {
+        let h = try await LiveHarness.start()
+        func problem(_ client: APIClient, _ method: String, _ path: String) async throws -> (Int, [String: Any]) {
+            let (status, data) = try await client.send(method, path)
+            return (status, (try? JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:])
+        }
+        let anonymous = APIClient(base: h.base)
+        var (status, body) = try await problem(anonymous, "GET", "/v1/tasks")
+        #expect(status == 401 && (body["detail"] as? String)?.contains("bearer token") == true)
+        let forger = TokenAuthority(signingKey: try Ed25519PrivateKey())
+        (status, body) = try await problem(anonymous.with(token: try forger.issue(subject: "root", role: .admin, ttl: 60)), "GET", "/v1/executors")
+        #expect(status == 401 && (body["detail"] as? String)?.contains("signature") == true)
+        let real = TokenAuthority(signingKey: h.key)
+        let expired = try real.issue(subject: "alice", role: .user, ttl: 60, now: TokenAuthority.now() - 3600)
+        (status, body) = try await problem(anonymous.with(token: expired), "GET", "/v1/tasks")
+        #expect(status == 401 && (body["detail"] as? String)?.contains("expired") == true)
+        let none = Encoding.base64url(Array(#"{"alg":"none"}"#.utf8)) + "."
+            + Encoding.base64url(Array(#"{"sub":"root","role":"admin","iat":0,"exp":99999999999}"#.utf8)) + "."
+        (status, body) = try await problem(anonymous.with(token: none), "GET", "/v1/executors")
+        #expect(status == 401 && (body["detail"] as? String)?.contains("not allowed") == true)
+        // A user may not act as an operator; an executor may not act as another.
+        (status, body) = try await problem(h.client("alice"), "GET", "/v1/executors")
+        #expect(status == 403 && body["title"] as? String == "Forbidden")
+        let fleet = try await h.fleet(2)
+        let other = h.client(String(fleet.ids[0]), role: .executor)
+        (status, _) = try await problem(other, "POST", "/v1/executors/\(fleet.ids[1])/heartbeat")
+        #expect(status == 403)
+        (status, _) = try await problem(other, "POST", "/v1/tasks")
+        #expect(status == 403)
+        // An enrollment token works once.
+        struct Minted: Decodable { var token: String }
+        let minted: Minted = try await h.admin.call("POST", "/v1/enrollment-tokens")
+        (status, _) = try await anonymous.send("POST", "/v1/executors/enroll", json: EnrollRequest(enrollmentToken: minted.token, name: "x"))
+        #expect(status == 201)
+        (status, _) = try await anonymous.send("POST", "/v1/executors/enroll", json: EnrollRequest(enrollmentToken: minted.token, name: "y"))
+        #expect(status == 401)
+        fleet.stop()
+        await h.stop()
+    }
+
+    @Test func aTamperedBundleIsRefusedAndTheRefusalAudited() async throws {
+        let h = try await LiveHarness.start()
+        // Signed by a key other than the one it names: refused on upload.
+        let bundle = LiveHarness.wasm("evil")
+        let mallory = try Ed25519PrivateKey()
+        let forged = PublishRequest(version: "1", description: nil, cpuMillis: 1, memoryBytes: 1, labels: nil, maxAttempts: nil,
+                                    profile: nil, bundle: Data(bundle).base64EncodedString(),
+                                    signature: Encoding.hex(try mallory.sign(bundle)),
+                                    publisherKey: Encoding.hex(h.publisher.publicKey.raw))
+        let (status, _) = try await h.client("mallory").send("POST", "/v1/agents/evil/versions", json: forged)
+        #expect(status == 422)
+        #expect(try await h.auditActions(subject: "agent/evil/1") == ["bundle.refused"])
+        // Signed properly, then changed in storage behind the service's back: refused before
+        // it is offered to an executor, and the task's attempt fails.
+        let published = try await h.publish("victim")
+        try await h.service.s3.put(bucket: "honeycomb-bundles", key: "agents/victim/1/\(published.sha256).wasm",
+                                   data: LiveHarness.wasm("tampered"))
+        let fleet = try await h.fleet(1)
+        let (fetch, _) = try await h.client(String(fleet.ids[0]), role: .executor).send("GET", "/v1/agents/victim/versions/1/bundle")
+        #expect(fetch == 409)
+        #expect(try await h.auditActions(subject: "agent/victim/1").contains("bundle.refused"))
+        let alice = h.client("alice")
+        let id = try await h.submit("victim", as: alice)
+        #expect(try await LiveEnvironment.eventually { try await h.task(id, as: alice).state == "failed" })
+        #expect(fleet.snapshot.bundlesRefused >= 1 && fleet.snapshot.succeeded == 0)
+        fleet.stop()
+        await h.stop()
+    }
+
+    @Test func badRequestsGetProblemsThatSayWhatAndWhere() async throws {
+        let h = try await LiveHarness.start()
+        try await h.publish("echo")
+        let alice = h.client("alice")
+        func problem(_ body: Data?, _ path: String = "/v1/tasks") async throws -> (Int, String, String) {
+            let (status, data) = try await alice.send("POST", path, body: body, headers: ["Content-Type": "application/json"])
+            let p = (try? JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:]
+            return (status, p["title"] as? String ?? "", p["detail"] as? String ?? String(decoding: data, as: UTF8.self))
+        }
+        var (status, _, detail) = try await problem(Data("{not json".utf8))
+        #expect(status == 400 && detail.contains("not valid JSON"))
+        (status, _, detail) = try await problem(Data(#"{"input": {}}"#.utf8))
+        #expect(status == 400 && detail.contains("agent") && detail.contains("missing"))
+        (status, _, detail) = try await problem(Data(#"{"agent": 7}"#.utf8))
+        #expect(status == 400 && detail.contains("agent"))
+        (status, _, detail) = try await problem(Data(#"{"agent": "echo", "priority": 1000}"#.utf8))
+        #expect(status == 400 && detail.contains("priority"))
+        (status, _, detail) = try await problem(Data(#"{"agent": "echo", "input": {"a": "\u0000"}}"#.utf8))
+        #expect(status == 400 && detail.contains("NUL"))
+        (status, _, detail) = try await problem(Data(#"{"agent": "nobody"}"#.utf8))
+        #expect(status == 404 && detail.contains("nobody"))
+        (status, _, _) = try await problem(Data(repeating: 0x20, count: 200_000))
+        #expect(status == 413)
+        (status, _, _) = try await problem(nil, "/v1/nowhere")
+        #expect(status == 404)
+        // Nothing half-written: no task exists after all of that.
+        let db = try await PostgresConnection(url: h.databaseURL)
+        #expect(try await db.execute("SELECT count(*) FROM tasks").rows[0][0] == "0")
+        await h.stop()
+    }
+
+    @Test func theOpenAPIDocumentListsEveryRouteAndEveryListedRouteAnswers() async throws {
+        let h = try await LiveHarness.start()
+        let (status, data) = try await h.admin.send("GET", "/openapi.json")
+        #expect(status == 200)
+        let doc = try JSONSerialization.jsonObject(with: data) as! [String: Any]
+        let paths = doc["paths"] as! [String: [String: Any]]
+        var checked = 0
+        for (path, operations) in paths {
+            for method in operations.keys {
+                let concrete = path.replacingOccurrences(of: "{id}", with: "1").replacingOccurrences(of: "{task}", with: "1")
+                    .replacingOccurrences(of: "{attempt}", with: "1").replacingOccurrences(of: "{name}", with: "x")
+                    .replacingOccurrences(of: "{version}", with: "1")
+                let (_, body) = try await h.admin.send(method.uppercased(), concrete)
+                let title = (try? JSONSerialization.jsonObject(with: body) as? [String: Any])?["title"] as? String
+                #expect(title != "No such route", "\(method) \(path) is documented but not routed")
+                checked += 1
+            }
+        }
+        #expect(checked == API.routes(h.service).count)
+        let (_, body) = try await h.admin.send("GET", "/v1/undocumented")
+        #expect((try JSONSerialization.jsonObject(with: body) as? [String: Any])?["title"] as? String == "No such route")
+        await h.stop()
+    }
+
+    @Test func aStandbyTakesOverWhenTheActiveSchedulerStops() async throws {
+        let first = try await LiveHarness.start()
+        try await first.publish("echo")
+        let second = try await LiveHarness.start(databaseURL: first.databaseURL, key: first.key, namespace: first.namespace,
+                                                 waitForLeader: false)
+        #expect(first.service.isLeader && !second.service.isLeader)
+        let (ready, _) = try await APIClient(base: second.base).send("GET", "/readyz")
+        #expect(ready == 503)
+        let alice = first.client("alice")
+        let id = try await first.submit("echo", as: alice)
+        await first.stop()
+        #expect(try await LiveEnvironment.eventually(30) { second.service.isLeader })
+        // The task accepted by the first is still there, and finishes under the second.
+        let fleet = try await second.fleet(1)
+        let aliceThere = second.client("alice")
+        #expect(try await LiveEnvironment.eventually { try await second.task(id, as: aliceThere).state == "succeeded" })
+        fleet.stop()
+        await second.stop()
+    }
+}

@@ -184,3 +184,40 @@ final class OnceFlag: @unchecked Sendable {
     private let lock = NSLock()
     func set() -> Bool { lock.lock(); defer { lock.unlock() }; if done { return false }; done = true; return true }
 }
+
+struct LoadTestCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "loadtest",
+        abstract: "The live benchmark: reference executors as load against a running `honeycomb serve`.",
+        discussion: "deploy/local/bench-live.sh starts the servers, a release `serve`, and runs this.")
+
+    @Option(name: .customLong("control-plane"), help: "The API's base URL.") var controlPlane = "http://127.0.0.1:8080"
+    @Option(name: .customLong("nats-url"), help: "NATS ($HONEYCOMB_NATS_URL).") var natsURL: String?
+    @Option(help: "An admin token ($HONEYCOMB_TOKEN).") var token: String?
+    @Option(help: "Reference executors.") var executors = 8
+    @Option(help: "Task slots of each.") var slots: Int64 = 512
+    @Option(help: "Tasks offered per second.") var rate = 5000.0
+    @Option(help: "Seconds of load.") var duration = 20.0
+    @Option(help: "Concurrent submitting connections.") var connections = 64
+    @Option(name: .customLong("runtime-ms"), help: "How long each task runs on its executor.") var runtimeMs = 1.0
+
+    func run() async throws {
+        guard let url = URL(string: controlPlane) else { throw ValidationError("--control-plane is not a URL") }
+        guard rate > 0, duration > 0, connections > 0, executors > 0, slots > 0 else {
+            throw ValidationError("--rate, --duration, --connections, --executors and --slots must be positive")
+        }
+        var fleet = FleetConfiguration(controlPlane: url, natsURL: try setting(natsURL, "nats-url", env: "HONEYCOMB_NATS_URL"),
+                                       adminToken: try setting(token, "token", env: "HONEYCOMB_TOKEN"), count: executors)
+        fleet.slots = slots
+        fleet.cpuMillis = slots * 1000
+        fleet.memoryBytes = slots << 30
+        fleet.heartbeatInterval = 2
+        var test = LoadTest(fleet: fleet, rate: rate, duration: duration, connections: connections)
+        test.runtimeMs = runtimeMs
+        do {
+            print(try await test.run())
+        } catch {
+            throw CLIFailure("loadtest: \(error)")
+        }
+    }
+}

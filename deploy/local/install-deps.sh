@@ -5,7 +5,7 @@
 set -euo pipefail
 
 libs=(libgsl-dev libpq-dev libhiredis-dev libnats-dev libssl-dev pkg-config)
-servers=(postgresql redis-server nats-server)
+servers=(postgresql redis-server nats-server curl)
 
 want=("${libs[@]}")
 [[ "${1:-}" == "--servers" ]] && want+=("${servers[@]}")

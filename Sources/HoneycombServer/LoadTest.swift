@@ -1,0 +1,132 @@
+import Foundation
+import HoneycombLive
+import Synchronization
+
+/// The live benchmark: reference executors take tasks while submitters offer them at a target
+/// rate (open loop: a submitter that falls behind sends at once, so a rate the service cannot
+/// take shows as fewer accepted per second, not as a slower clock).
+public struct LoadTest: Sendable {
+    public var fleet: FleetConfiguration
+    public var rate: Double
+    public var duration: Double
+    public var connections: Int
+    public var runtimeMs: Double = 1
+
+    public init(fleet: FleetConfiguration, rate: Double, duration: Double, connections: Int) {
+        self.fleet = fleet
+        self.rate = rate
+        self.duration = duration
+        self.connections = connections
+    }
+
+    public struct Figures: Sendable, CustomStringConvertible {
+        public var offered = 0
+        public var accepted = 0
+        public var refused = 0
+        public var seconds = 0.0
+        public var completed = 0
+        public var completionSeconds = 0.0
+        public var submitLatencies: [Double] = []
+        public var dispatchLatencies: [Double] = []
+        public var errors: [String] = []
+
+        static func quantile(_ xs: [Double], _ q: Double) -> Double {
+            guard !xs.isEmpty else { return .nan }
+            let s = xs.sorted()
+            return s[min(s.count - 1, Int((q * Double(s.count - 1)).rounded()))]
+        }
+
+        public var description: String {
+            func ms(_ x: Double) -> String { String(format: "%.1f ms", x * 1000) }
+            return """
+            offered \(offered) tasks in \(String(format: "%.1f", seconds)) s; accepted \(accepted) \
+            (\(String(format: "%.0f", Double(accepted) / seconds)) tasks/s), refused \(refused)
+            submit round trip: p50 \(ms(Self.quantile(submitLatencies, 0.5))), p99 \(ms(Self.quantile(submitLatencies, 0.99)))
+            submit to dispatch (accepted by the plane → delivered to the executor): p50 \
+            \(ms(Self.quantile(dispatchLatencies, 0.5))), p99 \(ms(Self.quantile(dispatchLatencies, 0.99))) \
+            over \(dispatchLatencies.count) first deliveries
+            completed \(completed) of the accepted within \(String(format: "%.1f", completionSeconds)) s of the start \
+            (\(String(format: "%.0f", Double(completed) / completionSeconds)) tasks/s end to end)
+            errors \(errors.count)\(errors.first.map { "; first: \($0)" } ?? "")
+            """
+        }
+    }
+
+    final class Shared: Sendable {
+        let next = Atomic<Int>(0)
+        let stop = Atomic<Bool>(false)
+        let figures = Mutex(Figures())
+    }
+
+    public func run(log: @Sendable (String) -> Void = { print($0) }) async throws -> Figures {
+        let admin = APIClient(base: fleet.controlPlane, token: fleet.adminToken)
+        // A fresh agent signed by a fresh key.
+        let publisher = try Ed25519PrivateKey()
+        let agent = "bench-\(UInt32.random(in: 0...UInt32.max))"
+        let bundle: [UInt8] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]
+        let publish = PublishRequest(version: "1", description: "live benchmark", cpuMillis: 1, memoryBytes: 1, labels: nil,
+                                     maxAttempts: 3, profile: .object(["runtimeMs": .number(runtimeMs), "distribution": .string("fixed")]),
+                                     bundle: Data(bundle).base64EncodedString(), signature: Encoding.hex(try publisher.sign(bundle)),
+                                     publisherKey: Encoding.hex(publisher.publicKey.raw))
+        let _: [String: String] = try await admin.call("POST", "/v1/agents/\(agent)/versions", json: publish)
+        let executors = try ExecutorFleet(config: fleet)
+        try await executors.start()
+        log("\(fleet.count) executors with \(fleet.slots) slots each; offering \(Int(rate)) tasks/s for \(Int(duration)) s "
+            + "over \(connections) connections")
+
+        let shared = Shared()
+        let body = try JSONEncoder().encode(TaskRequest(agent: agent, input: .object(["n": .number(1)])))
+        let start = WallClock.nanoseconds()
+        let total = Int(rate * duration)
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<connections {
+                group.addTask {
+                    var latencies: [Double] = []
+                    var accepted = 0, refused = 0
+                    var errors: [String] = []
+                    while true {
+                        let k = shared.next.add(1, ordering: .relaxed).oldValue
+                        if k >= total { break }
+                        let due = start + Int64(Double(k) / rate * 1e9)
+                        let wait = due - WallClock.nanoseconds()
+                        if wait > 0 { try? await Task.sleep(for: .nanoseconds(wait)) }
+                        let t0 = WallClock.nanoseconds()
+                        do {
+                            let (status, data) = try await admin.send("POST", "/v1/tasks", body: body,
+                                                                      headers: ["Content-Type": "application/json"])
+                            if status == 201 { accepted += 1 } else {
+                                refused += 1
+                                if errors.count < 3 { errors.append("HTTP \(status): \(String(decoding: data.prefix(200), as: UTF8.self))") }
+                            }
+                        } catch {
+                            refused += 1
+                            if errors.count < 3 { errors.append("\(error)") }
+                        }
+                        latencies.append(Double(WallClock.nanoseconds() - t0) / 1e9)
+                    }
+                    shared.figures.withLock {
+                        $0.submitLatencies += latencies
+                        $0.accepted += accepted
+                        $0.refused += refused
+                        $0.errors += errors
+                    }
+                }
+            }
+        }
+        var figures = shared.figures.withLock { $0 }
+        figures.offered = total
+        figures.seconds = Double(WallClock.nanoseconds() - start) / 1e9
+        // Wait (up to a minute) for the accepted tasks to complete.
+        let deadline = WallClock.nanoseconds() + 60_000_000_000
+        while executors.snapshot.succeeded < figures.accepted && WallClock.nanoseconds() < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let s = executors.snapshot
+        figures.completed = s.succeeded
+        figures.completionSeconds = Double(WallClock.nanoseconds() - start) / 1e9
+        figures.dispatchLatencies = s.dispatchLatencies.map { Double($0) / 1e9 }
+        figures.errors += s.errors.prefix(3)
+        executors.stop()
+        return figures
+    }
+}

@@ -2,6 +2,7 @@ import Foundation
 import HoneycombCore
 import HoneycombLive
 import Hummingbird
+import Synchronization
 
 /// The request context: who is asking, once the token is checked.
 public struct APIContext: RequestContext {
@@ -21,6 +22,7 @@ public struct APIContext: RequestContext {
 struct AuthMiddleware: RouterMiddleware {
     let authority: TokenAuthority
     let metrics: ServiceMetrics
+    let cache = VerifiedTokens()
     static let open: Set<String> = ["/healthz", "/readyz", "/v1/executors/enroll"]
 
     func handle(_ request: Request, context: APIContext, next: (Request, APIContext) async throws -> Response) async throws -> Response {
@@ -35,12 +37,33 @@ struct AuthMiddleware: RouterMiddleware {
         }
         var context = context
         do {
-            context.claims = try authority.verify(String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces))
+            context.claims = try cache.verify(String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces), authority)
         } catch let e as TokenError {
             metrics.tokensRefused.add(1)
             throw Problem.unauthorized(e.description)
         }
         return try await next(request, context)
+    }
+}
+
+/// Tokens whose signature has been checked, so a client's every request does not cost an
+/// Ed25519 verification. Keyed by the whole token; expiry is checked on every use.
+final class VerifiedTokens: Sendable {
+    private let entries = Mutex<[String: TokenClaims]>([:])
+    static let capacity = 65536
+
+    func verify(_ token: String, _ authority: TokenAuthority) throws -> TokenClaims {
+        let now = TokenAuthority.now()
+        if let claims = entries.withLock({ $0[token] }) {
+            if claims.exp + authority.leeway > now { return claims }
+            _ = entries.withLock { $0.removeValue(forKey: token) }
+        }
+        let claims = try authority.verify(token, now: now)
+        entries.withLock { e in
+            if e.count >= Self.capacity { e.removeAll(keepingCapacity: true) }
+            e[token] = claims
+        }
+        return claims
     }
 }
 
@@ -115,6 +138,10 @@ public enum API {
             (RouteSpec(method: .post, path: "/v1/tasks", roles: users, summary: "Submit a task", requestBody: "TaskRequest"), { request, context in
                 try await Handlers.submit(s, request, context)
             }),
+            (RouteSpec(method: .post, path: "/v1/task-batches", roles: users, summary: "Submit up to 1000 tasks at once",
+                       requestBody: "TaskBatchRequest"), { request, context in
+                try await Handlers.submitBatch(s, request, context)
+            }),
             (RouteSpec(method: .get, path: "/v1/tasks", roles: users, summary: "List and filter task history"), { request, context in
                 try await Handlers.listTasks(s, request, context)
             }),
@@ -161,6 +188,10 @@ public enum API {
             }),
             (RouteSpec(method: .post, path: "/v1/executors/:id/drain", roles: admin, summary: "Drain an executor"), { request, context in
                 try await Handlers.drain(s, request, context)
+            }),
+            (RouteSpec(method: .post, path: "/v1/executors/:id/reports", roles: executor,
+                       summary: "Report several task attempts' starts and results", requestBody: "ReportsRequest"), { request, context in
+                try await Handlers.reports(s, request, context)
             }),
             (RouteSpec(method: .post, path: "/v1/executors/:id/tasks/:task/attempts/:attempt/start", roles: executor,
                        summary: "Report a task attempt started"), { request, context in

@@ -98,6 +98,33 @@ public struct LLMRouteBody: Codable, Sendable {
     }
 }
 
+/// Up to 1,000 tasks, accepted all together or not at all.
+struct TaskBatchRequest: Codable, Sendable {
+    var tasks: [TaskRequest]
+}
+
+/// Several reports of one executor (the reference executor sends its reports this way).
+struct ReportsRequest: Codable, Sendable {
+    var reports: [Report]
+
+    struct Report: Codable, Sendable {
+        var task: Int64
+        var attempt: Int
+        /// `start` or `result`.
+        var kind: String
+        var succeeded: Bool?
+        var output: JSONValue?
+
+        init(task: Int64, attempt: Int, kind: String, succeeded: Bool? = nil, output: JSONValue? = nil) {
+            self.task = task
+            self.attempt = attempt
+            self.kind = kind
+            self.succeeded = succeeded
+            self.output = output
+        }
+    }
+}
+
 struct EnrollRequest: Codable, Sendable {
     var enrollmentToken: String
     var name: String

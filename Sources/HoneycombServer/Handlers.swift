@@ -43,22 +43,43 @@ enum Handlers {
     }
 
     static func submit(_ s: HoneycombService, _ request: Request, _ context: APIContext) async throws -> Response {
-        let claims = try claims(context)
         let body = try await API.body(request, as: TaskRequest.self)
-        try Check.name(body.agent, "agent")
-        if let v = body.version { try Check.name(v, "version") }
+        let (plane, submission) = try await checked(s, body, claims: try claims(context), field: "")
+        let id = try await plane.submit(submission)
+        return try API.json(["id": JSONValue.number(Double(id)), "state": .string("queued")], status: .created)
+    }
+
+    static func submitBatch(_ s: HoneycombService, _ request: Request, _ context: APIContext) async throws -> Response {
+        let body = try await API.body(request, as: TaskBatchRequest.self, limit: 8 << 20)
+        try Check.range(body.tasks.count, 1...1000, "tasks (count)")
+        let claims = try claims(context)
+        var plane: LivePlane?
+        var list: [Submission] = []
+        for (k, t) in body.tasks.enumerated() {
+            let (p, submission) = try await checked(s, t, claims: claims, field: "tasks[\(k)].")
+            plane = p
+            list.append(submission)
+        }
+        let ids = try await plane!.submit(list)
+        return try API.json(["ids": ids], status: .created)
+    }
+
+    /// A task request checked field by field (`field` prefixes the names in messages).
+    static func checked(_ s: HoneycombService, _ body: TaskRequest, claims: TokenClaims,
+                        field: String) async throws -> (LivePlane, Submission) {
+        try Check.name(body.agent, field + "agent")
+        if let v = body.version { try Check.name(v, field + "version") }
         let priority = body.priority ?? 0
-        try Check.range(priority, -128...127, "priority")
-        if let l = body.latencyTargetMs { try Check.range(l, 1...86_400_000, "latencyTargetMs") }
-        let input = try (body.input ?? .object([:])).text(field: "input")
+        try Check.range(priority, -128...127, field + "priority")
+        if let l = body.latencyTargetMs { try Check.range(l, 1...86_400_000, field + "latencyTargetMs") }
+        let input = try (body.input ?? .object([:])).text(field: field + "input")
         let plane = try s.requirePlane()
         guard let version = await plane.agentVersion(named: body.agent, version: body.version) else {
-            throw Problem.notFound("there is no agent \(body.agent)\(body.version.map { " version \($0)" } ?? "")")
+            throw Problem.notFound("\(field)agent: there is no agent \(body.agent)\(body.version.map { " version \($0)" } ?? "")")
         }
         let user = try await s.userID(claims)
-        let id = try await plane.submit(Submission(agentVersion: version, userID: user, tenant: .shared, priority: Int8(priority),
-                                                   input: input, latencyTargetMs: body.latencyTargetMs))
-        return try API.json(["id": JSONValue.number(Double(id)), "state": .string("queued")], status: .created)
+        return (plane, Submission(agentVersion: version, userID: user, tenant: .shared, priority: Int8(priority), input: input,
+                                  latencyTargetMs: body.latencyTargetMs))
     }
 
     struct TaskView: Codable {
@@ -424,6 +445,26 @@ enum Handlers {
         guard await plane.executorView(id) != nil else { throw Problem.notFound("executor \(id) is not registered") }
         try await plane.drain(executor: id, actor: try claims(context).sub)
         return try API.json(["id": JSONValue.number(Double(id)), "state": .string(await plane.executorView(id)?.state ?? "unknown")])
+    }
+
+    static func reports(_ s: HoneycombService, _ request: Request, _ context: APIContext) async throws -> Response {
+        let executor = try selfExecutor(context)
+        let body = try await API.body(request, as: ReportsRequest.self, limit: 8 << 20)
+        try Check.range(body.reports.count, 1...1000, "reports (count)")
+        var items: [ReportItem] = []
+        for (k, r) in body.reports.enumerated() {
+            try Check.range(r.attempt, 1...Int(UInt16.max), "reports[\(k)].attempt")
+            switch r.kind {
+            case "start": items.append(ReportItem(task: r.task, attempt: r.attempt, report: .started))
+            case "result":
+                guard let ok = r.succeeded else { throw Problem.badRequest("reports[\(k)].succeeded: required for a result") }
+                let output = try r.output.map { try $0.text(field: "reports[\(k)].output") }
+                items.append(ReportItem(task: r.task, attempt: r.attempt, report: ok ? .succeeded(output: output) : .failed(output: output)))
+            default:
+                throw Problem.badRequest("reports[\(k)].kind: expected start or result, found \(r.kind)")
+            }
+        }
+        return try API.json(["accepted": try await s.requirePlane().report(items, executor: executor)])
     }
 
     static func report(_ s: HoneycombService, _ request: Request, _ context: APIContext, kind: String) async throws -> Response {

@@ -43,6 +43,13 @@ enum AttemptReport: Sendable {
     case failed(output: String?)
 }
 
+/// One report of an executor about one attempt.
+struct ReportItem: Sendable {
+    var task: Int64
+    var attempt: Int
+    var report: AttemptReport
+}
+
 /// The live driver of the very `ControlPlane` the simulator drives.
 ///
 /// Commands from the API queue up while a batch is being written; each batch applies its
@@ -53,10 +60,10 @@ enum AttemptReport: Sendable {
 /// plane never runs ahead of what PostgreSQL holds.
 actor LivePlane {
     enum Command {
-        case submit(Submission, CheckedContinuation<Int64, Error>)
+        case submit([Submission], CheckedContinuation<[Int64], Error>)
         case register(Int64, ExecutorSpecBody, CheckedContinuation<Void, Error>)
         case heartbeat(Int64, CheckedContinuation<Bool, Error>)
-        case report(task: Int64, attempt: Int, executor: Int64, AttemptReport, CheckedContinuation<Bool, Error>)
+        case report([ReportItem], executor: Int64, CheckedContinuation<[Bool], Error>)
         case drain(Int64, actor: String, CheckedContinuation<Void, Error>)
         case cancel(Int64, actor: String, CheckedContinuation<String, Error>)
         case route(LLMRouteBody, CheckedContinuation<LLMDecision, Error>)
@@ -66,7 +73,8 @@ actor LivePlane {
             switch self {
             case .submit(_, let k): k.resume(throwing: error)
             case .register(_, _, let k), .drain(_, _, let k): k.resume(throwing: error)
-            case .heartbeat(_, let k), .report(_, _, _, _, let k): k.resume(throwing: error)
+            case .heartbeat(_, let k): k.resume(throwing: error)
+            case .report(_, _, let k): k.resume(throwing: error)
             case .cancel(_, _, let k): k.resume(throwing: error)
             case .route(_, let k): k.resume(throwing: error)
             case .timer: break
@@ -90,6 +98,9 @@ actor LivePlane {
     private var wake: CheckedContinuation<Void, Never>?
     private var running = true
     private var llmRequestSeq: Int64 = 0
+    /// Task ids taken from the sequence and not yet used.
+    private var idPool: [Int64] = []
+    private var idNext = 0
     private var effects = PlaneEffects()
 
     init(config: PlaneConfig, store: PlaneStore, nats: JetStreamConnection, channel: DispatchChannel,
@@ -157,7 +168,12 @@ actor LivePlane {
     // MARK: Commands
 
     func submit(_ s: Submission) async throws -> Int64 {
-        try await withCheckedThrowingContinuation { enqueue(.submit(s, $0)) }
+        try await submit([s])[0]
+    }
+
+    /// Submits all or none: the tasks are accepted in one transaction.
+    func submit(_ batch: [Submission]) async throws -> [Int64] {
+        try await withCheckedThrowingContinuation { enqueue(.submit(batch, $0)) }
     }
 
     func register(executor: Int64, _ spec: ExecutorSpecBody) async throws {
@@ -172,7 +188,12 @@ actor LivePlane {
     /// Returns true when the report is about the attempt the plane has on that executor (for
     /// `started`: run it); false for a stale attempt (drop it).
     func report(task: Int64, attempt: Int, executor: Int64, _ report: AttemptReport) async throws -> Bool {
-        try await withCheckedThrowingContinuation { enqueue(.report(task: task, attempt: attempt, executor: executor, report, $0)) }
+        try await self.report([ReportItem(task: task, attempt: attempt, report: report)], executor: executor)[0]
+    }
+
+    /// Several reports of one executor, applied in order in one batch.
+    func report(_ items: [ReportItem], executor: Int64) async throws -> [Bool] {
+        try await withCheckedThrowingContinuation { enqueue(.report(items, executor: executor, $0)) }
     }
 
     func drain(executor: Int64, actor: String) async throws {
@@ -263,9 +284,10 @@ actor LivePlane {
     }
 
     private enum Reply {
-        case submitted(CheckedContinuation<Int64, Error>, Int64)
+        case submitted(CheckedContinuation<[Int64], Error>, [Int64])
         case done(CheckedContinuation<Void, Error>)
         case flag(CheckedContinuation<Bool, Error>, Bool)
+        case flags(CheckedContinuation<[Bool], Error>, [Bool])
         case state(CheckedContinuation<String, Error>, String)
         case routed(CheckedContinuation<LLMDecision, Error>, LLMDecision)
         case refused(Command, Error)
@@ -273,17 +295,17 @@ actor LivePlane {
 
     private func process(_ batch: [Command]) async throws {
         let started = WallClock.nanoseconds()
-        let submissions = batch.reduce(0) { if case .submit = $1 { $0 + 1 } else { $0 } }
-        var ids: [Int64] = []
-        if submissions > 0 {
+        let submissions = batch.reduce(0) { if case .submit(let s, _) = $1 { $0 + s.count } else { $0 } }
+        if idPool.count - idNext < submissions {
+            // Ids come from the table's sequence in blocks: one round trip per thousand tasks.
             do {
-                ids = try await store.allocateTaskIDs(submissions)
+                idPool = Array(idPool[idNext...]) + (try await store.allocateTaskIDs(max(submissions, 1024)))
+                idNext = 0
             } catch {
                 for c in batch { c.fail(PlaneRefusal.storeUnavailable("\(error)")) }
                 throw error
             }
         }
-        var nextID = ids.makeIterator()
         var write = BatchWrite()
         var outgoing: [OutgoingMessage] = []
         var replies: [Reply] = []
@@ -292,18 +314,23 @@ actor LivePlane {
         effects.removeAll()
         for command in batch {
             switch command {
-            case .submit(let s, let k):
-                guard let agent = agentIDs[s.agentVersion] else {
-                    replies.append(.refused(command, PlaneRefusal.unknownAgent("version #\(s.agentVersion)")))
+            case .submit(let list, let k):
+                if let missing = list.first(where: { agentIDs[$0.agentVersion] == nil }) {
+                    replies.append(.refused(command, PlaneRefusal.unknownAgent("version #\(missing.agentVersion)")))
                     continue
                 }
-                let id = nextID.next()!
-                write.newTasks.append(NewTask(id: id, agentVersion: s.agentVersion, userID: s.userID, priority: s.priority,
-                                              input: s.input, latencyTargetMs: s.latencyTargetMs, submittedNs: now.nanoseconds))
-                inputs[id] = s.input
-                plane.handle(.taskSubmitted(TaskSpec(id: TaskID(Int32(id)), agent: agent, tenant: s.tenant,
-                                                     priority: s.priority)), at: now, effects: &effects)
-                replies.append(.submitted(k, id))
+                var ids: [Int64] = []
+                for s in list {
+                    let id = idPool[idNext]
+                    idNext += 1
+                    ids.append(id)
+                    write.newTasks.append(NewTask(id: id, agentVersion: s.agentVersion, userID: s.userID, priority: s.priority,
+                                                  input: s.input, latencyTargetMs: s.latencyTargetMs, submittedNs: now.nanoseconds))
+                    inputs[id] = s.input
+                    plane.handle(.taskSubmitted(TaskSpec(id: TaskID(Int32(id)), agent: agentIDs[s.agentVersion]!, tenant: s.tenant,
+                                                         priority: s.priority)), at: now, effects: &effects)
+                }
+                replies.append(.submitted(k, ids))
             case .register(let e, let spec, let k):
                 plane.handle(.executorRegistered(ExecutorID(Int32(e)), spec.spec(models: config.llm.models)), at: now,
                              effects: &effects)
@@ -315,25 +342,8 @@ actor LivePlane {
                 let reregister = effects.list[before...].contains { if case .reregister = $0 { true } else { false } }
                 if !reregister { heartbeats.append((e, plane.executors.incarnation[Int(e)])) }
                 replies.append(.flag(k, reregister))
-            case .report(let task, let attempt, let executor, let report, let k):
-                let id = TaskID(Int32(truncatingIfNeeded: task))
-                guard let r = plane.tasks[id], Int(r.attempt) == attempt, Int64(r.executor) == executor,
-                      r.state == .dispatched || r.state == .running else {
-                    replies.append(.flag(k, false))
-                    continue
-                }
-                let a = UInt16(attempt)
-                switch report {
-                case .started:
-                    plane.handle(.taskStarted(id, attempt: a), at: now, effects: &effects)
-                case .succeeded(let output):
-                    write.results.append((task, attempt, true, output))
-                    plane.handle(.taskSucceeded(id, attempt: a), at: now, effects: &effects)
-                case .failed(let output):
-                    write.results.append((task, attempt, false, output))
-                    plane.handle(.taskFailed(id, attempt: a), at: now, effects: &effects)
-                }
-                replies.append(.flag(k, true))
+            case .report(let items, let executor, let k):
+                replies.append(.flags(k, items.map { apply($0, executor: executor, now, &write) }))
             case .drain(let e, let actor, let k):
                 plane.handle(.executorDraining(ExecutorID(Int32(e))), at: now, effects: &effects)
                 write.audit.append((actor, "executor.drain", "executor/\(e)", "{}", now.nanoseconds))
@@ -395,11 +405,31 @@ actor LivePlane {
         metrics.observeBatch(seconds: Double(WallClock.nanoseconds() - started) / 1e9)
     }
 
+    /// Applies one report if it is about the attempt the plane has on that executor.
+    private func apply(_ item: ReportItem, executor: Int64, _ now: Instant, _ write: inout BatchWrite) -> Bool {
+        let id = TaskID(Int32(truncatingIfNeeded: item.task))
+        guard let r = plane.tasks[id], Int(r.attempt) == item.attempt, Int64(r.executor) == executor,
+              r.state == .dispatched || r.state == .running else { return false }
+        let a = UInt16(item.attempt)
+        switch item.report {
+        case .started:
+            plane.handle(.taskStarted(id, attempt: a), at: now, effects: &effects)
+        case .succeeded(let output):
+            write.results.append((item.task, item.attempt, true, output))
+            plane.handle(.taskSucceeded(id, attempt: a), at: now, effects: &effects)
+        case .failed(let output):
+            write.results.append((item.task, item.attempt, false, output))
+            plane.handle(.taskFailed(id, attempt: a), at: now, effects: &effects)
+        }
+        return true
+    }
+
     private func answer(_ r: Reply) {
         switch r {
-        case .submitted(let k, let id): k.resume(returning: id)
+        case .submitted(let k, let ids): k.resume(returning: ids)
         case .done(let k): k.resume()
         case .flag(let k, let v): k.resume(returning: v)
+        case .flags(let k, let v): k.resume(returning: v)
         case .state(let k, let s): k.resume(returning: s)
         case .routed(let k, let d): k.resume(returning: d)
         case .refused(let c, let e): c.fail(e)
@@ -411,6 +441,7 @@ actor LivePlane {
         case .submitted(let k, _): k.resume(throwing: error)
         case .done(let k): k.resume(throwing: error)
         case .flag(let k, _): k.resume(throwing: error)
+        case .flags(let k, _): k.resume(throwing: error)
         case .state(let k, _): k.resume(throwing: error)
         case .routed(let k, _): k.resume(throwing: error)
         case .refused(let c, let e): c.fail(e)

@@ -11,6 +11,8 @@ public struct LoadTest: Sendable {
     public var duration: Double
     public var connections: Int
     public var runtimeMs: Double = 1
+    /// Tasks per submission request (1: `POST /v1/tasks`; more: `POST /v1/task-batches`).
+    public var batch = 1
 
     public init(fleet: FleetConfiguration, rate: Double, duration: Double, connections: Int) {
         self.fleet = fleet
@@ -21,6 +23,7 @@ public struct LoadTest: Sendable {
 
     public struct Figures: Sendable, CustomStringConvertible {
         public var offered = 0
+        public var batch = 1
         public var accepted = 0
         public var refused = 0
         public var seconds = 0.0
@@ -39,7 +42,7 @@ public struct LoadTest: Sendable {
         public var description: String {
             func ms(_ x: Double) -> String { String(format: "%.1f ms", x * 1000) }
             return """
-            offered \(offered) tasks in \(String(format: "%.1f", seconds)) s; accepted \(accepted) \
+            offered \(offered) tasks (\(batch) per request) in \(String(format: "%.1f", seconds)) s; accepted \(accepted) \
             (\(String(format: "%.0f", Double(accepted) / seconds)) tasks/s), refused \(refused)
             submit round trip: p50 \(ms(Self.quantile(submitLatencies, 0.5))), p99 \(ms(Self.quantile(submitLatencies, 0.99)))
             submit to dispatch (accepted by the plane → delivered to the executor): p50 \
@@ -75,9 +78,13 @@ public struct LoadTest: Sendable {
             + "over \(connections) connections")
 
         let shared = Shared()
-        let body = try JSONEncoder().encode(TaskRequest(agent: agent, input: .object(["n": .number(1)])))
+        let one = TaskRequest(agent: agent, input: .object(["n": .number(1)]))
+        let body = batch == 1 ? try JSONEncoder().encode(one)
+                              : try JSONEncoder().encode(TaskBatchRequest(tasks: Array(repeating: one, count: batch)))
+        let path = batch == 1 ? "/v1/tasks" : "/v1/task-batches"
         let start = WallClock.nanoseconds()
-        let total = Int(rate * duration)
+        let total = Int(rate * duration) / batch
+        let perRequest = batch
         await withTaskGroup(of: Void.self) { group in
             for _ in 0..<connections {
                 group.addTask {
@@ -87,19 +94,19 @@ public struct LoadTest: Sendable {
                     while true {
                         let k = shared.next.add(1, ordering: .relaxed).oldValue
                         if k >= total { break }
-                        let due = start + Int64(Double(k) / rate * 1e9)
+                        let due = start + Int64(Double(k * perRequest) / rate * 1e9)
                         let wait = due - WallClock.nanoseconds()
                         if wait > 0 { try? await Task.sleep(for: .nanoseconds(wait)) }
                         let t0 = WallClock.nanoseconds()
                         do {
-                            let (status, data) = try await admin.send("POST", "/v1/tasks", body: body,
+                            let (status, data) = try await admin.send("POST", path, body: body,
                                                                       headers: ["Content-Type": "application/json"])
-                            if status == 201 { accepted += 1 } else {
-                                refused += 1
+                            if status == 201 { accepted += perRequest } else {
+                                refused += perRequest
                                 if errors.count < 3 { errors.append("HTTP \(status): \(String(decoding: data.prefix(200), as: UTF8.self))") }
                             }
                         } catch {
-                            refused += 1
+                            refused += perRequest
                             if errors.count < 3 { errors.append("\(error)") }
                         }
                         latencies.append(Double(WallClock.nanoseconds() - t0) / 1e9)
@@ -114,7 +121,8 @@ public struct LoadTest: Sendable {
             }
         }
         var figures = shared.figures.withLock { $0 }
-        figures.offered = total
+        figures.offered = total * batch
+        figures.batch = batch
         figures.seconds = Double(WallClock.nanoseconds() - start) / 1e9
         // Wait (up to a minute) for the accepted tasks to complete.
         let deadline = WallClock.nanoseconds() + 60_000_000_000

@@ -47,7 +47,7 @@ enum OpenAPI {
     private static func responses(_ r: RouteSpec) -> [String: Any] {
         let problem: [String: Any] = ["description": "A problem", "content": ["application/problem+json": ["schema": ["$ref": "#/components/schemas/Problem"]]]]
         var out: [String: Any] = ["default": problem]
-        let created = r.method == .post && ["/v1/users", "/v1/tasks", "/v1/agents/:name/versions", "/v1/enrollment-tokens",
+        let created = r.method == .post && ["/v1/users", "/v1/tasks", "/v1/task-batches", "/v1/agents/:name/versions", "/v1/enrollment-tokens",
                                             "/v1/executors/enroll"].contains(r.path)
         out[created ? "201" : "200"] = ["description": "Done"]
         return out
@@ -67,6 +67,11 @@ enum OpenAPI {
         "Problem": ["type": "object", "properties": ["type": str, "title": str, "status": int, "detail": str, "instance": str]],
         "UserRequest": object(["name", "role"], ["name": str, "role": ["enum": ["admin", "user"]], "ttlSeconds": int]),
         "TaskRequest": object(["agent"], ["agent": str, "version": str, "input": [:], "priority": int, "latencyTargetMs": int]),
+        "TaskBatchRequest": object(["tasks"], ["tasks": ["type": "array", "maxItems": 1000,
+                                                          "items": ["$ref": "#/components/schemas/TaskRequest"]]]),
+        "ReportsRequest": object(["reports"], ["reports": ["type": "array", "maxItems": 1000, "items": object(
+            ["task", "attempt", "kind"], ["task": int, "attempt": int, "kind": ["enum": ["start", "result"]], "succeeded": bool,
+                                          "output": [:]])]]),
         "PublishRequest": object(["version", "cpuMillis", "memoryBytes", "bundle", "signature", "publisherKey"],
                                  ["version": str, "description": str, "cpuMillis": int, "memoryBytes": int, "labels": labels,
                                   "maxAttempts": int, "profile": ["type": "object"],

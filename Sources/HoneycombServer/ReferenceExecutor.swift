@@ -130,6 +130,7 @@ final class ReferenceExecutor: Sendable {
     private let bundles = Mutex<Set<String>>([])
     private let random: Mutex<SplitMix>
     private let dead = Atomic<Bool>(false)
+    private let reports: ReportBatcher
 
     init(id: Int64, stream: String, subject: String, client: APIClient, fleet: ExecutorFleet, seed: UInt64) {
         self.id = id
@@ -138,6 +139,7 @@ final class ReferenceExecutor: Sendable {
         self.client = client
         self.fleet = fleet
         random = Mutex(SplitMix(state: seed))
+        reports = ReportBatcher(client: client, executor: id)
     }
 
     var silenced: Bool { dead.load(ordering: .relaxed) }
@@ -204,10 +206,9 @@ final class ReferenceExecutor: Sendable {
                 $0.runsReceived += 1
                 if let s = m.submittedAtNs, delivery.deliveryCount == 1 { $0.dispatchLatencies.append(received - s) }
             }
-            struct Start: Decodable { var run: Bool }
-            let start: Start
+            let run: Bool
             do {
-                start = try await client.call("POST", "/v1/executors/\(id)/tasks/\(m.task)/attempts/\(m.attempt)/start")
+                run = try await reports.send(.init(task: m.task, attempt: m.attempt, kind: "start"))
             } catch {
                 // Not known whether the plane heard: let JetStream bring it again.
                 _ = seen.withLock { $0.remove(key) }
@@ -216,7 +217,7 @@ final class ReferenceExecutor: Sendable {
                 return
             }
             delivery.ack()
-            guard start.run else {
+            guard run else {
                 fleet.record { $0.staleSkipped += 1 }
                 return
             }
@@ -249,13 +250,12 @@ final class ReferenceExecutor: Sendable {
             if random.withLock({ $0.uniform() }) < failure { ok = false; output["error"] = "the agent failed (drawn)" }
         }
         guard !Task.isCancelled, !silenced else { return }
-        struct Accepted: Decodable { var accepted: Bool }
         // A result is work done: while the plane is unreachable or restarting, keep offering it
         // (for up to two minutes) rather than lose it.
         for attempt in 0..<240 {
             do {
-                let _: Accepted = try await client.call("POST", "/v1/executors/\(id)/tasks/\(m.task)/attempts/\(m.attempt)/result",
-                                                        json: ResultRequest(succeeded: ok, output: .object(output.mapValues { .string($0) })))
+                _ = try await reports.send(.init(task: m.task, attempt: m.attempt, kind: "result", succeeded: ok,
+                                                 output: .object(output.mapValues { .string($0) })))
                 fleet.record { if ok { $0.succeeded += 1 } else { $0.failed += 1 } }
                 return
             } catch let e as APIError where e.status == 0 || e.status == 503 {
@@ -303,4 +303,45 @@ struct SplitMix: Sendable {
 
     mutating func uniform() -> Double { Double(next() >> 11) / Double(1 << 53) }
     mutating func exponential(mean: Double) -> Double { -mean * log(1 - uniform()) }
+}
+
+/// Sends an executor's start and result reports in batches: while one request is on its way,
+/// the next reports gather, and go together in the following one.
+actor ReportBatcher {
+    let client: APIClient
+    let executor: Int64
+    private var pending: [(ReportsRequest.Report, CheckedContinuation<Bool, Error>)] = []
+    private var flushing = false
+
+    init(client: APIClient, executor: Int64) {
+        self.client = client
+        self.executor = executor
+    }
+
+    /// True when the plane took the report (for a start: run it).
+    func send(_ report: ReportsRequest.Report) async throws -> Bool {
+        try await withCheckedThrowingContinuation { k in
+            pending.append((report, k))
+            if !flushing {
+                flushing = true
+                Task { await self.flush() }
+            }
+        }
+    }
+
+    private func flush() async {
+        struct Answer: Decodable { var accepted: [Bool] }
+        while !pending.isEmpty {
+            let batch = Array(pending.prefix(500))
+            pending.removeFirst(batch.count)
+            do {
+                let a: Answer = try await client.call("POST", "/v1/executors/\(executor)/reports",
+                                                      json: ReportsRequest(reports: batch.map(\.0)))
+                for (k, (_, waiter)) in batch.enumerated() { waiter.resume(returning: k < a.accepted.count && a.accepted[k]) }
+            } catch {
+                for (_, waiter) in batch { waiter.resume(throwing: error) }
+            }
+        }
+        flushing = false
+    }
 }

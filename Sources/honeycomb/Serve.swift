@@ -200,11 +200,12 @@ struct LoadTestCommand: AsyncParsableCommand {
     @Option(help: "Seconds of load.") var duration = 20.0
     @Option(help: "Concurrent submitting connections.") var connections = 64
     @Option(name: .customLong("runtime-ms"), help: "How long each task runs on its executor.") var runtimeMs = 1.0
+    @Option(help: "Tasks per submission request (more than 1 uses POST /v1/task-batches).") var batch = 1
 
     func run() async throws {
         guard let url = URL(string: controlPlane) else { throw ValidationError("--control-plane is not a URL") }
-        guard rate > 0, duration > 0, connections > 0, executors > 0, slots > 0 else {
-            throw ValidationError("--rate, --duration, --connections, --executors and --slots must be positive")
+        guard rate > 0, duration > 0, connections > 0, executors > 0, slots > 0, (1...1000).contains(batch) else {
+            throw ValidationError("--rate, --duration, --connections, --executors and --slots must be positive; --batch 1 to 1000")
         }
         var fleet = FleetConfiguration(controlPlane: url, natsURL: try setting(natsURL, "nats-url", env: "HONEYCOMB_NATS_URL"),
                                        adminToken: try setting(token, "token", env: "HONEYCOMB_TOKEN"), count: executors)
@@ -214,6 +215,7 @@ struct LoadTestCommand: AsyncParsableCommand {
         fleet.heartbeatInterval = 2
         var test = LoadTest(fleet: fleet, rate: rate, duration: duration, connections: connections)
         test.runtimeMs = runtimeMs
+        test.batch = batch
         do {
             print(try await test.run())
         } catch {

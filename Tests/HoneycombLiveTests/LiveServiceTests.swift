@@ -161,6 +161,28 @@ struct LiveServiceTests {
         await h.stop()
     }
 
+    @Test func aBatchOfTasksIsAcceptedWholeOrNotAtAll() async throws {
+        let h = try await LiveHarness.start()
+        try await h.publish("echo")
+        let alice = h.client("alice")
+        let good = TaskRequest(agent: "echo", input: .object(["k": .number(1)]))
+        let bad = TaskRequest(agent: "nobody")
+        let (status, data) = try await alice.send("POST", "/v1/task-batches", json: TaskBatchRequest(tasks: [good, bad, good]))
+        #expect(status == 404 && String(decoding: data, as: UTF8.self).contains("tasks[1].agent"))
+        let db = try await PostgresConnection(url: h.databaseURL)
+        #expect(try await db.execute("SELECT count(*) FROM tasks").rows[0][0] == "0")
+        struct IDs: Decodable { var ids: [Int64] }
+        let fleet = try await h.fleet(1)
+        let accepted: IDs = try await alice.call("POST", "/v1/task-batches", json: TaskBatchRequest(tasks: Array(repeating: good, count: 50)))
+        #expect(accepted.ids.count == 50 && Set(accepted.ids).count == 50)
+        #expect(try await LiveEnvironment.eventually {
+            try await db.execute("SELECT count(*) FROM tasks WHERE state = 'succeeded'").rows[0][0] == "50"
+        })
+        #expect(fleet.snapshot.started == 50)
+        fleet.stop()
+        await h.stop()
+    }
+
     @Test func theOpenAPIDocumentListsEveryRouteAndEveryListedRouteAnswers() async throws {
         let h = try await LiveHarness.start()
         let (status, data) = try await h.admin.send("GET", "/openapi.json")

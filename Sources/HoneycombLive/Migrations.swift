@@ -119,7 +119,6 @@ public enum Migrations {
         ALTER TABLE executors ADD COLUMN local_models JSONB NOT NULL DEFAULT '[]';
         ALTER TABLE executors ADD COLUMN last_seen_at TIMESTAMPTZ;
         ALTER TABLE tasks ADD COLUMN submitted_ns BIGINT NOT NULL DEFAULT 0;
-        CREATE INDEX tasks_by_state_id ON tasks (state, id);
         -- One-time enrollment tokens, kept only as hashes.
         CREATE TABLE enrollment_tokens (
             token_hash TEXT PRIMARY KEY,

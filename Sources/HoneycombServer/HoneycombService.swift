@@ -142,9 +142,13 @@ public final class HoneycombService: Sendable {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask { try await live.run() }
                     group.addTask {
+                        var ticks = 0
                         while !Task.isCancelled {
                             try await Task.sleep(for: .milliseconds(20))
                             await live.tick()
+                            ticks += 1
+                            // Redis is a cache of presence: refill it if it was flushed or restarted.
+                            if ticks % 500 == 0 { try? await self.rebuildPresence() }
                         }
                     }
                     group.addTask {

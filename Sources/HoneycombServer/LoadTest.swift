@@ -85,9 +85,18 @@ public struct LoadTest: Sendable {
         let start = WallClock.nanoseconds()
         let total = Int(rate * duration) / batch
         let perRequest = batch
-        await withTaskGroup(of: Void.self) { group in
+        guard let host = fleet.controlPlane.host, let port = fleet.controlPlane.port.map(UInt16.init) else {
+            throw APIError(status: 0, detail: "the control plane URL needs a host and a port")
+        }
+        let headers = ["Content-Type": "application/json", "Authorization": "Bearer \(fleet.adminToken)"]
+        let bytes = Array(body)
+        // Submitters on threads of their own with blocking sockets: the load generator shares
+        // the machine with the service, and URLSession's overhead would be counted against it.
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            let remaining = Atomic<Int>(connections)
             for _ in 0..<connections {
-                group.addTask {
+                let thread = Thread {
+                    let connection = BlockingHTTPConnection(host: host, port: port)
                     var latencies: [Double] = []
                     var accepted = 0, refused = 0
                     var errors: [String] = []
@@ -96,11 +105,13 @@ public struct LoadTest: Sendable {
                         if k >= total { break }
                         let due = start + Int64(Double(k * perRequest) / rate * 1e9)
                         let wait = due - WallClock.nanoseconds()
-                        if wait > 0 { try? await Task.sleep(for: .nanoseconds(wait)) }
+                        if wait > 0 {
+                            var ts = timespec(tv_sec: Int(wait / 1_000_000_000), tv_nsec: Int(wait % 1_000_000_000))
+                            nanosleep(&ts, nil)
+                        }
                         let t0 = WallClock.nanoseconds()
                         do {
-                            let (status, data) = try await admin.send("POST", path, body: body,
-                                                                      headers: ["Content-Type": "application/json"])
+                            let (status, data) = try connection.send(method: "POST", path: path, headers: headers, body: bytes)
                             if status == 201 { accepted += perRequest } else {
                                 refused += perRequest
                                 if errors.count < 3 { errors.append("HTTP \(status): \(String(decoding: data.prefix(200), as: UTF8.self))") }
@@ -117,7 +128,9 @@ public struct LoadTest: Sendable {
                         $0.refused += refused
                         $0.errors += errors
                     }
+                    if remaining.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 { done.resume() }
                 }
+                thread.start()
             }
         }
         var figures = shared.figures.withLock { $0 }

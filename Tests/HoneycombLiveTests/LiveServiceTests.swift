@@ -37,6 +37,17 @@ struct LiveServiceTests {
         let list: Executors = try await h.admin.call("GET", "/v1/executors")
         #expect(list.executors.count == 2 && list.executors.allSatisfy { $0.state == "online" && $0.present })
         #expect(try await h.auditActions(subject: "agent/echo/1") == ["agent.published"])
+        // Where an LLM call should go: these executors serve no model, so to the cloud.
+        let route: [String: JSONValue] = try await alice.call("POST", "/v1/llm/route", json: LLMRouteBody(
+            executor: fleet.ids[0], model: "small", promptTokens: 200, maxCompletionTokens: 100, latencyTargetMs: 5000))
+        #expect(route["target"] == .string("cloud") && route["provider"] == .string("cloud"), "\(route)")
+        let (unknown, _) = try await alice.send("POST", "/v1/llm/route", json: LLMRouteBody(
+            executor: fleet.ids[0], model: "huge", promptTokens: 1, maxCompletionTokens: 1, latencyTargetMs: 1))
+        #expect(unknown == 404)
+        // Prometheus metrics, for admins only.
+        let (m, text) = try await h.admin.send("GET", "/metrics")
+        #expect(m == 200 && String(decoding: text, as: UTF8.self).contains("honeycomb_leader 1"))
+        #expect(try await alice.send("GET", "/metrics").status == 403)
         fleet.stop()
         await h.stop()
     }

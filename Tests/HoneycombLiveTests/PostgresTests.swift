@@ -1,5 +1,6 @@
 import Foundation
 import HoneycombLive
+@testable import HoneycombServer
 import Testing
 
 /// The PostgreSQL adapter against the real server the README's test command starts. Each test
@@ -87,6 +88,15 @@ struct PostgresTests {
         let hostile = "x'); DROP TABLE users; --"
         try await db.execute("INSERT INTO users (name, role) VALUES ($1, 'user')", [hostile])
         #expect(try await db.execute("SELECT name FROM users").rows == [[hostile]])
+    }
+
+    @Test func arrayParametersRoundTripWhateverTheyHold() async throws {
+        let db = try await Self.freshDatabase()
+        let items: [String?] = ["plain", "with \"quotes\"", "back\\slash", "comma, brace {}", "NULL", nil, "", "ünïcødé ✓",
+                                "{\"json\": [1, \"two\"]}"]
+        let rows = try await db.execute("SELECT x FROM unnest($1::text[]) WITH ORDINALITY AS t(x, n) ORDER BY n",
+                                        [PGArray.of(items)]).rows
+        #expect(rows.map { $0[0] } == items)
     }
 
     @Test func aWrongAddressIsACleanError() async throws {

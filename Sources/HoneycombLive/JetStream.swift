@@ -45,7 +45,16 @@ public final class JetStreamConnection: @unchecked Sendable {
         let state = Mutex<(count: Int, last: String)>((0, ""))
     }
 
-    /// Connects to `url` (`nats://127.0.0.1:4222`).
+    /// Connects from a dispatch thread: the connect blocks, and must not hold the
+    /// cooperative pool.
+    public static func connect(url: String, name: String = "honeycomb") async throws -> JetStreamConnection {
+        try await withCheckedThrowingContinuation { k in
+            DispatchQueue.global().async { k.resume(with: Result { try JetStreamConnection(url: url, name: name) }) }
+        }
+    }
+
+    /// Connects to `url` (`nats://127.0.0.1:4222`) on the calling thread (it blocks; from
+    /// async code use `connect`).
     public init(url: String, name: String = "honeycomb") throws {
         var opts: OpaquePointer?
         var s = natsOptions_Create(&opts)
@@ -154,11 +163,11 @@ public final class JetStreamConnection: @unchecked Sendable {
 
     /// Subscribes to `subject` through a durable push consumer named `durable`, with manual
     /// acknowledgement: a message not acknowledged within `ackWait` is delivered again, at
-    /// most `maxDeliver` times. `handler` runs on cnats's delivery threads.
+    /// most `maxDeliver` times (-1: until acknowledged). `handler` runs on cnats's delivery threads.
     public func subscribe(stream: String, subject: String, durable: String, ackWait: TimeInterval = 30,
-                          maxDeliver: Int = 10,
+                          maxDeliver: Int = -1,
                           handler: @escaping @Sendable (JetStreamDelivery) -> Void) async throws -> JetStreamSubscription {
-        let box = Unmanaged.passRetained(HandlerBox(handler))
+        let box = Unmanaged.passRetained(HandlerBox(handler, acks: queue))
         do {
             let sub = try await onQueue { () -> SubscriptionHandle in
                 var opts = jsSubOptions()
@@ -178,7 +187,8 @@ public final class JetStreamConnection: @unchecked Sendable {
                             opts.Config.MaxAckPending = 4096
                             return js_Subscribe(&sub, self.js, cSubject, { _, _, msg, closure in
                                 guard let msg, let closure else { return }
-                                Unmanaged<HandlerBox>.fromOpaque(closure).takeUnretainedValue().handler(JetStreamDelivery(msg))
+                                let box = Unmanaged<HandlerBox>.fromOpaque(closure).takeUnretainedValue()
+                                box.handler(JetStreamDelivery(msg, acks: box.acks))
                             }, box.toOpaque(), nil, &opts, &code)
                         }
                     }
@@ -197,7 +207,11 @@ public final class JetStreamConnection: @unchecked Sendable {
 
     final class HandlerBox: Sendable {
         let handler: @Sendable (JetStreamDelivery) -> Void
-        init(_ handler: @escaping @Sendable (JetStreamDelivery) -> Void) { self.handler = handler }
+        let acks: DispatchQueue
+        init(_ handler: @escaping @Sendable (JetStreamDelivery) -> Void, acks: DispatchQueue) {
+            self.handler = handler
+            self.acks = acks
+        }
     }
 
     private func onQueue<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
@@ -236,13 +250,17 @@ public final class JetStreamSubscription: @unchecked Sendable {
 public final class JetStreamDelivery: @unchecked Sendable {
     // @unchecked: cnats's acknowledgement calls are thread-safe; the message is freed in deinit.
     private let msg: OpaquePointer
+    /// Acknowledgements go out from the connection's queue, never from the caller's thread
+    /// (which may be the cooperative pool's).
+    private let acks: DispatchQueue
     public let subject: String
     public let payload: [UInt8]
     /// 1 the first time, more on redeliveries.
     public let deliveryCount: Int
 
-    init(_ msg: OpaquePointer) {
+    init(_ msg: OpaquePointer, acks: DispatchQueue) {
         self.msg = msg
+        self.acks = acks
         subject = String(cString: natsMsg_GetSubject(msg))
         let n = Int(natsMsg_GetDataLength(msg))
         payload = n == 0 ? [] : natsMsg_GetData(msg).withMemoryRebound(to: UInt8.self, capacity: n) {
@@ -260,9 +278,9 @@ public final class JetStreamDelivery: @unchecked Sendable {
     deinit { natsMsg_Destroy(msg) }
 
     /// Done with: JetStream removes it.
-    public func ack() { natsMsg_Ack(msg, nil) }
+    public func ack() { acks.async { natsMsg_Ack(self.msg, nil) } }
     /// Not now: deliver it again (after `delay` seconds).
-    public func nak(delay: TimeInterval = 0) { natsMsg_NakWithDelay(msg, Int64(delay * 1000), nil) }
+    public func nak(delay: TimeInterval = 0) { acks.async { natsMsg_NakWithDelay(self.msg, Int64(delay * 1000), nil) } }
     /// Never: do not deliver it again.
-    public func term() { natsMsg_Term(msg, nil) }
+    public func term() { acks.async { natsMsg_Term(self.msg, nil) } }
 }

@@ -22,14 +22,20 @@ public struct PostgresRows: Sendable {
 /// libpq's calls block, so they never run on Swift's cooperative pool: every call goes to this
 /// connection's own serial dispatch queue, one at a time, and the caller awaits it.
 public final class PostgresConnection: @unchecked Sendable {
-    // @unchecked: the PGconn is touched only on `queue`, one call at a time.
+    // @unchecked: the PGconn and `inTransaction` are touched only on `queue`, one call at a time.
     private let conn: OpaquePointer
     private let queue: DispatchQueue
+    /// Reopen a dropped connection before the next statement outside a transaction. Off for a
+    /// connection whose session matters (one holding an advisory lock must fail instead).
+    private let autoReconnect: Bool
+    /// Inside `transaction` (touched only on `queue`).
+    private var inTransaction = false
 
     /// Connects to `url` (`postgresql://user@host:port/db`).
-    public init(url: String) async throws {
+    public init(url: String, autoReconnect: Bool = false) async throws {
         let queue = DispatchQueue(label: "honeycomb.postgres")
         self.queue = queue
+        self.autoReconnect = autoReconnect
         conn = try await withCheckedThrowingContinuation { (k: CheckedContinuation<Handle, Error>) in
             queue.async {
                 guard let c = PQconnectdb(url) else {
@@ -64,7 +70,9 @@ public final class PostgresConnection: @unchecked Sendable {
     @discardableResult
     public func execute(_ sql: String, _ parameters: [String?] = []) async throws -> PostgresRows {
         try await withCheckedThrowingContinuation { k in
-            queue.async { k.resume(with: Result { try Self.run(self.conn, sql, parameters) }) }
+            queue.async {
+                k.resume(with: Result { try Self.run(self.conn, sql, parameters, reconnect: self.autoReconnect && !self.inTransaction) })
+            }
         }
     }
 
@@ -92,17 +100,40 @@ public final class PostgresConnection: @unchecked Sendable {
     /// that writes which belong together land together or not at all.
     public func transaction<T: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         try await execute("BEGIN")
+        await setInTransaction(true)
         do {
             let value = try await body(self)
             try await execute("COMMIT")
+            await setInTransaction(false)
             return value
         } catch {
             _ = try? await execute("ROLLBACK")
+            await setInTransaction(false)
             throw error
         }
     }
 
-    private static func run(_ conn: OpaquePointer, _ sql: String, _ parameters: [String?]) throws -> PostgresRows {
+    private func setInTransaction(_ value: Bool) async {
+        await withCheckedContinuation { (k: CheckedContinuation<Void, Never>) in
+            queue.async {
+                self.inTransaction = value
+                k.resume()
+            }
+        }
+    }
+
+    private static func run(_ conn: OpaquePointer, _ sql: String, _ parameters: [String?],
+                            reconnect: Bool = false) throws -> PostgresRows {
+        // With `autoReconnect`, a connection the server dropped (a restart, say) is reopened
+        // before the next statement, but never inside a transaction: there, the lost
+        // connection is the error.
+        if reconnect && PQstatus(conn) != CONNECTION_OK {
+            PQreset(conn)
+            guard PQstatus(conn) == CONNECTION_OK else {
+                throw PostgresError(message: "PostgreSQL is unreachable: " + String(cString: PQerrorMessage(conn))
+                    .trimmingCharacters(in: .whitespacesAndNewlines), sqlState: nil)
+            }
+        }
         var cStrings = parameters.map { $0.map { strdup($0) } ?? nil }
         defer { cStrings.forEach { free($0) } }
         let result: OpaquePointer? = cStrings.withUnsafeMutableBufferPointer { buffer in

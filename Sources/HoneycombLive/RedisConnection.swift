@@ -23,6 +23,15 @@ public final class RedisConnection: @unchecked Sendable {
     private let queue = DispatchQueue(label: "honeycomb.redis")
 
     /// Connects to `url` (`redis://host:port`), waiting at most `timeout` seconds.
+    /// Connects from a dispatch thread: the connect blocks, and must not hold the
+    /// cooperative pool.
+    public static func connect(url: String, timeout: Double = 5) async throws -> RedisConnection {
+        try await withCheckedThrowingContinuation { k in
+            DispatchQueue.global().async { k.resume(with: Result { try RedisConnection(url: url, timeout: timeout) }) }
+        }
+    }
+
+    /// Connects on the calling thread (it blocks; from async code use `connect`).
     public init(url: String, timeout: Double = 5) throws {
         guard let u = URLComponents(string: url), u.scheme == "redis", let host = u.host else {
             throw RedisError(description: "expected a URL such as redis://127.0.0.1:6379, got '\(url)'")
@@ -50,6 +59,12 @@ public final class RedisConnection: @unchecked Sendable {
     }
 
     private func run(_ words: [String]) throws -> RedisReply {
+        // A context that failed once is unusable: reconnect before the next command, so a
+        // Redis restart costs the commands that met it, not every command after.
+        if context.pointee.err != 0 && redisReconnect(context) != 0 {
+            let message = withUnsafeBytes(of: context.pointee.errstr) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+            throw RedisError(description: "Redis is unreachable: \(message)")
+        }
         var argv: [UnsafePointer<CChar>?] = words.map { UnsafePointer(strdup($0)) }
         defer { argv.forEach { free(UnsafeMutablePointer(mutating: $0)) } }
         var lengths = words.map { $0.utf8.count }

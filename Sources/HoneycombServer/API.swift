@@ -169,6 +169,10 @@ public enum API {
                        summary: "Ask where an LLM call should go", requestBody: "LLMRouteBody"), { request, context in
                 try await Handlers.route(s, request, context)
             }),
+            (RouteSpec(method: .post, path: "/v1/llm/calls/:call/complete", roles: executor,
+                       summary: "Report a routed LLM call's end", requestBody: "LLMCompletion"), { request, context in
+                try await Handlers.completeCall(s, request, context)
+            }),
             (RouteSpec(method: .post, path: "/v1/enrollment-tokens", roles: admin, summary: "Create a one-time enrollment token"), { _, context in
                 try await Handlers.enrollmentToken(s, context)
             }),

@@ -22,6 +22,8 @@ final class BlockingHTTPConnection {
         guard fd >= 0 else { throw APIError(status: 0, detail: "socket: \(String(cString: strerror(errno)))") }
         var one: Int32 = 1
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        var timeout = timeval(tv_sec: 30, tv_usec: 0)  // a hung server must not hang the benchmark
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = port.bigEndian
@@ -44,18 +46,27 @@ final class BlockingHTTPConnection {
         var head = "\(method) \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nContent-Length: \(body.count)\r\n"
         for (k, v) in headers { head += "\(k): \(v)\r\n" }
         let request = Array((head + "\r\n").utf8) + body
-        for attempt in 0..<2 {
-            if fd < 0 { try connect() }
-            do {
-                try write(request)
-                return try readResponse()
-            } catch {
-                close(fd)
-                fd = -1
-                if attempt == 1 { throw error }
-            }
+        // Only a request that could not be written on a reused connection (the server closed
+        // it while idle) is sent again; once written, a failure is reported, never repeated,
+        // so a submission is never made twice.
+        let reused = fd >= 0
+        if fd < 0 { try connect() }
+        do {
+            try write(request)
+        } catch {
+            close(fd)
+            fd = -1
+            guard reused else { throw error }
+            try connect()
+            try write(request)
         }
-        throw APIError(status: 0, detail: "unreachable")
+        do {
+            return try readResponse()
+        } catch {
+            close(fd)
+            fd = -1
+            throw error
+        }
     }
 
     private func write(_ bytes: [UInt8]) throws {

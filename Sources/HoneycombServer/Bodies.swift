@@ -125,6 +125,15 @@ struct ReportsRequest: Codable, Sendable {
     }
 }
 
+/// How a routed LLM call ended.
+struct LLMCompletion: Codable, Sendable {
+    var succeeded: Bool
+    var inputTokens: Int?
+    var outputTokens: Int?
+    /// A refusal's Retry-After, in milliseconds.
+    var retryAfterMs: Int?
+}
+
 struct EnrollRequest: Codable, Sendable {
     var enrollmentToken: String
     var name: String

@@ -253,11 +253,14 @@ enum Handlers {
         let row: AgentVersionRow
         do {
             row = try await conn.transaction { tx in
-                let agent = try await tx.execute("""
+                let agentRow = try await tx.execute("""
                     INSERT INTO agents (name, owner_id, description, publisher_key) VALUES ($1, $2, $3, $4)
                     ON CONFLICT (name) DO UPDATE SET description = CASE WHEN $3 = '' THEN agents.description ELSE $3 END
-                    RETURNING id
-                    """, [name, String(user), body.description ?? "", body.publisherKey]).rows[0][0]!
+                    RETURNING id, publisher_key
+                    """, [name, String(user), body.description ?? "", body.publisherKey]).rows[0]
+                // Checked again here: another first version may have won the race meanwhile.
+                guard agentRow[1] == body.publisherKey else { throw KeyMismatch() }
+                let agent = agentRow[0]!
                 let labels = String(decoding: try JSONEncoder().encode(body.labels ?? [:]), as: UTF8.self)
                 let id = try await tx.execute("""
                     INSERT INTO agent_versions (agent_id, version, cpu_millis, memory_bytes, labels, max_attempts, bundle_key,
@@ -273,10 +276,14 @@ enum Handlers {
             }
         } catch let e as PostgresError where e.sqlState == "23505" {
             throw Problem.conflict("agent \(name) version \(body.version) exists; versions are immutable, publish another")
+        } catch is KeyMismatch {
+            throw await refuse("publisherKey: agent \(name) is published under another key; every version must be signed by it")
         }
         await plane.published(row)
         return try API.json(["agent": name, "version": body.version, "sha256": sha], status: .created)
     }
+
+    struct KeyMismatch: Error {}
 
     static func marketplace(_ s: HoneycombService) async throws -> Response {
         let rows = try await s.db.next().execute("""
@@ -332,7 +339,10 @@ enum Handlers {
         try Check.range(body.maxCompletionTokens, 1...10_000_000, "maxCompletionTokens")
         try Check.range(body.latencyTargetMs, 1...3_600_000, "latencyTargetMs")
         try Check.range(body.executor, 1...Int64(Int32.max), "executor")
-        let d = try await s.requirePlane().route(body)
+        // An executor's question reserves capacity until it reports the call's end; a user's
+        // is advice and reserves nothing.
+        let plane = try s.requirePlane()
+        let d = claims.role == .executor ? try await plane.route(body) : try await plane.advise(body)
         let models = s.config.plane.llm.models
         var out: [String: JSONValue] = ["reason": .string(d.reason.rawValue), "model": .string(models[d.model.index].name),
                                         "predictedLatencyMs": .number(d.predictedLatency.seconds * 1000),
@@ -343,7 +353,25 @@ enum Handlers {
         case .cloud(let p): out["target"] = .string("cloud"); out["provider"] = .string(s.config.plane.llm.providers[p.index].name)
         case .rejected: out["target"] = .string("rejected")
         }
+        if claims.role == .executor && d.target != .rejected { out["call"] = .number(Double(d.request)) }
         return try API.json(out)
+    }
+
+    static func completeCall(_ s: HoneycombService, _ request: Request, _ context: APIContext) async throws -> Response {
+        let executor = try Int64(claims(context).sub) ?? 0
+        let call = try pathID(context, "call")
+        let body = try await API.body(request, as: LLMCompletion.self)
+        let outcome: LLMOutcome
+        if body.succeeded {
+            try Check.range(body.inputTokens ?? 0, 0...100_000_000, "inputTokens")
+            try Check.range(body.outputTokens ?? 0, 0...100_000_000, "outputTokens")
+            outcome = .succeeded(inputTokens: body.inputTokens ?? 0, outputTokens: body.outputTokens ?? 0)
+        } else {
+            try Check.range(body.retryAfterMs ?? 0, 0...86_400_000, "retryAfterMs")
+            outcome = .failed(retryAfter: body.retryAfterMs.map { .milliseconds(Int64($0)) })
+        }
+        let cost = try await s.requirePlane().complete(call: call, executor: executor, outcome)
+        return try API.json(["call": JSONValue.number(Double(call)), "costUSD": .number(Double(cost) / 1e6)])
     }
 
     // MARK: Executors
@@ -362,21 +390,37 @@ enum Handlers {
         let body = try await API.body(request, as: EnrollRequest.self)
         try Check.name(body.name, "name")
         let hash = Encoding.hex(Digest.sha256(Array(body.enrollmentToken.utf8)))
+        // A token that cannot work is refused from the pool, before a connection of its own
+        // is opened for the transaction: this route is open to anyone.
+        let usable = try await s.db.next().execute(
+            "SELECT 1 FROM enrollment_tokens WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now()", [hash]).rows
+        guard !usable.isEmpty else {
+            s.metrics.tokensRefused.add(1)
+            throw Problem.unauthorized("the enrollment token is unknown, used already, or expired")
+        }
         let conn = try await PostgresConnection(url: s.config.databaseURL)
-        let id: Int64? = try await conn.transaction { tx in
+        let taken = try await s.db.next().execute("SELECT 1 FROM executors WHERE name = $1", [body.name]).rows
+        guard taken.isEmpty else {
+            throw Problem.conflict("an executor named \(body.name) is enrolled already; enroll under another name")
+        }
+        let id: Int64?
+        do {
+          id = try await conn.transaction { tx in
             let claimed = try await tx.execute("""
                 UPDATE enrollment_tokens SET used_at = now() WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now()
                 RETURNING created_by
                 """, [hash]).rows
             guard !claimed.isEmpty else { return nil }
             let id = try await tx.execute("""
-                INSERT INTO executors (name, cpu_millis, memory_bytes, slots, state) VALUES ($1, 0, 0, 1, 'enrolled')
-                ON CONFLICT (name) DO UPDATE SET state = 'enrolled' RETURNING id
+                INSERT INTO executors (name, cpu_millis, memory_bytes, slots, state) VALUES ($1, 0, 0, 1, 'enrolled') RETURNING id
                 """, [body.name]).rows[0][0]!
             try await tx.execute("UPDATE enrollment_tokens SET executor_id = $1 WHERE token_hash = $2", [id, hash])
             try await tx.execute("INSERT INTO audit_log (actor, action, subject) VALUES ($1, 'executor.enrolled', $2)",
                                  ["enrollment", "executor/\(id)"])
             return Int64(id)
+          }
+        } catch let e as PostgresError where e.sqlState == "23505" {
+            throw Problem.conflict("an executor named \(body.name) is enrolled already; enroll under another name")
         }
         guard let id else {
             s.metrics.tokensRefused.add(1)

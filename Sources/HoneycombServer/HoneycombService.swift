@@ -77,10 +77,10 @@ public final class HoneycombService: Sendable {
         authority = TokenAuthority(signingKey: config.signingKey)
         db = try await ConnectionPool(url: config.databaseURL, size: config.apiConnections)
         try await Migrations.apply(on: db.next())
-        redis = try RedisConnection(url: config.redisURL)
+        redis = try await RedisConnection.connect(url: config.redisURL)
         presence = ExecutorPresence(redis: redis, namespace: config.namespace)
         channel = DispatchChannel(namespace: config.namespace)
-        nats = try JetStreamConnection(url: config.natsURL, name: "honeycomb-serve")
+        nats = try await JetStreamConnection.connect(url: config.natsURL, name: "honeycomb-serve")
         try await nats.ensureStream(name: channel.stream, subjects: channel.subjects)
         guard let endpoint = URL(string: config.s3URL) else { throw ServeError("the S3 endpoint is not a URL: \(config.s3URL)") }
         s3 = S3Client(endpoint: endpoint, accessKey: config.s3AccessKey, secretKey: config.s3SecretKey)
@@ -135,7 +135,8 @@ public final class HoneycombService: Sendable {
                 let live = LivePlane(config: config.plane, store: PlaneStore(db: conn), nats: nats, channel: channel, presence: presence,
                                      metrics: metrics)
                 let (executors, tasks) = try await live.rebuild()
-                try await rebuildPresence()
+                // Presence is a cache: Redis being down must not keep this replica from leading.
+                try? await rebuildPresence()
                 logger.info("active scheduler: rebuilt \(executors) executors and \(tasks) unfinished tasks from PostgreSQL")
                 active.withLock { $0 = live }
                 defer { active.withLock { $0 = nil } }
@@ -149,6 +150,7 @@ public final class HoneycombService: Sendable {
                             ticks += 1
                             // Redis is a cache of presence: refill it if it was flushed or restarted.
                             if ticks % 500 == 0 { try? await self.rebuildPresence() }
+                            if ticks % 25 == 0 { await live.flushOutbox() }
                         }
                     }
                     group.addTask {
@@ -188,7 +190,7 @@ final class ConnectionPool: Sendable {
 
     init(url: String, size: Int) async throws {
         var c: [PostgresConnection] = []
-        for _ in 0..<max(1, size) { c.append(try await PostgresConnection(url: url)) }
+        for _ in 0..<max(1, size) { c.append(try await PostgresConnection(url: url, autoReconnect: true)) }
         connections = c
     }
 

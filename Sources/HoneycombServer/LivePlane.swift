@@ -9,8 +9,9 @@ public enum PlaneRefusal: Error, CustomStringConvertible, Equatable {
     case unknownAgent(String)
     case unknownModel(String)
     case unknownExecutor(Int64)
+    case unknownCall(Int64)
     /// The store could not be written: nothing of the command was kept.
-    case storeUnavailable(String)
+    case storeUnavailable
     case stopped
 
     public var description: String {
@@ -20,7 +21,8 @@ public enum PlaneRefusal: Error, CustomStringConvertible, Equatable {
         case .unknownAgent(let what): "there is no agent \(what)"
         case .unknownModel(let name): "the router knows no model \"\(name)\""
         case .unknownExecutor(let id): "executor \(id) is not registered"
-        case .storeUnavailable(let why): "the state store is unavailable (\(why)); nothing was changed"
+        case .unknownCall(let id): "there is no open LLM call \(id) of this executor"
+        case .storeUnavailable: "the state store could not take the change; nothing of this request was applied (retry)"
         case .stopped: "this replica is not the active scheduler"
         }
     }
@@ -67,6 +69,7 @@ actor LivePlane {
         case drain(Int64, actor: String, CheckedContinuation<Void, Error>)
         case cancel(Int64, actor: String, CheckedContinuation<String, Error>)
         case route(LLMRouteBody, CheckedContinuation<LLMDecision, Error>)
+        case llmComplete(call: Int64, executor: Int64, LLMOutcome, CheckedContinuation<Int64, Error>)
         case timer(PlaneTimer)
 
         func fail(_ error: Error) {
@@ -77,6 +80,7 @@ actor LivePlane {
             case .report(_, _, let k): k.resume(throwing: error)
             case .cancel(_, _, let k): k.resume(throwing: error)
             case .route(_, let k): k.resume(throwing: error)
+            case .llmComplete(_, _, _, let k): k.resume(throwing: error)
             case .timer: break
             }
         }
@@ -98,6 +102,10 @@ actor LivePlane {
     private var wake: CheckedContinuation<Void, Never>?
     private var running = true
     private var llmRequestSeq: Int64 = 0
+    /// Routed calls not yet reported ended, and the executor that made each.
+    private var llmCalls: [Int64: Int64] = [:]
+    /// Messages JetStream has not yet taken.
+    private var outbox: [OutgoingMessage] = []
     /// Task ids taken from the sequence and not yet used.
     private var idPool: [Int64] = []
     private var idNext = 0
@@ -115,6 +123,11 @@ actor LivePlane {
     }
 
     static func now() -> Instant { Instant(nanoseconds: WallClock.nanoseconds()) }
+
+    /// The store's own message goes to the log, never to a client.
+    private nonisolated func logStoreError(_ error: Error) {
+        FileHandle.standardError.write(Data("honeycomb: the store refused a batch: \(error)\n".utf8))
+    }
 
     // MARK: Rebuilding from the store
 
@@ -139,7 +152,11 @@ actor LivePlane {
             fresh.handle(.executorRegistered(ExecutorID(Int32(e.id)), e.spec.spec(models: config.llm.models)), at: now, effects: &fx)
             if e.state == "draining" { fresh.handle(.executorDraining(ExecutorID(Int32(e.id))), at: now, effects: &fx) }
         }
-        let tasks = try await store.unfinishedTasks()
+        // Attempts under way first, so they keep their executors; then the waiting ones.
+        let tasks = try await store.unfinishedTasks().sorted { a, b in
+            let ha = a.state == "dispatched" || a.state == "running", hb = b.state == "dispatched" || b.state == "running"
+            return ha != hb ? ha : a.id < b.id
+        }
         for t in tasks {
             guard let agent = agentIDs[t.agentVersion] else { continue }
             inputs[t.id] = t.input
@@ -205,8 +222,26 @@ actor LivePlane {
         try await withCheckedThrowingContinuation { enqueue(.cancel(task, actor: actor, $0)) }
     }
 
+    /// Routes an executor's LLM call: the decision reserves capacity and budget until the
+    /// executor reports the call's end (`complete`).
     func route(_ body: LLMRouteBody) async throws -> LLMDecision {
         try await withCheckedThrowingContinuation { enqueue(.route(body, $0)) }
+    }
+
+    /// Where a call from that executor would go now, reserving nothing: for users asking.
+    /// The plane is a value; the question is put to a copy of it.
+    func advise(_ body: LLMRouteBody) throws -> LLMDecision {
+        guard let request = body.request(id: 0, models: config.llm.models) else { throw PlaneRefusal.unknownModel(body.model) }
+        guard executorView(body.executor) != nil else { throw PlaneRefusal.unknownExecutor(body.executor) }
+        var copy = plane
+        var fx = PlaneEffects()
+        copy.handle(.llmRouteRequested(request), at: Self.now(), effects: &fx)
+        return fx.list.lazy.compactMap { if case .llmRouted(let d) = $0 { d } else { nil } }.first!
+    }
+
+    /// The end of a routed call: releases what it reserved and settles its cost (micro-dollars).
+    func complete(call: Int64, executor: Int64, _ outcome: LLMOutcome) async throws -> Int64 {
+        try await withCheckedThrowingContinuation { enqueue(.llmComplete(call: call, executor: executor, outcome, $0)) }
     }
 
     /// A new agent version, already stored.
@@ -223,7 +258,7 @@ actor LivePlane {
 
     /// True while the attempt is the task's current one on that executor.
     func isCurrent(task: Int64, attempt: Int, executor: Int64) -> Bool {
-        guard let r = plane.tasks[TaskID(Int32(truncatingIfNeeded: task))] else { return false }
+        guard let raw = Int32(exactly: task), let r = plane.tasks[TaskID(raw)] else { return false }
         return Int(r.attempt) == attempt && Int64(r.executor) == executor && (r.state == .dispatched || r.state == .running)
     }
 
@@ -290,6 +325,7 @@ actor LivePlane {
         case flags(CheckedContinuation<[Bool], Error>, [Bool])
         case state(CheckedContinuation<String, Error>, String)
         case routed(CheckedContinuation<LLMDecision, Error>, LLMDecision)
+        case cost(CheckedContinuation<Int64, Error>, Int64)
         case refused(Command, Error)
     }
 
@@ -299,10 +335,15 @@ actor LivePlane {
         if idPool.count - idNext < submissions {
             // Ids come from the table's sequence in blocks: one round trip per thousand tasks.
             do {
-                idPool = Array(idPool[idNext...]) + (try await store.allocateTaskIDs(max(submissions, 1024)))
+                let fresh = try await store.allocateTaskIDs(max(submissions, 1024))
+                // The plane's task ids are 32-bit: past that the service refuses new tasks
+                // rather than wrap (see the README's limits).
+                guard fresh.last.map({ $0 <= Int64(Int32.max) }) ?? true else { throw PlaneRefusal.storeUnavailable }
+                idPool = Array(idPool[idNext...]) + fresh
                 idNext = 0
             } catch {
-                for c in batch { c.fail(PlaneRefusal.storeUnavailable("\(error)")) }
+                logStoreError(error)
+                for c in batch { c.fail(PlaneRefusal.storeUnavailable) }
                 throw error
             }
         }
@@ -349,11 +390,11 @@ actor LivePlane {
                 write.audit.append((actor, "executor.drain", "executor/\(e)", "{}", now.nanoseconds))
                 replies.append(.done(k))
             case .cancel(let task, let actor, let k):
-                let id = TaskID(Int32(truncatingIfNeeded: task))
-                guard plane.tasks[id] != nil else {
+                guard let raw = Int32(exactly: task), plane.tasks[TaskID(raw)] != nil else {
                     replies.append(.refused(command, PlaneRefusal.unknownTask(task)))
                     continue
                 }
+                let id = TaskID(Int32(task))
                 plane.handle(.taskCancelled(id), at: now, effects: &effects)
                 write.audit.append((actor, "task.cancel", "task/\(task)", "{}", now.nanoseconds))
                 replies.append(.state(k, plane.tasks[id]!.state.description))
@@ -370,7 +411,19 @@ actor LivePlane {
                 let before = effects.list.count
                 plane.handle(.llmRouteRequested(request), at: now, effects: &effects)
                 let decision = effects.list[before...].lazy.compactMap { if case .llmRouted(let d) = $0 { d } else { nil } }.first!
+                if decision.target != .rejected { llmCalls[decision.request] = body.executor }
                 replies.append(.routed(k, decision))
+            case .llmComplete(let call, let executor, let outcome, let k):
+                guard llmCalls[call] == executor else {
+                    replies.append(.refused(command, PlaneRefusal.unknownCall(call)))
+                    continue
+                }
+                llmCalls[call] = nil
+                let before = effects.list.count
+                plane.handle(.llmCompleted(call, outcome), at: now, effects: &effects)
+                var cost: Int64 = 0
+                for case .llmSettled(_, let c) in effects.list[before...] { cost = c }
+                replies.append(.cost(k, cost))
             case .timer(let t):
                 plane.handle(.timerFired(t), at: now, effects: &effects)
             }
@@ -380,22 +433,17 @@ actor LivePlane {
             try await store.commit(write)
         } catch {
             metrics.storeFailures.add(1)
-            for r in replies { fail(r, PlaneRefusal.storeUnavailable("\(error)")) }
+            logStoreError(error)
+            for r in replies { fail(r, PlaneRefusal.storeUnavailable) }
             throw error
         }
         // Durable now: tell the executors, then the callers.
-        do {
-            try await nats.publish(outgoing)
-        } catch {
-            // Stored as dispatched: the rebuild after a restart publishes them again, and the
-            // retry below may already succeed. The callers' commands are durable either way.
-            metrics.publishFailures.add(1)
-            try? await Task.sleep(for: .milliseconds(100))
-            try? await nats.publish(outgoing)
-        }
-        if let presence {
-            for (e, incarnation) in heartbeats {
-                try? await presence.mark(e, incarnation: incarnation, ttl: config.heartbeatTimeout.seconds)
+        await publish(outgoing)
+        if let presence, !heartbeats.isEmpty {
+            // Presence is a cache for operators: renew it beside the batch loop, not in it.
+            let ttl = config.heartbeatTimeout.seconds
+            Task {
+                for (e, incarnation) in heartbeats { try? await presence.mark(e, incarnation: incarnation, ttl: ttl) }
             }
         }
         for r in replies { answer(r) }
@@ -407,7 +455,8 @@ actor LivePlane {
 
     /// Applies one report if it is about the attempt the plane has on that executor.
     private func apply(_ item: ReportItem, executor: Int64, _ now: Instant, _ write: inout BatchWrite) -> Bool {
-        let id = TaskID(Int32(truncatingIfNeeded: item.task))
+        guard let raw = Int32(exactly: item.task) else { return false }
+        let id = TaskID(raw)
         guard let r = plane.tasks[id], Int(r.attempt) == item.attempt, Int64(r.executor) == executor,
               r.state == .dispatched || r.state == .running else { return false }
         let a = UInt16(item.attempt)
@@ -424,6 +473,26 @@ actor LivePlane {
         return true
     }
 
+    /// Publishes the batch's messages with any that failed before. What JetStream does not
+    /// take stays in the outbox and goes again with the next batch or tick (message ids make a
+    /// repeat harmless); the callers' commands are durable either way.
+    private func publish(_ messages: [OutgoingMessage]) async {
+        let all = outbox + messages
+        guard !all.isEmpty else { return }
+        do {
+            try await nats.publish(all, timeout: 1)
+            outbox = []
+        } catch {
+            metrics.publishFailures.add(1)
+            outbox = all
+        }
+    }
+
+    /// Retries the outbox when no batch has come for a while.
+    func flushOutbox() async {
+        if !outbox.isEmpty && pending.isEmpty { await publish([]) }
+    }
+
     private func answer(_ r: Reply) {
         switch r {
         case .submitted(let k, let ids): k.resume(returning: ids)
@@ -432,6 +501,7 @@ actor LivePlane {
         case .flags(let k, let v): k.resume(returning: v)
         case .state(let k, let s): k.resume(returning: s)
         case .routed(let k, let d): k.resume(returning: d)
+        case .cost(let k, let c): k.resume(returning: c)
         case .refused(let c, let e): c.fail(e)
         }
     }
@@ -444,6 +514,7 @@ actor LivePlane {
         case .flags(let k, _): k.resume(throwing: error)
         case .state(let k, _): k.resume(throwing: error)
         case .routed(let k, _): k.resume(throwing: error)
+        case .cost(let k, _): k.resume(throwing: error)
         case .refused(let c, let e): c.fail(e)
         }
     }

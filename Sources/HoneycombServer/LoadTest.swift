@@ -72,7 +72,7 @@ public struct LoadTest: Sendable {
                                      bundle: Data(bundle).base64EncodedString(), signature: Encoding.hex(try publisher.sign(bundle)),
                                      publisherKey: Encoding.hex(publisher.publicKey.raw))
         let _: [String: String] = try await admin.call("POST", "/v1/agents/\(agent)/versions", json: publish)
-        let executors = try ExecutorFleet(config: fleet)
+        let executors = try await ExecutorFleet(config: fleet)
         try await executors.start()
         log("\(fleet.count) executors with \(fleet.slots) slots each; offering \(Int(rate)) tasks/s for \(Int(duration)) s "
             + "over \(connections) connections")

@@ -15,7 +15,7 @@ enum OpenAPI {
             ]
             let params = r.path.split(separator: "/").filter { $0.hasPrefix(":") }.map { p -> [String: Any] in
                 let name = String(p.dropFirst())
-                let integer = ["id", "task", "attempt"].contains(name)
+                let integer = ["id", "task", "attempt", "call"].contains(name)
                 return ["name": name, "in": "path", "required": true, "schema": ["type": integer ? "integer" : "string"]]
             }
             if !params.isEmpty { op["parameters"] = params }
@@ -82,6 +82,7 @@ enum OpenAPI {
                                ["executor": int, "model": str, "promptTokens": int, "maxCompletionTokens": int,
                                 "expectedCompletionTokens": int, "latencyTargetMs": int, "localOnly": bool,
                                 "allowSmallerModel": bool]),
+        "LLMCompletion": object(["succeeded"], ["succeeded": bool, "inputTokens": int, "outputTokens": int, "retryAfterMs": int]),
         "EnrollRequest": object(["enrollmentToken", "name"], ["enrollmentToken": str, "name": str]),
         "ExecutorSpecBody": object(["labels", "cpuMillis", "memoryBytes", "slots"],
                                    ["labels": labels, "cpuMillis": int, "memoryBytes": int, "slots": int,

@@ -47,7 +47,7 @@ struct Problem: Error, HTTPResponseError {
         case let p as Problem: return p
         case let r as PlaneRefusal:
             switch r {
-            case .unknownTask, .unknownAgent, .unknownModel, .unknownExecutor: return .notFound(r.description)
+            case .unknownTask, .unknownAgent, .unknownModel, .unknownExecutor, .unknownCall: return .notFound(r.description)
             case .notYours: return .forbidden(r.description)
             case .storeUnavailable, .stopped: return .unavailable(r.description)
             }

@@ -59,10 +59,10 @@ public final class ExecutorFleet: Sendable {
     private let beats = Mutex<Task<Void, Never>?>(nil)
     let stats = Mutex(FleetStats())
 
-    public init(config: FleetConfiguration) throws {
+    public init(config: FleetConfiguration) async throws {
         self.config = config
         admin = APIClient(base: config.controlPlane, token: config.adminToken)
-        nats = try JetStreamConnection(url: config.natsURL, name: "honeycomb-executors")
+        nats = try await JetStreamConnection.connect(url: config.natsURL, name: "honeycomb-executors")
     }
 
     public var snapshot: FleetStats { stats.withLock { $0 } }
@@ -124,7 +124,8 @@ final class ReferenceExecutor: Sendable {
     let subject: String
     let client: APIClient
     unowned let fleet: ExecutorFleet
-    private let seen = Mutex<Set<String>>([])
+    /// Attempts taken, to drop redeliveries: the last 100,000 (a FIFO bounds it).
+    private let seen = Mutex(SeenAttempts())
     private let running = Mutex<[String: Task<Void, Never>]>([:])
     private let subscription = Mutex<JetStreamSubscription?>(nil)
     private let bundles = Mutex<Set<String>>([])
@@ -197,7 +198,7 @@ final class ReferenceExecutor: Sendable {
             delivery.ack()
         case .run:
             let received = WallClock.nanoseconds()
-            guard seen.withLock({ $0.insert(key).inserted }) else {
+            guard seen.withLock({ $0.insert(key) }) else {
                 delivery.ack()
                 fleet.record { $0.duplicatesSkipped += 1 }
                 return
@@ -211,7 +212,7 @@ final class ReferenceExecutor: Sendable {
                 run = try await reports.send(.init(task: m.task, attempt: m.attempt, kind: "start"))
             } catch {
                 // Not known whether the plane heard: let JetStream bring it again.
-                _ = seen.withLock { $0.remove(key) }
+                seen.withLock { $0.remove(key) }
                 delivery.nak(delay: 1)
                 fleet.record { $0.errors.append("start \(key): \(error)") }
                 return
@@ -244,6 +245,13 @@ final class ReferenceExecutor: Sendable {
                 if let d: [String: JSONValue] = try? await client.call("POST", "/v1/llm/route", json: body) {
                     fleet.record { $0.llmRoutes += 1 }
                     if case .string(let t)? = d["target"] { output["llm"] = t }
+                    // The call "happens" (no model runs here); its end releases what the route reserved.
+                    if case .number(let call)? = d["call"] {
+                        let _: [String: JSONValue]? = try? await client.call(
+                            "POST", "/v1/llm/calls/\(Int64(call))/complete",
+                            json: LLMCompletion(succeeded: true, inputTokens: body.promptTokens,
+                                                outputTokens: min(body.maxCompletionTokens, 100)))
+                    }
                 }
             }
             let failure = (profile["failure"] as? Double) ?? 0
@@ -344,4 +352,26 @@ actor ReportBatcher {
         }
         flushing = false
     }
+}
+
+/// A set of recent attempt keys with a bound: the oldest are forgotten first.
+struct SeenAttempts: Sendable {
+    private var keys = Set<String>()
+    private var order: [String] = []
+    private var head = 0
+    static let capacity = 100_000
+
+    /// False when `key` was there already.
+    mutating func insert(_ key: String) -> Bool {
+        guard keys.insert(key).inserted else { return false }
+        order.append(key)
+        if order.count - head > Self.capacity {
+            keys.remove(order[head])
+            head += 1
+            if head > Self.capacity { order.removeFirst(head); head = 0 }
+        }
+        return true
+    }
+
+    mutating func remove(_ key: String) { keys.remove(key) }
 }

@@ -145,7 +145,7 @@ struct Executor: AsyncParsableCommand {
             guard parts.count == 2 else { throw ValidationError("--label expects key=value, found \(l)") }
             config.labels[String(parts[0])] = String(parts[1])
         }
-        let fleet = try ExecutorFleet(config: config)
+        let fleet = try await ExecutorFleet(config: config)
         do { try await fleet.start() } catch { throw CLIFailure("executor: \(error)") }
         print("\(count) executors enrolled and registered: ids \(fleet.ids.map(String.init).joined(separator: ","))")
         await waitForSignalOrDuration(duration)

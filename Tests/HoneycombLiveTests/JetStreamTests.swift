@@ -26,7 +26,7 @@ struct JetStreamTests {
     }
 
     @Test func aDispatchIsDeliveredOnceEvenWhenPublishedTwice() async throws {
-        let nats = try JetStreamConnection(url: Self.url)
+        let nats = try await JetStreamConnection.connect(url: Self.url)
         let stream = "TEST_\(UInt32.random(in: 0...UInt32.max))"
         try await nats.ensureStream(name: stream, subjects: ["\(stream.lowercased()).>"])
         try await nats.ensureStream(name: stream, subjects: ["\(stream.lowercased()).>"])  // idempotent
@@ -47,7 +47,7 @@ struct JetStreamTests {
     }
 
     @Test func anUnacknowledgedDispatchIsDeliveredAgain() async throws {
-        let nats = try JetStreamConnection(url: Self.url)
+        let nats = try await JetStreamConnection.connect(url: Self.url)
         let stream = "TEST_\(UInt32.random(in: 0...UInt32.max))"
         try await nats.ensureStream(name: stream, subjects: ["\(stream.lowercased()).>"])
         let subject = "\(stream.lowercased()).executor.3"
@@ -65,7 +65,7 @@ struct JetStreamTests {
 
     @Test func errorsAreClear() async throws {
         #expect(throws: NatsError.self) { _ = try JetStreamConnection(url: "nats://127.0.0.1:1") }
-        let nats = try JetStreamConnection(url: Self.url)
+        let nats = try await JetStreamConnection.connect(url: Self.url)
         await #expect(throws: NatsError.self) {
             try await nats.publish([OutgoingMessage(subject: "no.stream.listens.here", payload: [1], id: "x")], timeout: 2)
         }

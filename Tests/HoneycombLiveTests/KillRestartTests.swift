@@ -72,7 +72,7 @@ struct KillRestartTests {
                                     adminToken: admin.token!, count: 4)
         fc.heartbeatInterval = 0.5
         fc.slots = 16
-        let fleet = try ExecutorFleet(config: fc)
+        let fleet = try await ExecutorFleet(config: fc)
         try await fleet.start()
 
         // Eight submitters keep submitting; only ids answered with 201 count as accepted.

@@ -138,7 +138,7 @@ final class LiveHarness: Sendable {
         c.heartbeatInterval = heartbeat
         c.namePrefix = prefix
         c.slots = slots
-        let fleet = try ExecutorFleet(config: c)
+        let fleet = try await ExecutorFleet(config: c)
         try await fleet.start()
         return fleet
     }

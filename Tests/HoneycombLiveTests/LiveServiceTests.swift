@@ -172,6 +172,54 @@ struct LiveServiceTests {
         await h.stop()
     }
 
+    @Test func anExecutorsLLMCallReservesUntilItReportsTheEnd() async throws {
+        let h = try await LiveHarness.start()
+        let fleet = try await h.fleet(1)
+        let me = h.client(String(fleet.ids[0]), role: .executor)
+        let ask = LLMRouteBody(executor: fleet.ids[0], model: "small", promptTokens: 1000, maxCompletionTokens: 500,
+                               latencyTargetMs: 10_000)
+        let routed: [String: JSONValue] = try await me.call("POST", "/v1/llm/route", json: ask)
+        guard case .number(let call)? = routed["call"] else { Issue.record("no call id in \(routed)"); return }
+        #expect(routed["target"] == .string("cloud"))
+        // Another executor cannot end it; its own executor can, once, and pays for the tokens used.
+        let stranger = h.client("999", role: .executor)
+        #expect(try await stranger.send("POST", "/v1/llm/calls/\(Int64(call))/complete",
+                                        json: LLMCompletion(succeeded: true, inputTokens: 1, outputTokens: 1)).status == 404)
+        let settled: [String: JSONValue] = try await me.call("POST", "/v1/llm/calls/\(Int64(call))/complete",
+                                                             json: LLMCompletion(succeeded: true, inputTokens: 1000, outputTokens: 500))
+        // 1,000 input tokens at $1/M and 500 output at $2/M.
+        #expect(settled["costUSD"] == .number(0.002))
+        #expect(try await me.send("POST", "/v1/llm/calls/\(Int64(call))/complete",
+                                  json: LLMCompletion(succeeded: true, inputTokens: 1, outputTokens: 1)).status == 404)
+        // A user's question is advice: no call to end.
+        let advice: [String: JSONValue] = try await h.client("alice").call("POST", "/v1/llm/route", json: ask)
+        #expect(advice["call"] == nil && advice["target"] == .string("cloud"))
+        fleet.stop()
+        await h.stop()
+    }
+
+    @Test func enrollmentCannotTakeAnExistingNameAndABogusReportSpoilsNoBatch() async throws {
+        let h = try await LiveHarness.start()
+        try await h.publish("echo")
+        let fleet = try await h.fleet(1, prefix: "taken")
+        struct Minted: Decodable { var token: String }
+        let minted: Minted = try await h.admin.call("POST", "/v1/enrollment-tokens")
+        let (status, _) = try await APIClient(base: h.base).send("POST", "/v1/executors/enroll",
+                                                                 json: EnrollRequest(enrollmentToken: minted.token, name: "taken-0"))
+        #expect(status == 409)
+        // A report naming a task id beyond the plane's range is refused alone.
+        let me = h.client(String(fleet.ids[0]), role: .executor)
+        struct Accepted: Decodable { var accepted: [Bool] }
+        let a: Accepted = try await me.call("POST", "/v1/executors/\(fleet.ids[0])/reports", json: ReportsRequest(reports: [
+            .init(task: 4_294_967_301, attempt: 1, kind: "result", succeeded: true)]))
+        #expect(a.accepted == [false])
+        let alice = h.client("alice")
+        let id = try await h.submit("echo", as: alice)
+        #expect(try await LiveEnvironment.eventually { try await h.task(id, as: alice).state == "succeeded" })
+        fleet.stop()
+        await h.stop()
+    }
+
     @Test func aBatchOfTasksIsAcceptedWholeOrNotAtAll() async throws {
         let h = try await LiveHarness.start()
         try await h.publish("echo")
@@ -205,7 +253,7 @@ struct LiveServiceTests {
             for method in operations.keys {
                 let concrete = path.replacingOccurrences(of: "{id}", with: "1").replacingOccurrences(of: "{task}", with: "1")
                     .replacingOccurrences(of: "{attempt}", with: "1").replacingOccurrences(of: "{name}", with: "x")
-                    .replacingOccurrences(of: "{version}", with: "1")
+                    .replacingOccurrences(of: "{version}", with: "1").replacingOccurrences(of: "{call}", with: "1")
                 let (_, body) = try await h.admin.send(method.uppercased(), concrete)
                 let title = (try? JSONSerialization.jsonObject(with: body) as? [String: Any])?["title"] as? String
                 #expect(title != "No such route", "\(method) \(path) is documented but not routed")

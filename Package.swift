@@ -63,7 +63,7 @@ let package = Package(
             dependencies: ["HoneycombSim", "HoneycombCore", "HoneycombStats", "HoneycombReport"]
         ),
         .testTarget(name: "CommandLineTests", dependencies: ["honeycomb"]),
-        .testTarget(name: "HoneycombLiveTests", dependencies: ["HoneycombLive", "HoneycombServer", "HoneycombCore"]),
+        .testTarget(name: "HoneycombLiveTests", dependencies: ["HoneycombLive", "HoneycombServer", "HoneycombCore", "HoneycombSim"]),
         .testTarget(
             name: "CLibraryTests",
             dependencies: ["CGSL", "CLibPQ", "CHiredis", "CNats", "COpenSSL"]

@@ -78,7 +78,8 @@ enum Handlers {
             throw Problem.notFound("\(field)agent: there is no agent \(body.agent)\(body.version.map { " version \($0)" } ?? "")")
         }
         let user = try await s.userID(claims)
-        return (plane, Submission(agentVersion: version, userID: user, tenant: .shared, priority: Int8(priority), input: input,
+        return (plane, Submission(agentVersion: version, userID: user, tenant: s.config.plane.tenant(of: claims.sub),
+                                  priority: Int8(priority), input: input,
                                   latencyTargetMs: body.latencyTargetMs))
     }
 

@@ -161,7 +161,7 @@ actor LivePlane {
             guard let agent = agentIDs[t.agentVersion] else { continue }
             inputs[t.id] = t.input
             let executor = (t.state == "dispatched" || t.state == "running") ? t.executor.map { ExecutorID(Int32($0)) } : nil
-            fresh.handle(.taskRestored(TaskSpec(id: TaskID(Int32(t.id)), agent: agent, tenant: tenantOf(t.userID),
+            fresh.handle(.taskRestored(TaskSpec(id: TaskID(Int32(t.id)), agent: agent, tenant: config.tenant(of: t.userName),
                                                 priority: t.priority),
                                        attempt: t.attempt, executor: executor, running: t.state == "running",
                                        submittedAt: Instant(nanoseconds: t.submittedNs)), at: now, effects: &fx)
@@ -180,7 +180,6 @@ actor LivePlane {
         return (executors.count, tasks.count)
     }
 
-    private func tenantOf(_ user: Int64) -> TenantID { .shared }
 
     // MARK: Commands
 

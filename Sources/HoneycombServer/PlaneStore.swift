@@ -86,6 +86,7 @@ struct UnfinishedTaskRow: Sendable {
     var id: Int64
     var agentVersion: Int64
     var userID: Int64
+    var userName: String
     var priority: Int8
     var state: String
     var attempt: UInt16
@@ -150,10 +151,12 @@ struct PlaneStore: Sendable {
 
     func unfinishedTasks() async throws -> [UnfinishedTaskRow] {
         try await db.execute("""
-            SELECT id, agent_version_id, user_id, priority, state, attempt, executor_id, submitted_ns, input::text
-            FROM tasks WHERE state NOT IN ('succeeded', 'failed', 'lost', 'cancelled') ORDER BY id
+            SELECT t.id, t.agent_version_id, t.user_id, t.priority, t.state, t.attempt, t.executor_id, t.submitted_ns,
+                   t.input::text, u.name
+            FROM tasks t JOIN users u ON u.id = t.user_id
+            WHERE t.state NOT IN ('succeeded', 'failed', 'lost', 'cancelled') ORDER BY t.id
             """).rows.map { r in
-            UnfinishedTaskRow(id: Int64(r[0]!)!, agentVersion: Int64(r[1]!)!, userID: Int64(r[2]!)!,
+            UnfinishedTaskRow(id: Int64(r[0]!)!, agentVersion: Int64(r[1]!)!, userID: Int64(r[2]!)!, userName: r[9]!,
                               priority: Int8(r[3]!)!, state: r[4]!, attempt: UInt16(r[5]!)!,
                               executor: r[6].flatMap { Int64($0) }, submittedNs: Int64(r[7]!)!, input: r[8]!)
         }
@@ -225,6 +228,14 @@ struct PlaneStore: Sendable {
                     """, [PGArray.of(e.map { String($0.id) }), PGArray.of(e.map(\.state))])
             }
         }
+    }
+}
+
+extension PlaneConfig {
+    /// The policy's tenant named like the user, else the shared tenant: a policy's `tenants`
+    /// (weights, homes) apply live to the users of those names.
+    func tenant(of user: String) -> TenantID {
+        tenants.firstIndex { $0.name == user }.map { TenantID(Int32($0)) } ?? .shared
     }
 }
 

@@ -45,6 +45,9 @@ public struct FleetStats: Sendable {
     public var dispatchLatencies: [Int64] = []
     /// Task ids whose attempts this fleet started, in order (one entry per started attempt).
     public var startedTasks: [Int64] = []
+    /// Wall-clock nanoseconds of each task's first start, and of its successful end.
+    public var firstStart: [Int64: Int64] = [:]
+    public var succeededAt: [Int64: Int64] = [:]
 }
 
 /// N reference executors in one process: each enrolls with a one-time token, registers its
@@ -129,7 +132,8 @@ final class ReferenceExecutor: Sendable {
     private let running = Mutex<[String: Task<Void, Never>]>([:])
     private let subscription = Mutex<JetStreamSubscription?>(nil)
     private let bundles = Mutex<Set<String>>([])
-    private let random: Mutex<SplitMix>
+    /// The executor's own GSL stream: task run times and failures, drawn as the simulator draws them.
+    private let random: SharedStream
     private let dead = Atomic<Bool>(false)
     private let reports: ReportBatcher
 
@@ -139,7 +143,7 @@ final class ReferenceExecutor: Sendable {
         self.subject = subject
         self.client = client
         self.fleet = fleet
-        random = Mutex(SplitMix(state: seed))
+        random = SharedStream(seed: seed)
         reports = ReportBatcher(client: client, executor: id)
     }
 
@@ -222,7 +226,11 @@ final class ReferenceExecutor: Sendable {
                 fleet.record { $0.staleSkipped += 1 }
                 return
             }
-            fleet.record { $0.started += 1; $0.startedTasks.append(m.task) }
+            fleet.record {
+                $0.started += 1
+                $0.startedTasks.append(m.task)
+                if $0.firstStart[m.task] == nil { $0.firstStart[m.task] = WallClock.nanoseconds() }
+            }
             let work = Task { await self.run(m, key) }
             running.withLock { $0[key] = work }
         }
@@ -230,15 +238,14 @@ final class ReferenceExecutor: Sendable {
 
     private func run(_ m: ExecutorMessage, _ key: String) async {
         defer { _ = running.withLock { $0.removeValue(forKey: key) } }
-        let profile = (m.profile.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }) ?? [:]
+        let profile = AgentProfile(json: m.profile)
         var output: [String: String] = ["executor": String(id)]
         var ok = await verifyBundle(m)
         if !ok { output["error"] = "the bundle failed its signature check" }
         if ok {
-            let mean = (profile["runtimeMs"] as? Double) ?? 10
-            let ms = profile["distribution"] as? String == "fixed" ? mean : random.withLock { $0.exponential(mean: mean) }
-            do { try await Task.sleep(for: .milliseconds(Int64(ms.rounded()))) } catch { return }  // stopped
-            if let llm = profile["llm"] as? [String: Any], let model = llm["model"] as? String {
+            let seconds = max(0, random.sample(profile.runtime))
+            do { try await Task.sleep(for: .nanoseconds(Int64(seconds * 1e9))) } catch { return }  // stopped
+            if let llm = profile.llm, let model = llm["model"] as? String {
                 let body = LLMRouteBody(executor: id, model: model, promptTokens: (llm["promptTokens"] as? Int) ?? 500,
                                         maxCompletionTokens: (llm["maxCompletionTokens"] as? Int) ?? 200,
                                         latencyTargetMs: (llm["latencyTargetMs"] as? Int) ?? 2000)
@@ -254,8 +261,7 @@ final class ReferenceExecutor: Sendable {
                     }
                 }
             }
-            let failure = (profile["failure"] as? Double) ?? 0
-            if random.withLock({ $0.uniform() }) < failure { ok = false; output["error"] = "the agent failed (drawn)" }
+            if random.uniform() < profile.failure { ok = false; output["error"] = "the agent failed (drawn)" }
         }
         guard !Task.isCancelled, !silenced else { return }
         // A result is work done: while the plane is unreachable or restarting, keep offering it
@@ -264,7 +270,9 @@ final class ReferenceExecutor: Sendable {
             do {
                 _ = try await reports.send(.init(task: m.task, attempt: m.attempt, kind: "result", succeeded: ok,
                                                  output: .object(output.mapValues { .string($0) })))
-                fleet.record { if ok { $0.succeeded += 1 } else { $0.failed += 1 } }
+                fleet.record {
+                    if ok { $0.succeeded += 1; $0.succeededAt[m.task] = WallClock.nanoseconds() } else { $0.failed += 1 }
+                }
                 return
             } catch let e as APIError where e.status == 0 || e.status == 503 {
                 if attempt == 0 { fleet.record { $0.errors.append("result \(key): \(e); retrying") } }
@@ -297,22 +305,27 @@ final class ReferenceExecutor: Sendable {
     }
 }
 
-/// SplitMix64: the reference executors' seeded draws (load generation, not the plane).
-struct SplitMix: Sendable {
-    var state: UInt64
+/// A set of recent attempt keys with a bound: the oldest are forgotten first.
+struct SeenAttempts: Sendable {
+    private var keys = Set<String>()
+    private var order: [String] = []
+    private var head = 0
+    static let capacity = 100_000
 
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
+    /// False when `key` was there already.
+    mutating func insert(_ key: String) -> Bool {
+        guard keys.insert(key).inserted else { return false }
+        order.append(key)
+        if order.count - head > Self.capacity {
+            keys.remove(order[head])
+            head += 1
+            if head > Self.capacity { order.removeFirst(head); head = 0 }
+        }
+        return true
     }
 
-    mutating func uniform() -> Double { Double(next() >> 11) / Double(1 << 53) }
-    mutating func exponential(mean: Double) -> Double { -mean * log(1 - uniform()) }
+    mutating func remove(_ key: String) { keys.remove(key) }
 }
-
 /// Sends an executor's start and result reports in batches: while one request is on its way,
 /// the next reports gather, and go together in the following one.
 actor ReportBatcher {
@@ -354,24 +367,3 @@ actor ReportBatcher {
     }
 }
 
-/// A set of recent attempt keys with a bound: the oldest are forgotten first.
-struct SeenAttempts: Sendable {
-    private var keys = Set<String>()
-    private var order: [String] = []
-    private var head = 0
-    static let capacity = 100_000
-
-    /// False when `key` was there already.
-    mutating func insert(_ key: String) -> Bool {
-        guard keys.insert(key).inserted else { return false }
-        order.append(key)
-        if order.count - head > Self.capacity {
-            keys.remove(order[head])
-            head += 1
-            if head > Self.capacity { order.removeFirst(head); head = 0 }
-        }
-        return true
-    }
-
-    mutating func remove(_ key: String) { keys.remove(key) }
-}

@@ -223,3 +223,50 @@ struct LoadTestCommand: AsyncParsableCommand {
         }
     }
 }
+
+struct RunLive: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run-live",
+        abstract: "Run a scenario against a live control plane and set its figures beside the simulation's.",
+        discussion: """
+        Publishes the scenario's agents, starts its pools as reference executors, submits its workloads \
+        in real time as users named after its tenants, and prints task wait and turnaround beside the \
+        simulator's intervals for the same scenario (scaled the same way). --speed K runs K times faster \
+        (rates up, run times down); --scale F shrinks the fleet and the arrivals together.
+        """)
+
+    @Argument(help: "The scenario file.") var scenario: String
+    @Option(name: .customLong("control-plane"), help: "The API's base URL.") var controlPlane = "http://127.0.0.1:8080"
+    @Option(name: .customLong("nats-url"), help: "NATS ($HONEYCOMB_NATS_URL).") var natsURL: String?
+    @Option(help: "An admin token ($HONEYCOMB_TOKEN).") var token: String?
+    @Option(help: "Run this many times faster than the scenario's clock.") var speed = 1.0
+    @Option(help: "Fraction of the fleet and of the arrivals to run.") var scale = 1.0
+    @Option(help: "Real seconds of arrivals (default: the scenario's duration / speed).") var duration: Double?
+
+    func run() async throws {
+        guard speed > 0, scale > 0, scale <= 1 else { throw ValidationError("--speed must be positive and --scale in (0, 1]") }
+        guard let url = URL(string: controlPlane) else { throw ValidationError("--control-plane is not a URL") }
+        var loaded: Scenario
+        do { loaded = try Scenario.load(path: scenario) } catch let e as ScenarioError { throw CLIFailure(e.description) }
+        if scale < 1 { loaded.scale(by: scale) }
+        var live = LiveScenarioRun(scenario: loaded, controlPlane: url,
+                                   natsURL: try setting(natsURL, "nats-url", env: "HONEYCOMB_NATS_URL"),
+                                   adminToken: try setting(token, "token", env: "HONEYCOMB_TOKEN"))
+        live.speed = speed
+        live.duration = duration
+        // The pools and arrivals are scaled in the scenario itself, so the simulation below
+        // models the same (smaller) system.
+        live.scale = 1
+        var figures: LiveScenarioRun.Figures
+        do {
+            try await live.prepareUsers()
+            figures = try await live.run()
+        } catch {
+            throw CLIFailure("run-live: \(error)")
+        }
+        let (report, _, _, _) = SimulationRunner.run(loaded, parallelism: ProcessInfo.processInfo.activeProcessorCount)
+        figures.simulated = (report["task.wait.mean"]?.interval, report["task.turnaround.mean"]?.interval)
+        if duration != nil { figures.notes.append("the live run was cut to \(duration!) s; the simulation ran the whole scenario") }
+        print(figures)
+    }
+}

@@ -2,6 +2,7 @@ import Foundation
 import HoneycombCore
 import HoneycombLive
 @testable import HoneycombServer
+import HoneycombSim
 import Testing
 
 /// The live service end to end, against the real PostgreSQL, Redis, NATS JetStream and
@@ -217,6 +218,41 @@ struct LiveServiceTests {
         let id = try await h.submit("echo", as: alice)
         #expect(try await LiveEnvironment.eventually { try await h.task(id, as: alice).state == "succeeded" })
         fleet.stop()
+        await h.stop()
+    }
+
+    @Test func aScenarioRunsLiveWithItsPoolsAgentsAndTenants() async throws {
+        let h = try await LiveHarness.start()
+        let scenario = try Scenario.parse("""
+            name: live-check
+            seed: 3
+            duration: 2s
+            executors:
+              - pool: edge
+                count: 2
+                labels: {site: lab}
+                resources: {cpu: 4, memory: 4GiB, slots: 4}
+            agents:
+              - name: quick
+                requires: {cpu: 1, memory: 256MiB, labels: {site: lab}}
+                runtime: {constant: 50ms}
+            workload:
+              - agent: quick
+                arrivals: {poisson: {rate: 20/s}}
+                tenant: acme
+            tenants:
+              - {name: acme, weight: 2}
+            """)
+        var run = LiveScenarioRun(scenario: scenario, controlPlane: h.base,
+                                  natsURL: LiveEnvironment.env["HONEYCOMB_NATS_URL"]!, adminToken: h.admin.token!)
+        try await run.prepareUsers()
+        let figures = try await run.run(log: { _ in })
+        #expect(figures.submitted > 10 && figures.refused == 0)
+        #expect(figures.completed == figures.submitted, "\(figures)")
+        #expect(figures.turnarounds.count == figures.submitted && figures.turnarounds.allSatisfy { $0 >= 0.05 })
+        // Submitted as the tenant's user.
+        let db = try await PostgresConnection(url: h.databaseURL)
+        #expect(try await db.execute("SELECT DISTINCT u.name FROM tasks t JOIN users u ON u.id = t.user_id").rows == [["acme"]])
         await h.stop()
     }
 

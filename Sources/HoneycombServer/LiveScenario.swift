@@ -1,0 +1,205 @@
+import Foundation
+import HoneycombCore
+import HoneycombLive
+import HoneycombSim
+import HoneycombStats
+
+/// A scenario run against a live control plane: its agents published (run-time distributions
+/// as profiles), its pools as reference executors, its workloads submitted in real time, by
+/// users named after the scenario's tenants. The figures come out in the simulator's terms, so
+/// the live service can be checked against the simulation of the same scenario.
+///
+/// `speed` runs it faster (arrival rates up, run times down, both by the factor, so the load
+/// stays the same); `scale` shrinks the fleet and the arrivals together. Not carried over:
+/// churn and timed events (the fleet stays up), partitions, network delays (they are real),
+/// selectors other than exact labels, affinity, LLM calls, and non-Poisson arrival shapes
+/// (submitted as Poisson at their mean rate).
+public struct LiveScenarioRun: Sendable {
+    public var scenario: Scenario
+    public var controlPlane: URL
+    public var natsURL: String
+    public var adminToken: String
+    public var speed: Double = 1
+    public var scale: Double = 1
+    /// Real seconds of arrivals; default the scenario's duration divided by `speed`.
+    public var duration: Double?
+
+    public init(scenario: Scenario, controlPlane: URL, natsURL: String, adminToken: String) {
+        self.scenario = scenario
+        self.controlPlane = controlPlane
+        self.natsURL = natsURL
+        self.adminToken = adminToken
+    }
+
+    public struct Figures: Sendable, CustomStringConvertible {
+        public var submitted = 0
+        public var refused = 0
+        public var completed = 0
+        public var failed = 0
+        /// In scenario seconds (real seconds × speed).
+        public var waits: [Double] = []
+        public var turnarounds: [Double] = []
+        public var notes: [String] = []
+        public var simulated: (wait: MeanInterval?, turnaround: MeanInterval?)?
+
+        public var description: String {
+            func q(_ xs: [Double], _ p: Double) -> Double {
+                guard !xs.isEmpty else { return .nan }
+                let s = xs.sorted()
+                return s[min(s.count - 1, Int((p * Double(s.count - 1)).rounded()))]
+            }
+            func mean(_ xs: [Double]) -> Double { xs.isEmpty ? .nan : xs.reduce(0, +) / Double(xs.count) }
+            func f(_ x: Double) -> String { String(format: "%.3f s", x) }
+            func i(_ m: MeanInterval?) -> String {
+                guard let m else { return "n/a" }
+                return String(format: "%.3f s ± %.3f", m.mean, m.halfWidth)
+            }
+            var lines = ["submitted \(submitted) tasks (\(refused) refused); \(completed) succeeded, \(failed) failed",
+                         "| metric (scenario seconds) | live | simulated (95 % interval) |", "|---|---|---|",
+                         "| task.wait.mean | \(f(mean(waits))) | \(i(simulated?.wait)) |",
+                         "| task.wait.p99 | \(f(q(waits, 0.99))) | |",
+                         "| task.turnaround.mean | \(f(mean(turnarounds))) | \(i(simulated?.turnaround)) |"]
+            lines += notes.map { "note: \($0)" }
+            return lines.joined(separator: "\n")
+        }
+    }
+
+    public func run(log: @Sendable (String) -> Void = { print($0) }) async throws -> Figures {
+        var figures = Figures()
+        let admin = APIClient(base: controlPlane, token: adminToken)
+        let runID = String(UInt32.random(in: 0...UInt32.max), radix: 36)
+        let publisher = try Ed25519PrivateKey()
+        let bundle: [UInt8] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]
+        var agentNames: [String] = []
+        for a in scenario.agents {
+            let d = a.definition
+            var labels: [String: String] = [:]
+            for (key, condition) in d.selector.conditions {
+                if case .equals(let v) = condition { labels[key] = v } else {
+                    figures.notes.append("agent \(d.name): selector \(key) \(condition) is not carried live; dropped")
+                }
+            }
+            let name = "\(d.name)-\(runID)"
+            let profile: JSONValue = .object(["runtime": a.runtime.faster(speed).json, "failure": .number(a.failure)])
+            let _: [String: String] = try await admin.call("POST", "/v1/agents/\(name)/versions", json: PublishRequest(
+                version: d.version, description: "scenario \(scenario.name)", cpuMillis: d.requires.cpuMillis,
+                memoryBytes: d.requires.memoryBytes, labels: labels, maxAttempts: d.maxAttempts, profile: profile,
+                bundle: Data(bundle).base64EncodedString(), signature: Encoding.hex(try publisher.sign(bundle)),
+                publisherKey: Encoding.hex(publisher.publicKey.raw)))
+            agentNames.append(name)
+        }
+        if scenario.pools.contains(where: { $0.churn != nil }) { figures.notes.append("pool churn is not carried live: executors stay up") }
+        if !scenario.events.isEmpty { figures.notes.append("timed events are not carried live") }
+
+        var fleets: [ExecutorFleet] = []
+        for (k, pool) in scenario.pools.enumerated() {
+            var c = FleetConfiguration(controlPlane: controlPlane, natsURL: natsURL, adminToken: adminToken,
+                                       count: max(1, Int((Double(pool.count) * scale).rounded())))
+            c.namePrefix = "\(pool.name)-\(runID)"
+            c.labels = Dictionary(pool.labels.labels.map { ($0.key, $0.value) }, uniquingKeysWith: { $1 })
+            c.cpuMillis = pool.resources.cpuMillis
+            c.memoryBytes = pool.resources.memoryBytes
+            c.slots = pool.resources.slots
+            c.heartbeatInterval = 1
+            c.seed = scenario.seed &+ UInt64(k) &* 1_000_003
+            let fleet = try await ExecutorFleet(config: c)
+            try await fleet.start()
+            fleets.append(fleet)
+        }
+        let seconds = duration ?? scenario.duration.seconds / speed
+        log("\(fleets.reduce(0) { $0 + $1.config.count }) executors in \(fleets.count) pools; "
+            + "\(scenario.workloads.count) workloads for \(String(format: "%.1f", seconds)) s at speed \(speed)")
+
+        // One submitter per workload: Poisson arrivals at the workload's mean rate × speed × scale.
+        let tenants = scenario.tenants.map(\.name)
+        let start = WallClock.nanoseconds()
+        let submissions = await withTaskGroup(of: ([(Int64, Int64)], Int).self) { group in
+            for (w, workload) in scenario.workloads.enumerated() {
+                let rate = workload.arrivals.meanRate * speed * scale
+                let user = workload.tenant.index < tenants.count ? tenants[workload.tenant.index] : "shared"
+                let client = admin.with(token: adminTokenFor(user))
+                let request = TaskRequest(agent: agentNames[workload.agent], priority: Int(workload.priority))
+                let arrivals = RandomStream(seed: scenario.seed &+ 7919 &* UInt64(w + 1))
+                var times: [Double] = []
+                var t = 0.0
+                while rate > 0 {
+                    t += arrivals.exponential(mean: 1 / rate)
+                    if t >= seconds { break }
+                    times.append(t)
+                }
+                group.addTask {
+                    var accepted: [(Int64, Int64)] = [], refused = 0
+                    for t in times {
+                        let wait = start + Int64(t * 1e9) - WallClock.nanoseconds()
+                        if wait > 0 { try? await Task.sleep(for: .nanoseconds(wait)) }
+                        struct Submitted: Decodable { var id: Int64 }
+                        let at = WallClock.nanoseconds()
+                        if let s: Submitted = try? await client.call("POST", "/v1/tasks", json: request) {
+                            accepted.append((s.id, at))
+                        } else {
+                            refused += 1
+                        }
+                    }
+                    return (accepted, refused)
+                }
+            }
+            var all: ([(Int64, Int64)], Int) = ([], 0)
+            for await r in group { all.0 += r.0; all.1 += r.1 }
+            return all
+        }
+        figures.submitted = submissions.0.count + submissions.1
+        figures.refused = submissions.1
+        // Let what was accepted finish (at most a minute more, or four times the run).
+        let deadline = WallClock.nanoseconds() + Int64(min(60, 4 * seconds) * 1e9)
+        while fleets.reduce(0, { $0 + $1.snapshot.succeeded + $1.snapshot.failed }) < submissions.0.count
+                && WallClock.nanoseconds() < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        var firstStart: [Int64: Int64] = [:], succeededAt: [Int64: Int64] = [:]
+        for f in fleets {
+            let s = f.snapshot
+            firstStart.merge(s.firstStart) { min($0, $1) }
+            succeededAt.merge(s.succeededAt) { max($0, $1) }
+            figures.completed += s.succeeded
+            figures.failed += s.failed
+            f.stop()
+        }
+        for (id, submitted) in submissions.0 {
+            if let s = firstStart[id] { figures.waits.append(Double(s - submitted) / 1e9 * speed) }
+            if let e = succeededAt[id] { figures.turnarounds.append(Double(e - submitted) / 1e9 * speed) }
+        }
+        return figures
+    }
+
+    /// A user token for the tenant's name, made with the admin's rights: the service issues it.
+    private func adminTokenFor(_ user: String) -> String { userTokens[user] ?? adminToken }
+
+    /// Tokens of the scenario's tenants, minted before the run (`prepareUsers`).
+    public var userTokens: [String: String] = [:]
+
+    /// Asks the service for a token of each tenant, so tasks are submitted as their tenants.
+    public mutating func prepareUsers() async throws {
+        let admin = APIClient(base: controlPlane, token: adminToken)
+        struct Minted: Decodable { var token: String }
+        for name in Set(scenario.tenants.map(\.name) + ["shared"]).sorted() {
+            let m: Minted = try await admin.call("POST", "/v1/users", json: UserRequest(name: name, role: .user, ttlSeconds: 86400))
+            userTokens[name] = m.token
+        }
+    }
+}
+
+extension Scenario {
+    /// The same scenario with `fraction` of each pool (at least one executor) and of each
+    /// workload's arrivals.
+    public mutating func scale(by fraction: Double) {
+        for k in pools.indices { pools[k].count = max(1, Int((Double(pools[k].count) * fraction).rounded())) }
+        for k in workloads.indices {
+            workloads[k].arrivals = switch workloads[k].arrivals {
+            case .poisson(let r): .poisson(rate: r * fraction)
+            case .constant(let r): .constant(rate: r * fraction)
+            case .bursts(let every, let size, let over): .bursts(every: every, size: max(1, Int((Double(size) * fraction).rounded())), over: over)
+            case .diurnal(let mean, let amplitude, let period, let peak): .diurnal(mean: mean * fraction, amplitude: amplitude, period: period, peak: peak)
+            }
+        }
+    }
+}

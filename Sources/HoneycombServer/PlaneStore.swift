@@ -135,11 +135,16 @@ struct PlaneStore: Sendable {
             """).rows.map(AgentVersionRow.init(row:))
     }
 
-    /// Executors the store last saw online or draining, with what they reported.
+    /// Executors the store last saw online or draining, with what they reported; and those
+    /// declared lost that still hold attempts (within a lease): they come back as online, so
+    /// their work stays theirs until their heartbeats are missed and the lease runs out again,
+    /// rather than being started a second time elsewhere.
     func liveExecutors() async throws -> [ExecutorRow] {
         try await db.execute("""
-            SELECT id, name, state, labels::text, cpu_millis, memory_bytes, slots, local_models::text FROM executors
-            WHERE state IN ('online', 'draining') ORDER BY id
+            SELECT id, name, state, labels::text, cpu_millis, memory_bytes, slots, local_models::text FROM executors e
+            WHERE state IN ('online', 'draining')
+               OR (state = 'lost' AND EXISTS (SELECT 1 FROM tasks t WHERE t.executor_id = e.id AND t.state IN ('dispatched', 'running')))
+            ORDER BY id
             """).rows.map { r in
             let labels = (try? JSONDecoder().decode([String: String].self, from: Data(r[3]!.utf8))) ?? [:]
             let models = try? JSONDecoder().decode([ExecutorSpecBody.LocalModelBody].self, from: Data(r[7]!.utf8))

@@ -26,8 +26,9 @@ enum LiveEnvironment {
     }
 
     static func configuration(databaseURL: String, key: Ed25519PrivateKey, namespace: String,
-                              heartbeatTimeout: Double) -> ServeConfiguration {
-        var plane = PlaneConfig(heartbeatTimeout: .seconds(heartbeatTimeout), retryBackoff: .milliseconds(200))
+                              heartbeatTimeout: Double, lease: Double? = nil) -> ServeConfiguration {
+        var plane = PlaneConfig(heartbeatTimeout: .seconds(heartbeatTimeout), retryBackoff: .milliseconds(200),
+                                lease: lease.map { .seconds($0) })
         plane.llm = LLMRouterConfig(models: [LLMModel(name: "small", tier: 1, contextWindow: 8192)],
                                     providers: [CloudProvider(name: "cloud", models: [ModelID(0)], inputPricePerMillion: 1,
                                                               outputPricePerMillion: 2)])
@@ -64,14 +65,15 @@ final class LiveHarness: Sendable {
     let admin: APIClient
     let publisher = try! Ed25519PrivateKey()
 
-    static func start(heartbeatTimeout: Double = 5, databaseURL: String? = nil, key: Ed25519PrivateKey? = nil,
-                      namespace: String? = nil, waitForLeader: Bool = true) async throws -> LiveHarness {
+    static func start(heartbeatTimeout: Double = 5, lease: Double? = nil, databaseURL: String? = nil,
+                      key: Ed25519PrivateKey? = nil, namespace: String? = nil,
+                      waitForLeader: Bool = true) async throws -> LiveHarness {
         let db: String
         if let databaseURL { db = databaseURL } else { db = try await LiveEnvironment.freshDatabaseURL() }
         let k = try key ?? Ed25519PrivateKey()
         let ns = namespace ?? "t\(UInt32.random(in: 0...UInt32.max))"
         let service = try await HoneycombService(config: LiveEnvironment.configuration(databaseURL: db, key: k, namespace: ns,
-                                                                                       heartbeatTimeout: heartbeatTimeout))
+                                                                                       heartbeatTimeout: heartbeatTimeout, lease: lease))
         let (ports, sink) = AsyncStream<Int>.makeStream()
         let app = service.application(onRunning: { sink.yield($0) })
         let group = ServiceGroup(configuration: .init(services: [app], logger: service.logger))

@@ -221,6 +221,29 @@ struct LiveServiceTests {
         await h.stop()
     }
 
+    @Test func aFailoverKeepsALostExecutorsLeasedWorkFromRunningTwice() async throws {
+        let first = try await LiveHarness.start(heartbeatTimeout: 1, lease: 60)
+        try await first.publish("slow", profile: ["runtimeMs": .number(30_000), "distribution": .string("fixed")])
+        let holder = try await first.fleet(1, prefix: "holder", heartbeat: 0.2)
+        let alice = first.client("alice")
+        let id = try await first.submit("slow", as: alice)
+        #expect(try await LiveEnvironment.eventually { try await first.task(id, as: alice).state == "running" })
+        holder.kill(index: 0)  // cut off, perhaps still running it: its lease holds the task
+        #expect(try await LiveEnvironment.eventually {
+            try await first.auditActions(subject: "executor/\(holder.ids[0])").contains("executor.lost")
+        })
+        let spare = try await first.fleet(1, prefix: "spare", heartbeat: 0.2)
+        await first.stop()
+        let second = try await LiveHarness.start(heartbeatTimeout: 1, lease: 60, databaseURL: first.databaseURL,
+                                                 key: first.key, namespace: first.namespace)
+        try await Task.sleep(for: .seconds(3))  // past a heartbeat timeout under the new leader
+        let task = try await second.task(id, as: second.client("alice"))
+        #expect(task.state == "running" && task.attempt == 1 && task.executor == holder.ids[0], "\(task.state) \(task.attempt)")
+        #expect(spare.snapshot.started == 0)
+        spare.stop()
+        await second.stop()
+    }
+
     @Test func aScenarioRunsLiveWithItsPoolsAgentsAndTenants() async throws {
         let h = try await LiveHarness.start()
         let scenario = try Scenario.parse("""

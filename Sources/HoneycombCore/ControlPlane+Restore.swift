@@ -36,6 +36,9 @@ extension ControlPlane {
             hold(spec.id, record, on: e, +1)
             tasks.records[spec.id.index].executor = e.rawValue
             tasks.setState(spec.id, running ? .running : .dispatched)
+            if !running, let deadline = config.startTimeout {
+                effects.append(.setTimer(.startDeadline(spec.id, attempt: attempt), at: now + deadline))
+            }
         } else {
             enqueue(spec.id, now, &effects)
         }

@@ -74,6 +74,7 @@ extension ControlPlane {
         if affinityInUse { capacityGrew = true }
         let attempt = tasks.records[task.index].attempt
         effects.append(.dispatch(task, attempt: attempt, to: executor))
+        if let deadline = config.startTimeout { effects.append(.setTimer(.startDeadline(task, attempt: attempt), at: now + deadline)) }
         effects.append(.audit(AuditEvent(.taskDispatched, at: now, task: task.rawValue,
                                          executor: executor.rawValue, attempt: attempt)))
     }
@@ -156,6 +157,18 @@ extension ControlPlane {
             checkLiveness(id, incarnation: incarnation, now, &effects)
         case .leaseExpiry(let id, let incarnation):
             leaseExpired(id, incarnation: incarnation, now, &effects)
+        case .startDeadline(let task, let attempt):
+            guard let r = tasks[task], r.state == .dispatched, r.attempt == attempt else { return }
+            // Never started: stop it where it went (should it start late, its report is stale),
+            // and place the task again as after a loss.
+            let executor = ExecutorID(r.executor)
+            hold(task, r, on: executor, -1)
+            tasks.records[task.index].executor = -1
+            capacityGrew = true
+            effects.append(.stop(task, attempt: attempt, on: executor))
+            effects.append(.audit(AuditEvent(.taskAttemptLost, at: now, task: task.rawValue, executor: r.executor,
+                                             attempt: attempt)))
+            retryOrGiveUp(task, endedAs: .lost, now, &effects)
         case .retry(let task, let attempt):
             guard let r = tasks[task], r.state == .backoff, r.attempt == attempt else { return }
             tasks.setState(task, .queued)

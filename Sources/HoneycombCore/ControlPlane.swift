@@ -11,6 +11,10 @@ public struct PlaneConfig: Hashable, Sendable {
     /// then (it was cut off, not dead) it is taken back with its work intact, and nothing
     /// runs twice; only at expiry are its tasks rescheduled. Nil: at once.
     public var lease: TimeSpan?
+    /// How long a dispatched attempt may wait for its executor's start report before the plane
+    /// takes it back (it stops it there and places the task again, as after a loss). Nil:
+    /// forever (the simulator's executors always answer).
+    public var startTimeout: TimeSpan?
     public var scheduler: SchedulerPolicy
     /// Tenants by `TenantID` (index 0 is `TenantID.shared`).
     public var tenants: [TenantPolicy]
@@ -18,13 +22,14 @@ public struct PlaneConfig: Hashable, Sendable {
     public var llm: LLMRouterConfig
 
     public init(heartbeatTimeout: TimeSpan = .seconds(30), retryBackoff: TimeSpan = .seconds(1),
-                retryBackoffMax: TimeSpan = .seconds(60), lease: TimeSpan? = nil,
+                retryBackoffMax: TimeSpan = .seconds(60), lease: TimeSpan? = nil, startTimeout: TimeSpan? = nil,
                 scheduler: SchedulerPolicy = SchedulerPolicy(),
                 tenants: [TenantPolicy] = [TenantPolicy(name: "shared")], llm: LLMRouterConfig = LLMRouterConfig()) {
         self.heartbeatTimeout = heartbeatTimeout
         self.retryBackoff = retryBackoff
         self.retryBackoffMax = retryBackoffMax
         self.lease = lease
+        self.startTimeout = startTimeout
         self.scheduler = scheduler
         self.tenants = tenants
         self.llm = llm
@@ -79,6 +84,8 @@ public enum PlaneTimer: Hashable, Sendable {
     case retry(TaskID, attempt: UInt16)
     /// The leases of a lost executor's tasks run out: reschedule whatever it still holds.
     case leaseExpiry(ExecutorID, incarnation: UInt32)
+    /// Attempt `attempt` was dispatched `startTimeout` ago: take it back unless it started.
+    case startDeadline(TaskID, attempt: UInt16)
 }
 
 /// Something the plane wants done. Drivers carry effects out in order.

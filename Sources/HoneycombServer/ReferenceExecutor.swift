@@ -111,6 +111,11 @@ public final class ExecutorFleet: Sendable {
         executors.withLock { $0[index] }.kill()
     }
 
+    /// Executor `index` keeps heartbeating but takes no more deliveries (a stuck executor).
+    public func deafen(index: Int) {
+        executors.withLock { $0[index] }.deafen()
+    }
+
     /// Stops heartbeats and deliveries.
     public func stop() {
         beats.withLock { $0?.cancel() }
@@ -182,6 +187,8 @@ final class ReferenceExecutor: Sendable {
             fleet.record { $0.errors.append("heartbeat \(id): \(error)") }
         }
     }
+
+    func deafen() { subscription.withLock { $0?.close() } }
 
     func kill() {
         dead.store(true, ordering: .relaxed)

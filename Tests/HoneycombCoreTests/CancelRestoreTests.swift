@@ -60,4 +60,33 @@ import Testing
         let next = h.send(.taskSucceeded(TaskID(5), attempt: 2))
         #expect(h.dispatches(in: next).map { [$0.task.index, Int($0.attempt)] } == [[6, 2]])
     }
+
+    @Test func anAttemptNeverStartedIsTakenBackAtItsDeadline() {
+        var h = PlaneHarness(config: PlaneConfig(retryBackoff: .seconds(1), startTimeout: .seconds(10)), agents: [smallAgent])
+        h.register(0, slots: 1)
+        let fx = h.send(.taskSubmitted(TaskSpec(id: TaskID(0), agent: AgentID(0))))
+        let deadline = h.timers(in: fx).first { if case .startDeadline = $0.0 { true } else { false } }!
+        #expect(deadline.1 == Instant.zero + .seconds(10))
+        h.now = deadline.1
+        let taken = h.send(.timerFired(deadline.0))
+        #expect(taken.contains { if case .stop(TaskID(0), 1, ExecutorID(0)) = $0 { true } else { false } })
+        #expect(h.state(0) == .backoff)
+        #expect(h.plane.executors.used[0] == .zero)
+        // A late start of that attempt is stale; the retry goes out as attempt 2.
+        #expect(h.send(.taskStarted(TaskID(0), attempt: 1)).isEmpty)
+        let retry = h.timers(in: taken).first { if case .retry = $0.0 { true } else { false } }!
+        h.now = retry.1
+        #expect(h.dispatches(in: h.send(.timerFired(retry.0))).map(\.attempt) == [2])
+    }
+
+    @Test func aStartedAttemptIgnoresItsDeadline() {
+        var h = PlaneHarness(config: PlaneConfig(startTimeout: .seconds(10)), agents: [smallAgent])
+        h.register(0)
+        let fx = h.send(.taskSubmitted(TaskSpec(id: TaskID(0), agent: AgentID(0))))
+        h.send(.taskStarted(TaskID(0), attempt: 1))
+        let deadline = h.timers(in: fx).first { if case .startDeadline = $0.0 { true } else { false } }!
+        h.now = deadline.1
+        #expect(h.send(.timerFired(deadline.0)).isEmpty)
+        #expect(h.state(0) == .running)
+    }
 }

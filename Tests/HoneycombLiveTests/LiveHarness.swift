@@ -26,9 +26,9 @@ enum LiveEnvironment {
     }
 
     static func configuration(databaseURL: String, key: Ed25519PrivateKey, namespace: String,
-                              heartbeatTimeout: Double, lease: Double? = nil) -> ServeConfiguration {
+                              heartbeatTimeout: Double, lease: Double? = nil, startTimeout: Double = 60) -> ServeConfiguration {
         var plane = PlaneConfig(heartbeatTimeout: .seconds(heartbeatTimeout), retryBackoff: .milliseconds(200),
-                                lease: lease.map { .seconds($0) })
+                                lease: lease.map { .seconds($0) }, startTimeout: .seconds(startTimeout))
         plane.llm = LLMRouterConfig(models: [LLMModel(name: "small", tier: 1, contextWindow: 8192)],
                                     providers: [CloudProvider(name: "cloud", models: [ModelID(0)], inputPricePerMillion: 1,
                                                               outputPricePerMillion: 2)])
@@ -65,7 +65,7 @@ final class LiveHarness: Sendable {
     let admin: APIClient
     let publisher = try! Ed25519PrivateKey()
 
-    static func start(heartbeatTimeout: Double = 5, lease: Double? = nil, databaseURL: String? = nil,
+    static func start(heartbeatTimeout: Double = 5, lease: Double? = nil, startTimeout: Double = 60, databaseURL: String? = nil,
                       key: Ed25519PrivateKey? = nil, namespace: String? = nil,
                       waitForLeader: Bool = true) async throws -> LiveHarness {
         let db: String
@@ -73,7 +73,8 @@ final class LiveHarness: Sendable {
         let k = try key ?? Ed25519PrivateKey()
         let ns = namespace ?? "t\(UInt32.random(in: 0...UInt32.max))"
         let service = try await HoneycombService(config: LiveEnvironment.configuration(databaseURL: db, key: k, namespace: ns,
-                                                                                       heartbeatTimeout: heartbeatTimeout, lease: lease))
+                                                                                       heartbeatTimeout: heartbeatTimeout, lease: lease,
+                                                                                       startTimeout: startTimeout))
         let (ports, sink) = AsyncStream<Int>.makeStream()
         let app = service.application(onRunning: { sink.yield($0) })
         let group = ServiceGroup(configuration: .init(services: [app], logger: service.logger))
@@ -123,10 +124,10 @@ final class LiveHarness: Sendable {
     /// Publishes an agent version signed by this harness's publisher key.
     @discardableResult
     func publish(_ agent: String, version: String = "1", profile: [String: JSONValue] = ["runtimeMs": .number(20)],
-                 slots: Int = 1, as client: APIClient? = nil) async throws -> Published {
+                 maxAttempts: Int = 3, as client: APIClient? = nil) async throws -> Published {
         let bundle = Self.wasm("\(agent)-\(version)")
         let body = PublishRequest(version: version, description: "test agent", cpuMillis: 100, memoryBytes: 1 << 20,
-                                  labels: nil, maxAttempts: 3, profile: .object(profile),
+                                  labels: nil, maxAttempts: maxAttempts, profile: .object(profile),
                                   bundle: Data(bundle).base64EncodedString(),
                                   signature: Encoding.hex(try publisher.sign(bundle)),
                                   publisherKey: Encoding.hex(publisher.publicKey.raw))

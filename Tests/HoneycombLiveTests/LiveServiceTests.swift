@@ -244,6 +244,30 @@ struct LiveServiceTests {
         await second.stop()
     }
 
+    @Test func anAttemptThatNeverStartsIsPlacedAgainAtItsDeadline() async throws {
+        let h = try await LiveHarness.start(heartbeatTimeout: 30, startTimeout: 1)
+        try await h.publish("echo", profile: ["runtimeMs": .number(20)], maxAttempts: 20)
+        // An executor that registers and heartbeats but never takes its deliveries.
+        let mute = try await h.fleet(1, prefix: "mute", heartbeat: 0.2)
+        mute.deafen(index: 0)
+        let alice = h.client("alice")
+        let id = try await h.submit("echo", as: alice)
+        // Taken back from the executor that never started it...
+        #expect(try await LiveEnvironment.eventually {
+            try await h.task(id, as: alice).history?.contains { $0.state == "attempt_lost" && $0.attempt == 1 } == true
+        })
+        // ...and once an operator drains that executor, placed where it runs.
+        let helper = try await h.fleet(1, prefix: "helper", heartbeat: 0.2)
+        let _: [String: JSONValue] = try await h.admin.call("POST", "/v1/executors/\(mute.ids[0])/drain")
+        var task = try await h.task(id, as: alice)
+        #expect(try await LiveEnvironment.eventually { task = try await h.task(id, as: alice); return task.state == "succeeded" })
+        #expect(task.attempt >= 2)
+        #expect(helper.snapshot.succeeded == 1 && mute.snapshot.started == 0)
+        mute.stop()
+        helper.stop()
+        await h.stop()
+    }
+
     @Test func aScenarioRunsLiveWithItsPoolsAgentsAndTenants() async throws {
         let h = try await LiveHarness.start()
         let scenario = try Scenario.parse("""

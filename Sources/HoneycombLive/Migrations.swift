@@ -130,6 +130,11 @@ public enum Migrations {
         );
         GRANT SELECT, INSERT, UPDATE ON enrollment_tokens TO honeycomb_service;
         """),
+        Migration(version: 4, name: "idempotency keys", sql: """
+        -- A client's retry of a submission it is unsure of names the same key and gets the same task.
+        ALTER TABLE tasks ADD COLUMN idempotency_key TEXT;
+        CREATE UNIQUE INDEX tasks_idempotency ON tasks (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
+        """),
     ]
 
     /// Applies what is missing, oldest first, each migration and its record in one

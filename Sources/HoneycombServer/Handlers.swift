@@ -44,9 +44,27 @@ enum Handlers {
 
     static func submit(_ s: HoneycombService, _ request: Request, _ context: APIContext) async throws -> Response {
         let body = try await API.body(request, as: TaskRequest.self)
-        let (plane, submission) = try await checked(s, body, claims: try claims(context), field: "")
-        let id = try await plane.submit(submission)
-        return try API.json(["id": JSONValue.number(Double(id)), "state": .string("queued")], status: .created)
+        var (plane, submission) = try await checked(s, body, claims: try claims(context), field: "")
+        if let key = try idempotencyKey(request) {
+            // A repeat of a submission already stored gets its task back.
+            if let earlier = try await s.db.next().execute(
+                "SELECT id, state FROM tasks WHERE user_id = $1 AND idempotency_key = $2", [String(submission.userID), key]).rows.first {
+                return try API.json(["id": JSONValue.number(Double(earlier[0]!)!), "state": .string(earlier[1]!)])
+            }
+            submission.idempotencyKey = key
+        }
+        let submitted = try await plane.submit(submission)
+        return try API.json(["id": JSONValue.number(Double(submitted.id)), "state": .string("queued")],
+                            status: submitted.existing ? .ok : .created)
+    }
+
+    /// The `Idempotency-Key` header, checked: 1 to 200 printable ASCII characters.
+    static func idempotencyKey(_ request: Request) throws -> String? {
+        guard let key = request.headers.first(where: { $0.name.canonicalName == "idempotency-key" })?.value else { return nil }
+        guard (1...200).contains(key.utf8.count), key.unicodeScalars.allSatisfy({ $0.value >= 0x21 && $0.value <= 0x7e }) else {
+            throw Problem.badRequest("Idempotency-Key: expected 1 to 200 printable ASCII characters")
+        }
+        return key
     }
 
     static func submitBatch(_ s: HoneycombService, _ request: Request, _ context: APIContext) async throws -> Response {
@@ -60,7 +78,7 @@ enum Handlers {
             plane = p
             list.append(submission)
         }
-        let ids = try await plane!.submit(list)
+        let ids = try await plane!.submit(list).map(\.id)
         return try API.json(["ids": ids], status: .created)
     }
 

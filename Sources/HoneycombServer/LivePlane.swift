@@ -36,6 +36,15 @@ struct Submission: Sendable {
     var priority: Int8
     var input: String
     var latencyTargetMs: Int?
+    /// The client's key for this submission: the same key again (from the same user) gets the
+    /// same task, not a second one.
+    var idempotencyKey: String? = nil
+}
+
+/// A submission's task, and whether it existed already (an idempotent repeat).
+struct Submitted: Sendable, Equatable {
+    var id: Int64
+    var existing: Bool
 }
 
 /// What an executor reports of a task attempt.
@@ -62,7 +71,7 @@ struct ReportItem: Sendable {
 /// plane never runs ahead of what PostgreSQL holds.
 actor LivePlane {
     enum Command {
-        case submit([Submission], CheckedContinuation<[Int64], Error>)
+        case submit([Submission], CheckedContinuation<[Submitted], Error>)
         case register(Int64, ExecutorSpecBody, CheckedContinuation<Void, Error>)
         case heartbeat(Int64, CheckedContinuation<Bool, Error>)
         case report([ReportItem], executor: Int64, CheckedContinuation<[Bool], Error>)
@@ -104,6 +113,20 @@ actor LivePlane {
     private var llmRequestSeq: Int64 = 0
     /// Routed calls not yet reported ended, and the executor that made each.
     private var llmCalls: [Int64: Int64] = [:]
+    /// Idempotency keys (`user:key`) this leader accepted, newest last, at most 100,000: a
+    /// repeat that comes before its first is committed is caught here; later ones by the store.
+    private var recentKeys: [String: Int64] = [:]
+    private var keyOrder: [String] = []
+
+    private func remember(_ key: String, _ id: Int64) {
+        recentKeys[key] = id
+        keyOrder.append(key)
+        if keyOrder.count > 100_000 {
+            for k in keyOrder.prefix(10_000) { recentKeys[k] = nil }
+            keyOrder.removeFirst(10_000)
+        }
+    }
+
     /// Messages JetStream has not yet taken.
     private var outbox: [OutgoingMessage] = []
     /// Task ids taken from the sequence and not yet used.
@@ -183,12 +206,12 @@ actor LivePlane {
 
     // MARK: Commands
 
-    func submit(_ s: Submission) async throws -> Int64 {
+    func submit(_ s: Submission) async throws -> Submitted {
         try await submit([s])[0]
     }
 
     /// Submits all or none: the tasks are accepted in one transaction.
-    func submit(_ batch: [Submission]) async throws -> [Int64] {
+    func submit(_ batch: [Submission]) async throws -> [Submitted] {
         try await withCheckedThrowingContinuation { enqueue(.submit(batch, $0)) }
     }
 
@@ -318,7 +341,7 @@ actor LivePlane {
     }
 
     private enum Reply {
-        case submitted(CheckedContinuation<[Int64], Error>, [Int64])
+        case submitted(CheckedContinuation<[Submitted], Error>, [Submitted])
         case done(CheckedContinuation<Void, Error>)
         case flag(CheckedContinuation<Bool, Error>, Bool)
         case flags(CheckedContinuation<[Bool], Error>, [Bool])
@@ -359,13 +382,20 @@ actor LivePlane {
                     replies.append(.refused(command, PlaneRefusal.unknownAgent("version #\(missing.agentVersion)")))
                     continue
                 }
-                var ids: [Int64] = []
+                var ids: [Submitted] = []
                 for s in list {
+                    let key = s.idempotencyKey.map { "\(s.userID):\($0)" }
+                    if let key, let earlier = recentKeys[key] {
+                        ids.append(Submitted(id: earlier, existing: true))
+                        continue
+                    }
                     let id = idPool[idNext]
                     idNext += 1
-                    ids.append(id)
+                    ids.append(Submitted(id: id, existing: false))
+                    if let key { remember(key, id) }
                     write.newTasks.append(NewTask(id: id, agentVersion: s.agentVersion, userID: s.userID, priority: s.priority,
-                                                  input: s.input, latencyTargetMs: s.latencyTargetMs, submittedNs: now.nanoseconds))
+                                                  input: s.input, latencyTargetMs: s.latencyTargetMs, submittedNs: now.nanoseconds,
+                                                  idempotencyKey: s.idempotencyKey))
                     inputs[id] = s.input
                     plane.handle(.taskSubmitted(TaskSpec(id: TaskID(Int32(id)), agent: agentIDs[s.agentVersion]!, tenant: s.tenant,
                                                          priority: s.priority)), at: now, effects: &effects)

@@ -303,6 +303,32 @@ struct LiveServiceTests {
         await h.stop()
     }
 
+    @Test func aRepeatedSubmissionWithItsIdempotencyKeyGetsTheSameTask() async throws {
+        let h = try await LiveHarness.start()
+        try await h.publish("echo")
+        let alice = h.client("alice"), bob = h.client("bob")
+        let request = TaskRequest(agent: "echo")
+        func submit(_ c: APIClient, _ key: String) async throws -> (Int, Int64?) {
+            let (status, data) = try await c.send("POST", "/v1/tasks", json: request, headers: ["Idempotency-Key": key])
+            return (status, (try? JSONDecoder().decode(LiveHarness.Submitted.self, from: data))?.id)
+        }
+        // At once, twice (the second before the first is committed, or after), then later.
+        async let a = submit(alice, "order-17")
+        async let b = submit(alice, "order-17")
+        let (first, second) = try await (a, b)
+        #expect(first.1 != nil && first.1 == second.1)
+        #expect(Set([first.0, second.0]) == [201, 200])
+        let (later, laterID) = try await submit(alice, "order-17")
+        #expect(later == 200 && laterID == first.1)
+        // Another user's key is their own; a bad key is refused.
+        let (other, otherID) = try await submit(bob, "order-17")
+        #expect(other == 201 && otherID != first.1)
+        #expect(try await submit(alice, String(repeating: "k", count: 201)).0 == 400)
+        let db = try await PostgresConnection(url: h.databaseURL)
+        #expect(try await db.execute("SELECT count(*) FROM tasks").rows[0][0] == "2")
+        await h.stop()
+    }
+
     @Test func aBatchOfTasksIsAcceptedWholeOrNotAtAll() async throws {
         let h = try await LiveHarness.start()
         try await h.publish("echo")

@@ -151,6 +151,7 @@ public final class HoneycombService: Sendable {
                             // Redis is a cache of presence: refill it if it was flushed or restarted.
                             if ticks % 500 == 0 { try? await self.rebuildPresence() }
                             if ticks % 25 == 0 { await live.flushOutbox() }
+                            if ticks % 250 == 0 { await live.sweepCalls() }
                         }
                     }
                     group.addTask {

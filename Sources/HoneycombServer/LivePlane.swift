@@ -80,6 +80,8 @@ actor LivePlane {
         case route(LLMRouteBody, CheckedContinuation<LLMDecision, Error>)
         case llmComplete(call: Int64, executor: Int64, LLMOutcome, CheckedContinuation<Int64, Error>)
         case timer(PlaneTimer)
+        /// Release LLM calls whose executor is gone or that were never reported ended.
+        case sweepCalls
 
         func fail(_ error: Error) {
             switch self {
@@ -90,7 +92,7 @@ actor LivePlane {
             case .cancel(_, _, let k): k.resume(throwing: error)
             case .route(_, let k): k.resume(throwing: error)
             case .llmComplete(_, _, _, let k): k.resume(throwing: error)
-            case .timer: break
+            case .timer, .sweepCalls: break
             }
         }
     }
@@ -111,8 +113,10 @@ actor LivePlane {
     private var wake: CheckedContinuation<Void, Never>?
     private var running = true
     private var llmRequestSeq: Int64 = 0
-    /// Routed calls not yet reported ended, and the executor that made each.
-    private var llmCalls: [Int64: Int64] = [:]
+    /// Routed calls not yet reported ended: the executor that made each, and when.
+    private var llmCalls: [Int64: (executor: Int64, at: Instant)] = [:]
+    /// A call not reported ended after this long is released (its executor forgot it).
+    static let callLifetime = TimeSpan.minutes(10)
     /// Idempotency keys (`user:key`) this leader accepted, newest last, at most 100,000: a
     /// repeat that comes before its first is committed is caught here; later ones by the store.
     private var recentKeys: [String: Int64] = [:]
@@ -440,10 +444,10 @@ actor LivePlane {
                 let before = effects.list.count
                 plane.handle(.llmRouteRequested(request), at: now, effects: &effects)
                 let decision = effects.list[before...].lazy.compactMap { if case .llmRouted(let d) = $0 { d } else { nil } }.first!
-                if decision.target != .rejected { llmCalls[decision.request] = body.executor }
+                if decision.target != .rejected { llmCalls[decision.request] = (body.executor, now) }
                 replies.append(.routed(k, decision))
             case .llmComplete(let call, let executor, let outcome, let k):
-                guard llmCalls[call] == executor else {
+                guard llmCalls[call]?.executor == executor else {
                     replies.append(.refused(command, PlaneRefusal.unknownCall(call)))
                     continue
                 }
@@ -455,6 +459,14 @@ actor LivePlane {
                 replies.append(.cost(k, cost))
             case .timer(let t):
                 plane.handle(.timerFired(t), at: now, effects: &effects)
+            case .sweepCalls:
+                // Released at no cost: what they used is unknown, and their capacity is not.
+                for (call, c) in llmCalls.sorted(by: { $0.key < $1.key }) {
+                    let s = plane.executors.state(of: ExecutorID(Int32(c.executor)))
+                    guard s != .online && s != .draining || now - c.at > Self.callLifetime else { continue }
+                    llmCalls[call] = nil
+                    plane.handle(.llmCompleted(call, .succeeded(inputTokens: 0, outputTokens: 0)), at: now, effects: &effects)
+                }
             }
         }
         absorb(&effects, now, &write, &outgoing)
@@ -516,6 +528,14 @@ actor LivePlane {
             outbox = all
         }
     }
+
+    /// Queues a sweep of LLM calls whose executor is gone or that outlived `callLifetime`.
+    func sweepCalls() {
+        if !llmCalls.isEmpty { enqueue(.sweepCalls) }
+    }
+
+    /// How many routed LLM calls are open.
+    var openCalls: Int { llmCalls.count }
 
     /// Retries the outbox when no batch has come for a while.
     func flushOutbox() async {

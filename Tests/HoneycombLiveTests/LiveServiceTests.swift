@@ -199,6 +199,19 @@ struct LiveServiceTests {
         await h.stop()
     }
 
+    @Test func theCallsOfALostExecutorAreReleased() async throws {
+        let h = try await LiveHarness.start(heartbeatTimeout: 1)
+        let fleet = try await h.fleet(1, heartbeat: 0.2)
+        let me = h.client(String(fleet.ids[0]), role: .executor)
+        let _: [String: JSONValue] = try await me.call("POST", "/v1/llm/route", json: LLMRouteBody(
+            executor: fleet.ids[0], model: "small", promptTokens: 10, maxCompletionTokens: 10, latencyTargetMs: 10_000))
+        let plane = try #require(h.service.plane)
+        #expect(await plane.openCalls == 1)
+        fleet.kill(index: 0)
+        #expect(try await LiveEnvironment.eventually { await plane.openCalls == 0 })
+        await h.stop()
+    }
+
     @Test func enrollmentCannotTakeAnExistingNameAndABogusReportSpoilsNoBatch() async throws {
         let h = try await LiveHarness.start()
         try await h.publish("echo")

@@ -78,8 +78,23 @@ enum Handlers {
             plane = p
             list.append(submission)
         }
-        let ids = try await plane!.submit(list).map(\.id)
-        return try API.json(["ids": ids], status: .created)
+        if let key = try idempotencyKey(request) {
+            // The batch's tasks are keyed KEY#0, KEY#1, ...: a repeat gets the same tasks.
+            let keys = list.indices.map { "\(key)#\($0)" }
+            let found = try await s.db.next().execute("""
+                SELECT idempotency_key, id FROM tasks WHERE user_id = $1 AND idempotency_key = ANY($2::text[])
+                """, [String(list[0].userID), PGArray.of(keys + ["\(key)#\(keys.count)"])]).rows
+            if !found.isEmpty {
+                let byKey = Dictionary(found.map { ($0[0]!, Int64($0[1]!)!) }, uniquingKeysWith: { a, _ in a })
+                guard found.count == keys.count, keys.allSatisfy({ byKey[$0] != nil }) else {
+                    throw Problem.conflict("Idempotency-Key \(key) was used for a batch of another size")
+                }
+                return try API.json(["ids": keys.map { byKey[$0]! }])
+            }
+            for k in list.indices { list[k].idempotencyKey = keys[k] }
+        }
+        let submitted = try await plane!.submit(list)
+        return try API.json(["ids": submitted.map(\.id)], status: submitted.allSatisfy(\.existing) ? .ok : .created)
     }
 
     /// A task request checked field by field (`field` prefixes the names in messages).

@@ -19,7 +19,7 @@ enum OpenAPI {
                 return ["name": name, "in": "path", "required": true, "schema": ["type": integer ? "integer" : "string"]]
             }
             if !params.isEmpty { op["parameters"] = params }
-            if r.path == "/v1/tasks" && r.method == .post {
+            if (r.path == "/v1/tasks" || r.path == "/v1/task-batches") && r.method == .post {
                 op["parameters"] = [["name": "Idempotency-Key", "in": "header", "required": false, "schema": ["type": "string", "maxLength": 200],
                                      "description": "The same key again (same user) returns the same task with 200."]]
             }

@@ -337,8 +337,18 @@ struct LiveServiceTests {
         let (other, otherID) = try await submit(bob, "order-17")
         #expect(other == 201 && otherID != first.1)
         #expect(try await submit(alice, String(repeating: "k", count: 201)).0 == 400)
+        // A batch under a key: the repeat gets the same tasks; another size is a conflict.
+        struct IDs: Decodable { var ids: [Int64] }
+        let batch = TaskBatchRequest(tasks: [request, request, request])
+        let (b1, d1) = try await alice.send("POST", "/v1/task-batches", json: batch, headers: ["Idempotency-Key": "nightly"])
+        let (b2, d2) = try await alice.send("POST", "/v1/task-batches", json: batch, headers: ["Idempotency-Key": "nightly"])
+        #expect(b1 == 201 && b2 == 200)
+        #expect(try JSONDecoder().decode(IDs.self, from: d1).ids == JSONDecoder().decode(IDs.self, from: d2).ids)
+        let (b3, _) = try await alice.send("POST", "/v1/task-batches", json: TaskBatchRequest(tasks: [request]),
+                                           headers: ["Idempotency-Key": "nightly"])
+        #expect(b3 == 409)
         let db = try await PostgresConnection(url: h.databaseURL)
-        #expect(try await db.execute("SELECT count(*) FROM tasks").rows[0][0] == "2")
+        #expect(try await db.execute("SELECT count(*) FROM tasks").rows[0][0] == "5")
         await h.stop()
     }
 

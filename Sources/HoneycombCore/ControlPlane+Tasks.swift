@@ -160,10 +160,12 @@ extension ControlPlane {
         case .startDeadline(let task, let attempt):
             guard let r = tasks[task], r.state == .dispatched, r.attempt == attempt else { return }
             // Never started: stop it where it went (should it start late, its report is stale),
-            // and place the task again as after a loss.
+            // and place the task again as after a loss. Not charged as an attempt: the task did
+            // nothing wrong (the infrastructure or the executor did), as with a preemption.
             let executor = ExecutorID(r.executor)
             hold(task, r, on: executor, -1)
             tasks.records[task.index].executor = -1
+            tasks.records[task.index].preemptions += 1
             capacityGrew = true
             effects.append(.stop(task, attempt: attempt, on: executor))
             effects.append(.audit(AuditEvent(.taskAttemptLost, at: now, task: task.rawValue, executor: r.executor,

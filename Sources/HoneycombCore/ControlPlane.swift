@@ -12,8 +12,9 @@ public struct PlaneConfig: Hashable, Sendable {
     /// runs twice; only at expiry are its tasks rescheduled. Nil: at once.
     public var lease: TimeSpan?
     /// How long a dispatched attempt may wait for its executor's start report before the plane
-    /// takes it back (it stops it there and places the task again, as after a loss). Nil:
-    /// forever (the simulator's executors always answer).
+    /// takes it back (it stops it there and places the task again, as after a loss, without
+    /// charging the attempt against `maxAttempts`). Nil: forever (the simulator's executors
+    /// always answer).
     public var startTimeout: TimeSpan?
     public var scheduler: SchedulerPolicy
     /// Tenants by `TenantID` (index 0 is `TenantID.shared`).

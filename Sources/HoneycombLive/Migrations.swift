@@ -133,6 +133,8 @@ public enum Migrations {
         Migration(version: 4, name: "idempotency keys", sql: """
         -- A client's retry of a submission it is unsure of names the same key and gets the same task.
         ALTER TABLE tasks ADD COLUMN idempotency_key TEXT;
+        -- What the keyed request asked for (SHA-256): the key used again for another request is refused.
+        ALTER TABLE tasks ADD COLUMN request_hash TEXT;
         CREATE UNIQUE INDEX tasks_idempotency ON tasks (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
         """),
     ]

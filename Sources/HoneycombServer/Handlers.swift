@@ -46,15 +46,19 @@ enum Handlers {
         let body = try await API.body(request, as: TaskRequest.self)
         var (plane, submission) = try await checked(s, body, claims: try claims(context), field: "")
         if let key = try idempotencyKey(request) {
-            // A repeat of a submission already stored gets its task back.
+            // A repeat of a submission already stored gets its task back; the key used for
+            // another request is refused.
             if let earlier = try await s.db.next().execute(
-                "SELECT id, state FROM tasks WHERE user_id = $1 AND idempotency_key = $2", [String(submission.userID), key]).rows.first {
+                "SELECT id, state, request_hash FROM tasks WHERE user_id = $1 AND idempotency_key = $2",
+                [String(submission.userID), key]).rows.first {
+                guard earlier[2] == submission.requestHash else { throw PlaneRefusal.keyReused(key) }
                 return try API.json(["id": JSONValue.number(Double(earlier[0]!)!), "state": .string(earlier[1]!)])
             }
             submission.idempotencyKey = key
         }
         let submitted = try await plane.submit(submission)
-        return try API.json(["id": JSONValue.number(Double(submitted.id)), "state": .string("queued")],
+        let state = submitted.existing ? await plane.state(of: submitted.id) ?? "queued" : "queued"
+        return try API.json(["id": JSONValue.number(Double(submitted.id)), "state": .string(state)],
                             status: submitted.existing ? .ok : .created)
     }
 
@@ -79,17 +83,21 @@ enum Handlers {
             list.append(submission)
         }
         if let key = try idempotencyKey(request) {
-            // The batch's tasks are keyed KEY#0, KEY#1, ...: a repeat gets the same tasks.
-            let keys = list.indices.map { "\(key)#\($0)" }
+            // The batch's tasks are keyed "KEY #0", "KEY #1", ... (a space: no single key has
+            // one, so the two never collide): a repeat gets the same tasks.
+            let keys = list.indices.map { "\(key) #\($0)" }
             let found = try await s.db.next().execute("""
-                SELECT idempotency_key, id FROM tasks WHERE user_id = $1 AND idempotency_key = ANY($2::text[])
-                """, [String(list[0].userID), PGArray.of(keys + ["\(key)#\(keys.count)"])]).rows
+                SELECT idempotency_key, id, request_hash FROM tasks WHERE user_id = $1 AND idempotency_key = ANY($2::text[])
+                """, [String(list[0].userID), PGArray.of(keys + ["\(key) #\(keys.count)"])]).rows
             if !found.isEmpty {
-                let byKey = Dictionary(found.map { ($0[0]!, Int64($0[1]!)!) }, uniquingKeysWith: { a, _ in a })
+                let byKey = Dictionary(found.map { ($0[0]!, (id: Int64($0[1]!)!, hash: $0[2])) }, uniquingKeysWith: { a, _ in a })
                 guard found.count == keys.count, keys.allSatisfy({ byKey[$0] != nil }) else {
                     throw Problem.conflict("Idempotency-Key \(key) was used for a batch of another size")
                 }
-                return try API.json(["ids": keys.map { byKey[$0]! }])
+                for (k, key) in keys.enumerated() where byKey[key]!.hash != list[k].requestHash {
+                    throw PlaneRefusal.keyReused(key)
+                }
+                return try API.json(["ids": keys.map { byKey[$0]!.id }])
             }
             for k in list.indices { list[k].idempotencyKey = keys[k] }
         }

@@ -10,6 +10,7 @@ public enum PlaneRefusal: Error, CustomStringConvertible, Equatable {
     case unknownModel(String)
     case unknownExecutor(Int64)
     case unknownCall(Int64)
+    case keyReused(String)
     /// The store could not be written: nothing of the command was kept.
     case storeUnavailable
     case stopped
@@ -22,6 +23,7 @@ public enum PlaneRefusal: Error, CustomStringConvertible, Equatable {
         case .unknownModel(let name): "the router knows no model \"\(name)\""
         case .unknownExecutor(let id): "executor \(id) is not registered"
         case .unknownCall(let id): "there is no open LLM call \(id) of this executor"
+        case .keyReused(let key): "Idempotency-Key \(key) was used before for a different request"
         case .storeUnavailable: "the state store could not take the change; nothing of this request was applied (retry)"
         case .stopped: "this replica is not the active scheduler"
         }
@@ -39,6 +41,11 @@ struct Submission: Sendable {
     /// The client's key for this submission: the same key again (from the same user) gets the
     /// same task, not a second one.
     var idempotencyKey: String? = nil
+
+    /// What the request asked for, hashed: a key used again for another request is refused.
+    var requestHash: String {
+        Encoding.hex(Digest.sha256(Array("\(agentVersion)|\(priority)|\(latencyTargetMs ?? -1)|\(input)".utf8)))
+    }
 }
 
 /// A submission's task, and whether it existed already (an idempotent repeat).
@@ -108,7 +115,7 @@ actor LivePlane {
     private var agentRows: [AgentVersionRow] = []            // by AgentID
     private var agentIDs: [Int64: AgentID] = [:]             // agent_versions.id → AgentID
     private var inputs: [Int64: String] = [:]                // task → input, until it ends
-    private var timers: [(at: Instant, timer: PlaneTimer)] = []
+    private var timers = TimerHeap()
     private var pending: [Command] = []
     private var wake: CheckedContinuation<Void, Never>?
     private var running = true
@@ -119,16 +126,25 @@ actor LivePlane {
     static let callLifetime = TimeSpan.minutes(10)
     /// Idempotency keys (`user:key`) this leader accepted, newest last, at most 100,000: a
     /// repeat that comes before its first is committed is caught here; later ones by the store.
-    private var recentKeys: [String: Int64] = [:]
+    private var recentKeys: [String: (id: Int64, request: String)] = [:]
     private var keyOrder: [String] = []
 
-    private func remember(_ key: String, _ id: Int64) {
-        recentKeys[key] = id
+    private func remember(_ key: String, _ id: Int64, _ request: String) {
+        recentKeys[key] = (id, request)
         keyOrder.append(key)
-        if keyOrder.count > 100_000 {
-            for k in keyOrder.prefix(10_000) { recentKeys[k] = nil }
-            keyOrder.removeFirst(10_000)
-        }
+    }
+
+    /// Forgets the oldest keys, only between batches: a key is never forgotten before its
+    /// batch is committed (else a repeat in the same batch would reach the unique index).
+    private func forgetOldKeys() {
+        guard keyOrder.count > 100_000 else { return }
+        for k in keyOrder.prefix(keyOrder.count - 90_000) { recentKeys[k] = nil }
+        keyOrder.removeFirst(keyOrder.count - 90_000)
+    }
+
+    /// The task's state now, for answering a repeat.
+    func state(of task: Int64) -> String? {
+        Int32(exactly: task).flatMap { plane.tasks[TaskID($0)] }?.state.description
     }
 
     /// Messages JetStream has not yet taken.
@@ -167,7 +183,7 @@ actor LivePlane {
         agentRows = []
         agentIDs = [:]
         inputs = [:]
-        timers = []
+        timers = TimerHeap()
         for row in try await store.agentVersions() {
             agentIDs[row.id] = fresh.register(agent: row.definition)
             agentRows.append(row)
@@ -308,16 +324,12 @@ actor LivePlane {
         if let w = wake { wake = nil; w.resume() }
     }
 
-    /// Moves timers that are due into the queue.
+    /// Moves timers that are due into the queue, earliest first.
     func tick() {
         let now = Self.now()
-        guard timers.contains(where: { $0.at <= now }) else { return }
-        var due: [(at: Instant, timer: PlaneTimer)] = []
-        timers.removeAll { t in
-            if t.at <= now { due.append(t); return true }
-            return false
+        while let next = timers.first, next.at <= now {
+            enqueue(.timer(timers.popFirst().timer))
         }
-        for t in due.sorted(by: { $0.at < $1.at }) { enqueue(.timer(t.timer)) }
     }
 
     /// Stops taking commands; those queued are refused.
@@ -386,20 +398,28 @@ actor LivePlane {
                     replies.append(.refused(command, PlaneRefusal.unknownAgent("version #\(missing.agentVersion)")))
                     continue
                 }
+                // A key used before for another request refuses the whole list, before any of it applies.
+                if let reused = list.first(where: { s in
+                    s.idempotencyKey.flatMap { recentKeys["\(s.userID):\($0)"] }.map { $0.request != s.requestHash } ?? false
+                }) {
+                    replies.append(.refused(command, PlaneRefusal.keyReused(reused.idempotencyKey!)))
+                    continue
+                }
                 var ids: [Submitted] = []
                 for s in list {
                     let key = s.idempotencyKey.map { "\(s.userID):\($0)" }
                     if let key, let earlier = recentKeys[key] {
-                        ids.append(Submitted(id: earlier, existing: true))
+                        ids.append(Submitted(id: earlier.id, existing: true))
                         continue
                     }
                     let id = idPool[idNext]
                     idNext += 1
                     ids.append(Submitted(id: id, existing: false))
-                    if let key { remember(key, id) }
+                    let hash = s.requestHash
+                    if let key { remember(key, id, hash) }
                     write.newTasks.append(NewTask(id: id, agentVersion: s.agentVersion, userID: s.userID, priority: s.priority,
                                                   input: s.input, latencyTargetMs: s.latencyTargetMs, submittedNs: now.nanoseconds,
-                                                  idempotencyKey: s.idempotencyKey))
+                                                  idempotencyKey: s.idempotencyKey, requestHash: s.idempotencyKey == nil ? nil : hash))
                     inputs[id] = s.input
                     plane.handle(.taskSubmitted(TaskSpec(id: TaskID(Int32(id)), agent: agentIDs[s.agentVersion]!, tenant: s.tenant,
                                                          priority: s.priority)), at: now, effects: &effects)
@@ -488,6 +508,7 @@ actor LivePlane {
             }
         }
         for r in replies { answer(r) }
+        forgetOldKeys()
         metrics.batches.add(1)
         metrics.batchCommands.add(batch.count)
         metrics.dispatched.add(outgoing.count)
@@ -582,7 +603,7 @@ actor LivePlane {
                 outgoing.append(OutgoingMessage(subject: channel.subject(executor: Int64(e.rawValue)),
                                                 payload: Self.encode(m), id: m.messageID))
             case .setTimer(let timer, let at):
-                timers.append((at, timer))
+                timers.push(timer, at: at)
             case .taskEnded(let task, _):
                 inputs[Int64(task.rawValue)] = nil
             case .llmWarmUp(let e, let model):
@@ -653,5 +674,50 @@ actor LivePlane {
         case .executorLost: ("executor.lost", "lost")
         default: ("\(kind)", nil)
         }
+    }
+}
+
+/// The plane's pending timers, earliest first (ties in the order set): a binary heap, so that
+/// a timer per dispatch costs a logarithm, not a scan.
+struct TimerHeap {
+    private var items: [(at: Instant, seq: UInt64, timer: PlaneTimer)] = []
+    private var seq: UInt64 = 0
+
+    var count: Int { items.count }
+    var first: (at: Instant, timer: PlaneTimer)? { items.first.map { ($0.at, $0.timer) } }
+
+    private static func before(_ a: (at: Instant, seq: UInt64, timer: PlaneTimer), _ b: (at: Instant, seq: UInt64, timer: PlaneTimer)) -> Bool {
+        a.at < b.at || (a.at == b.at && a.seq < b.seq)
+    }
+
+    mutating func push(_ timer: PlaneTimer, at: Instant) {
+        items.append((at, seq, timer))
+        seq += 1
+        var k = items.count - 1
+        while k > 0 {
+            let parent = (k - 1) / 2
+            guard Self.before(items[k], items[parent]) else { break }
+            items.swapAt(k, parent)
+            k = parent
+        }
+    }
+
+    mutating func popFirst() -> (at: Instant, timer: PlaneTimer) {
+        let top = items[0]
+        let last = items.removeLast()
+        if !items.isEmpty {
+            items[0] = last
+            var k = 0
+            while true {
+                let l = 2 * k + 1, r = l + 1
+                var m = k
+                if l < items.count && Self.before(items[l], items[m]) { m = l }
+                if r < items.count && Self.before(items[r], items[m]) { m = r }
+                if m == k { break }
+                items.swapAt(k, m)
+                k = m
+            }
+        }
+        return (top.at, top.timer)
     }
 }

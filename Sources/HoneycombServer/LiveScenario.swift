@@ -34,8 +34,11 @@ public struct LiveScenarioRun: Sendable {
     public struct Figures: Sendable, CustomStringConvertible {
         public var submitted = 0
         public var refused = 0
+        /// Tasks (not attempts) that ended succeeded, and failed or lost; the rest were unfinished
+        /// at the cut-off and are left out of the figures below.
         public var completed = 0
         public var failed = 0
+        public var unfinished = 0
         /// In scenario seconds (real seconds × speed).
         public var waits: [Double] = []
         public var turnarounds: [Double] = []
@@ -54,7 +57,8 @@ public struct LiveScenarioRun: Sendable {
                 guard let m else { return "n/a" }
                 return String(format: "%.3f s ± %.3f", m.mean, m.halfWidth)
             }
-            var lines = ["submitted \(submitted) tasks (\(refused) refused); \(completed) succeeded, \(failed) failed",
+            var lines = ["submitted \(submitted) tasks (\(refused) refused); \(completed) succeeded, \(failed) failed or lost, "
+                         + "\(unfinished) unfinished at the cut-off (left out below)",
                          "| metric (scenario seconds) | live | simulated (95 % interval) |", "|---|---|---|",
                          "| task.wait.mean | \(f(mean(waits))) | \(i(simulated?.wait)) |",
                          "| task.wait.p99 | \(f(q(waits, 0.99))) | |",
@@ -149,26 +153,50 @@ public struct LiveScenarioRun: Sendable {
         }
         figures.submitted = submissions.0.count + submissions.1
         figures.refused = submissions.1
-        // Let what was accepted finish (at most a minute more, or four times the run).
+        // Let what was accepted end (at most a minute more, or four times the run): a task has
+        // ended when an executor's result succeeded it, or the plane ended it failed or lost.
+        let accepted = Set(submissions.0.map(\.0))
         let deadline = WallClock.nanoseconds() + Int64(min(60, 4 * seconds) * 1e9)
-        while fleets.reduce(0, { $0 + $1.snapshot.succeeded + $1.snapshot.failed }) < submissions.0.count
-                && WallClock.nanoseconds() < deadline {
-            try await Task.sleep(for: .milliseconds(100))
+        var succeededAt: [Int64: Int64] = [:], ended = Set<Int64>()
+        while true {
+            succeededAt = fleets.reduce(into: [:]) { $0.merge($1.snapshot.succeededAt) { max($0, $1) } }
+            ended = try await endedBadly(accepted, admin)
+            if succeededAt.count + ended.count >= accepted.count || WallClock.nanoseconds() >= deadline { break }
+            try await Task.sleep(for: .milliseconds(250))
         }
-        var firstStart: [Int64: Int64] = [:], succeededAt: [Int64: Int64] = [:]
+        var firstStart: [Int64: Int64] = [:]
         for f in fleets {
-            let s = f.snapshot
-            firstStart.merge(s.firstStart) { min($0, $1) }
-            succeededAt.merge(s.succeededAt) { max($0, $1) }
-            figures.completed += s.succeeded
-            figures.failed += s.failed
+            firstStart.merge(f.snapshot.firstStart) { min($0, $1) }
             f.stop()
         }
-        for (id, submitted) in submissions.0 {
+        figures.completed = accepted.filter { succeededAt[$0] != nil }.count
+        figures.failed = ended.count
+        figures.unfinished = accepted.count - figures.completed - figures.failed
+        if speed != 1 {
+            figures.notes.append("at speed \(speed) the real overheads (HTTP, the store, JetStream) count \(speed) times; "
+                                 + "the plane's own timeouts and backoffs are not sped up")
+        }
+        for (id, submitted) in submissions.0 where succeededAt[id] != nil || ended.contains(id) {
             if let s = firstStart[id] { figures.waits.append(Double(s - submitted) / 1e9 * speed) }
             if let e = succeededAt[id] { figures.turnarounds.append(Double(e - submitted) / 1e9 * speed) }
         }
         return figures
+    }
+
+    /// Which of `ids` the plane ended failed, lost or cancelled (the admin's task list, by state).
+    private func endedBadly(_ ids: Set<Int64>, _ admin: APIClient) async throws -> Set<Int64> {
+        struct Page: Decodable { var tasks: [T]; var next: Int64?; struct T: Decodable { var id: Int64 } }
+        var out = Set<Int64>()
+        for state in ["failed", "lost", "cancelled"] {
+            var after: Int64 = 0
+            while true {
+                let page: Page = try await admin.call("GET", "/v1/tasks?state=\(state)&limit=1000&after=\(after)")
+                out.formUnion(page.tasks.map(\.id).filter(ids.contains))
+                guard let next = page.next else { break }
+                after = next
+            }
+        }
+        return out
     }
 
     /// A user token for the tenant's name, made with the admin's rights: the service issues it.

@@ -105,6 +105,7 @@ struct NewTask: Sendable {
     var latencyTargetMs: Int?
     var submittedNs: Int64
     var idempotencyKey: String?
+    var requestHash: String?
 }
 
 /// Everything one batch of plane inputs changed, written in one transaction.
@@ -182,14 +183,15 @@ struct PlaneStore: Sendable {
                 let t = w.newTasks
                 try await tx.execute("""
                     INSERT INTO tasks (id, agent_version_id, user_id, priority, input, latency_target_ms, state, submitted_ns,
-                                       submitted_at, idempotency_key)
-                    SELECT id, v, u, p, i::jsonb, l, 'queued', ns, to_timestamp(ns / 1e9), k
+                                       submitted_at, idempotency_key, request_hash)
+                    SELECT id, v, u, p, i::jsonb, l, 'queued', ns, to_timestamp(ns / 1e9), k, h
                     FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::smallint[], $5::text[], $6::int[], $7::bigint[],
-                                $8::text[]) AS x(id, v, u, p, i, l, ns, k)
+                                $8::text[], $9::text[]) AS x(id, v, u, p, i, l, ns, k, h)
                     """, [PGArray.of(t.map { String($0.id) }), PGArray.of(t.map { String($0.agentVersion) }),
                           PGArray.of(t.map { String($0.userID) }), PGArray.of(t.map { String($0.priority) }),
                           PGArray.of(t.map(\.input)), PGArray.of(t.map { $0.latencyTargetMs.map(String.init) }),
-                          PGArray.of(t.map { String($0.submittedNs) }), PGArray.of(t.map(\.idempotencyKey))])
+                          PGArray.of(t.map { String($0.submittedNs) }), PGArray.of(t.map(\.idempotencyKey)),
+                          PGArray.of(t.map(\.requestHash))])
             }
             if !w.taskStates.isEmpty {
                 let s = w.taskStates

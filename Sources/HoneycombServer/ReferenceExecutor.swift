@@ -135,6 +135,7 @@ final class ReferenceExecutor: Sendable {
     /// Attempts taken, to drop redeliveries: the last 100,000 (a FIFO bounds it).
     private let seen = Mutex(SeenAttempts())
     private let running = Mutex<[String: Task<Void, Never>]>([:])
+    private let stoppedEarly = Mutex<Set<String>>([])
     private let subscription = Mutex<JetStreamSubscription?>(nil)
     private let bundles = Mutex<Set<String>>([])
     /// The executor's own GSL stream: task run times and failures, drawn as the simulator draws them.
@@ -204,6 +205,9 @@ final class ReferenceExecutor: Sendable {
             if let t = running.withLock({ $0.removeValue(forKey: key) }) {
                 t.cancel()
                 fleet.record { $0.stopped += 1 }
+            } else {
+                // Before its start was answered: it must not run when the answer comes.
+                _ = stoppedEarly.withLock { $0.insert(key) }
             }
         case .warmUp:
             delivery.ack()
@@ -229,7 +233,7 @@ final class ReferenceExecutor: Sendable {
                 return
             }
             delivery.ack()
-            guard run else {
+            guard run, !stoppedEarly.withLock({ $0.remove(key) != nil }) else {
                 fleet.record { $0.staleSkipped += 1 }
                 return
             }
@@ -238,8 +242,8 @@ final class ReferenceExecutor: Sendable {
                 $0.startedTasks.append(m.task)
                 if $0.firstStart[m.task] == nil { $0.firstStart[m.task] = WallClock.nanoseconds() }
             }
-            let work = Task { await self.run(m, key) }
-            running.withLock { $0[key] = work }
+            // Registered under the lock before it can finish, so its own removal never comes first.
+            running.withLock { $0[key] = Task { await self.run(m, key) } }
         }
     }
 

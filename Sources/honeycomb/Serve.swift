@@ -41,7 +41,7 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("heartbeat-timeout"), help: "Seconds of silence before an executor is declared lost (overrides the policy).")
     var heartbeatTimeout: Double?
     @Option(name: .customLong("start-timeout"),
-            help: "Seconds a dispatched attempt may wait for its executor's start report before it is placed again.")
+            help: "Seconds a dispatched attempt may wait for its executor's start report before it is placed again (0: for ever).")
     var startTimeout = 60.0
 
     func run() async throws {
@@ -58,8 +58,8 @@ struct Serve: AsyncParsableCommand {
             guard t > 0 else { throw ValidationError("--heartbeat-timeout must be positive") }
             plane.heartbeatTimeout = .seconds(t)
         }
-        guard startTimeout > 0 else { throw ValidationError("--start-timeout must be positive") }
-        plane.startTimeout = .seconds(startTimeout)
+        guard startTimeout >= 0 else { throw ValidationError("--start-timeout must be 0 (off) or positive") }
+        plane.startTimeout = startTimeout > 0 ? .seconds(startTimeout) : nil
         let keyPath = try setting(signingKey, "signing-key", env: "HONEYCOMB_SIGNING_KEY")
         let key: Ed25519PrivateKey
         do { key = try Ed25519PrivateKey(file: keyPath) } catch { throw CLIFailure("signing key: \(error)") }

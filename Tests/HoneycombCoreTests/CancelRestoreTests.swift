@@ -79,6 +79,23 @@ import Testing
         #expect(h.dispatches(in: h.send(.timerFired(retry.0))).map(\.attempt) == [2])
     }
 
+    @Test func missedStartDeadlinesDoNotUseUpAttempts() {
+        let once = AgentDefinition(name: "once", requires: Resources(cpuMillis: 1, memoryBytes: 0, slots: 1), maxAttempts: 1)
+        var h = PlaneHarness(config: PlaneConfig(retryBackoff: .seconds(1), startTimeout: .seconds(10)), agents: [once])
+        h.register(0)
+        var fx = h.send(.taskSubmitted(TaskSpec(id: TaskID(0), agent: AgentID(0))))
+        for attempt in 1...3 {
+            let deadline = h.timers(in: fx).first { if case .startDeadline = $0.0 { true } else { false } }!
+            h.now = deadline.1
+            let taken = h.send(.timerFired(deadline.0))
+            #expect(h.state(0) == .backoff, "attempt \(attempt)")
+            let retry = h.timers(in: taken).first { if case .retry = $0.0 { true } else { false } }!
+            h.now = retry.1
+            fx = h.send(.timerFired(retry.0))
+            #expect(h.dispatches(in: fx).map(\.attempt) == [UInt16(attempt + 1)])
+        }
+    }
+
     @Test func aStartedAttemptIgnoresItsDeadline() {
         var h = PlaneHarness(config: PlaneConfig(startTimeout: .seconds(10)), agents: [smallAgent])
         h.register(0)

@@ -308,7 +308,7 @@ struct LiveServiceTests {
         try await run.prepareUsers()
         let figures = try await run.run(log: { _ in })
         #expect(figures.submitted > 10 && figures.refused == 0)
-        #expect(figures.completed == figures.submitted, "\(figures)")
+        #expect(figures.completed == figures.submitted && figures.unfinished == 0 && figures.failed == 0, "\(figures)")
         #expect(figures.turnarounds.count == figures.submitted && figures.turnarounds.allSatisfy { $0 >= 0.05 })
         // Submitted as the tenant's user.
         let db = try await PostgresConnection(url: h.databaseURL)
@@ -333,6 +333,10 @@ struct LiveServiceTests {
         #expect(Set([first.0, second.0]) == [201, 200])
         let (later, laterID) = try await submit(alice, "order-17")
         #expect(later == 200 && laterID == first.1)
+        // The key used again for another request is refused, in flight or stored.
+        let (different, _) = try await alice.send("POST", "/v1/tasks", json: TaskRequest(agent: "echo", priority: 5),
+                                                  headers: ["Idempotency-Key": "order-17"])
+        #expect(different == 422)
         // Another user's key is their own; a bad key is refused.
         let (other, otherID) = try await submit(bob, "order-17")
         #expect(other == 201 && otherID != first.1)

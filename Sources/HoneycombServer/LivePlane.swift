@@ -223,7 +223,6 @@ actor LivePlane {
         return (executors.count, tasks.count)
     }
 
-
     // MARK: Commands
 
     func submit(_ s: Submission) async throws -> Submitted {

@@ -9,7 +9,8 @@ public struct FleetConfiguration: Sendable {
     /// An admin token, to mint one enrollment token per executor.
     public var adminToken: String
     public var count: Int
-    public var namePrefix = "ref"
+    /// Names are PREFIX-0, PREFIX-1, ...; a name enrolls once, so the default is fresh each run.
+    public var namePrefix = "ref-" + String(UInt32.random(in: 0...UInt32.max), radix: 36)
     public var labels: [String: String] = [:]
     public var cpuMillis: Int64 = 4000
     public var memoryBytes: Int64 = 8 << 30

@@ -132,7 +132,7 @@ struct Executor: AsyncParsableCommand {
     @Option(name: .customLong("memory-bytes")) var memoryBytes: Int64 = 8 << 30
     @Option(help: "A label key=value (repeatable).") var label: [String] = []
     @Option(help: "Seconds between heartbeats.") var heartbeat = 2.0
-    @Option(help: "Names are PREFIX-0, PREFIX-1, ...") var prefix = "ref"
+    @Option(help: "Names are PREFIX-0, PREFIX-1, ... (default: ref-<random>, since a name enrolls once).") var prefix: String?
     @Option(help: "Stop after this many seconds (default: run until SIGINT or SIGTERM).") var duration: Double?
 
     func run() async throws {
@@ -144,7 +144,7 @@ struct Executor: AsyncParsableCommand {
         config.cpuMillis = cpuMillis
         config.memoryBytes = memoryBytes
         config.heartbeatInterval = heartbeat
-        config.namePrefix = prefix
+        if let prefix { config.namePrefix = prefix }
         for l in label {
             let parts = l.split(separator: "=", maxSplits: 1)
             guard parts.count == 2 else { throw ValidationError("--label expects key=value, found \(l)") }

@@ -276,11 +276,8 @@ enum Handlers {
             await s.audit(actor: claims.sub, action: "bundle.refused", subject: subject, detail: ["reason": why])
             return Problem.unprocessable(why)
         }
-        guard let keyBytes = Encoding.unhex(body.publisherKey), let key = try? Ed25519PublicKey(raw: keyBytes) else {
-            throw await refuse("publisherKey: expected an Ed25519 public key as 64 hexadecimal digits")
-        }
-        guard let signature = Encoding.unhex(body.signature), key.verify(signature, of: bundle) else {
-            throw await refuse("signature: the bundle's Ed25519 signature does not verify with publisherKey")
+        if let why = BundleCheck.failure(of: bundle, publisherKey: body.publisherKey, signature: body.signature) {
+            throw await refuse("the bundle was refused: \(why)")
         }
         let plane = try s.requirePlane()
         let conn = try await PostgresConnection(url: s.config.databaseURL)
@@ -359,12 +356,9 @@ enum Handlers {
         guard let bytes = try await s.s3.get(bucket: s.config.bucket, key: row.bundleKey) else {
             throw Problem(.badGateway, "Bundle missing", "the bundle of \(name) \(version) is missing from storage")
         }
-        let digestOK = Encoding.hex(Digest.sha256(bytes)) == row.bundleSHA256
-        let signatureOK = (Encoding.unhex(row.publisherKey).flatMap { try? Ed25519PublicKey(raw: $0) })
-            .map { key in Encoding.unhex(row.signature).map { key.verify($0, of: bytes) } ?? false } ?? false
-        guard digestOK && signatureOK else {
+        if let why = BundleCheck.failure(of: bytes, publisherKey: row.publisherKey, signature: row.signature,
+                                         sha256: row.bundleSHA256) {
             s.metrics.bundlesRefused.add(1)
-            let why = digestOK ? "its signature does not verify" : "its SHA-256 differs from the one published"
             await s.audit(actor: claims.sub, action: "bundle.refused", subject: "agent/\(name)/\(version)", detail: ["reason": why])
             throw Problem(.conflict, "Bundle refused", "the stored bundle of \(name) \(version) was refused: \(why)")
         }

@@ -114,6 +114,7 @@ actor LivePlane {
 
     private var agentRows: [AgentVersionRow] = []            // by AgentID
     private var agentIDs: [Int64: AgentID] = [:]             // agent_versions.id → AgentID
+    private var versionIDs: [String: Int64] = [:]            // "name" (latest) and "name\0version" → agent_versions.id
     private var inputs: [Int64: String] = [:]                // task → input, until it ends
     private var timers = TimerHeap()
     private var pending: [Command] = []
@@ -181,12 +182,13 @@ actor LivePlane {
     func rebuild() async throws -> (executors: Int, tasks: Int) {
         var fresh = ControlPlane(config: config)
         agentRows = []
+        versionIDs = [:]
         agentIDs = [:]
         inputs = [:]
         timers = TimerHeap()
         for row in try await store.agentVersions() {
             agentIDs[row.id] = fresh.register(agent: row.definition)
-            agentRows.append(row)
+            index(row)
         }
         let now = Self.now()
         var fx = PlaneEffects()
@@ -289,12 +291,20 @@ actor LivePlane {
     func published(_ row: AgentVersionRow) {
         guard agentIDs[row.id] == nil else { return }
         agentIDs[row.id] = plane.register(agent: row.definition)
-        agentRows.append(row)
+        index(row)
     }
 
     /// The store id of the agent's version (its latest when `version` is nil).
     func agentVersion(named name: String, version: String?) -> Int64? {
-        agentRows.last { $0.name == name && (version == nil || $0.version == version) }?.id
+        versionIDs[version.map { "\(name)\u{0}\($0)" } ?? name]
+    }
+
+    /// Keeps the row, and finds it by name (the latest version) and by name and version: every
+    /// submission looks one up.
+    private func index(_ row: AgentVersionRow) {
+        agentRows.append(row)
+        versionIDs[row.name] = row.id
+        versionIDs["\(row.name)\u{0}\(row.version)"] = row.id
     }
 
     /// True while the attempt is the task's current one on that executor.

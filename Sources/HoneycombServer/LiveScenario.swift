@@ -46,12 +46,6 @@ public struct LiveScenarioRun: Sendable {
         public var simulated: (wait: MeanInterval?, turnaround: MeanInterval?)?
 
         public var description: String {
-            func q(_ xs: [Double], _ p: Double) -> Double {
-                guard !xs.isEmpty else { return .nan }
-                let s = xs.sorted()
-                return s[min(s.count - 1, Int((p * Double(s.count - 1)).rounded()))]
-            }
-            func mean(_ xs: [Double]) -> Double { xs.isEmpty ? .nan : xs.reduce(0, +) / Double(xs.count) }
             func f(_ x: Double) -> String { String(format: "%.3f s", x) }
             func i(_ m: MeanInterval?) -> String {
                 guard let m else { return "n/a" }
@@ -60,9 +54,9 @@ public struct LiveScenarioRun: Sendable {
             var lines = ["submitted \(submitted) tasks (\(refused) refused); \(completed) succeeded, \(failed) failed or lost, "
                          + "\(unfinished) unfinished at the cut-off (left out below)",
                          "| metric (scenario seconds) | live | simulated (95 % interval) |", "|---|---|---|",
-                         "| task.wait.mean | \(f(mean(waits))) | \(i(simulated?.wait)) |",
-                         "| task.wait.p99 | \(f(q(waits, 0.99))) | |",
-                         "| task.turnaround.mean | \(f(mean(turnarounds))) | \(i(simulated?.turnaround)) |"]
+                         "| task.wait.mean | \(f(Statistics.mean(waits))) | \(i(simulated?.wait)) |",
+                         "| task.wait.p99 | \(f(Statistics.quantile(sorted: waits.sorted(), 0.99))) | |",
+                         "| task.turnaround.mean | \(f(Statistics.mean(turnarounds))) | \(i(simulated?.turnaround)) |"]
             lines += notes.map { "note: \($0)" }
             return lines.joined(separator: "\n")
         }

@@ -1,5 +1,6 @@
 import Foundation
 import HoneycombLive
+import HoneycombStats
 import Synchronization
 
 /// The live benchmark: reference executors take tasks while submitters offer them at a target
@@ -33,20 +34,15 @@ public struct LoadTest: Sendable {
         public var dispatchLatencies: [Double] = []
         public var errors: [String] = []
 
-        static func quantile(_ xs: [Double], _ q: Double) -> Double {
-            guard !xs.isEmpty else { return .nan }
-            let s = xs.sorted()
-            return s[min(s.count - 1, Int((q * Double(s.count - 1)).rounded()))]
-        }
-
         public var description: String {
             func ms(_ x: Double) -> String { String(format: "%.1f ms", x * 1000) }
+            let submit = submitLatencies.sorted(), dispatch = dispatchLatencies.sorted()
             return """
             offered \(offered) tasks (\(batch) per request) in \(String(format: "%.1f", seconds)) s; accepted \(accepted) \
             (\(String(format: "%.0f", Double(accepted) / seconds)) tasks/s), refused \(refused)
-            submit round trip: p50 \(ms(Self.quantile(submitLatencies, 0.5))), p99 \(ms(Self.quantile(submitLatencies, 0.99)))
+            submit round trip: p50 \(ms(Statistics.quantile(sorted: submit, 0.5))), p99 \(ms(Statistics.quantile(sorted: submit, 0.99)))
             submit to dispatch (accepted by the plane → delivered to the executor): p50 \
-            \(ms(Self.quantile(dispatchLatencies, 0.5))), p99 \(ms(Self.quantile(dispatchLatencies, 0.99))) \
+            \(ms(Statistics.quantile(sorted: dispatch, 0.5))), p99 \(ms(Statistics.quantile(sorted: dispatch, 0.99))) \
             over \(dispatchLatencies.count) first deliveries
             completed \(completed) of the accepted within \(String(format: "%.1f", completionSeconds)) s of the start \
             (\(String(format: "%.0f", Double(completed) / completionSeconds)) tasks/s end to end)
@@ -57,7 +53,6 @@ public struct LoadTest: Sendable {
 
     final class Shared: Sendable {
         let next = Atomic<Int>(0)
-        let stop = Atomic<Bool>(false)
         let figures = Mutex(Figures())
     }
 

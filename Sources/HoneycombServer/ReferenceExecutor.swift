@@ -304,11 +304,8 @@ final class ReferenceExecutor: Sendable {
             fleet.record { $0.bundlesRefused += 1 }
             return false
         }
-        let bytes = Array(data)
-        let digestOK = Encoding.hex(Digest.sha256(bytes)) == m.bundleSHA256
-        let key = m.publisherKey.flatMap(Encoding.unhex).flatMap { try? Ed25519PublicKey(raw: $0) }
-        let signatureOK = key.map { k in m.bundleSignature.flatMap(Encoding.unhex).map { k.verify($0, of: bytes) } ?? false } ?? false
-        guard digestOK && signatureOK else {
+        guard BundleCheck.failure(of: Array(data), publisherKey: m.publisherKey, signature: m.bundleSignature,
+                                  sha256: m.bundleSHA256 ?? "") == nil else {
             fleet.record { $0.bundlesRefused += 1 }
             return false
         }

@@ -123,9 +123,7 @@ struct Executor: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run N reference executors in one process (the load generator of live tests and benchmarks).")
 
-    @Option(name: .customLong("control-plane"), help: "The API's base URL.") var controlPlane = "http://127.0.0.1:8080"
-    @Option(name: .customLong("nats-url"), help: "NATS ($HONEYCOMB_NATS_URL).") var natsURL: String?
-    @Option(help: "An admin token, to mint enrollment tokens ($HONEYCOMB_TOKEN).") var token: String?
+    @OptionGroup var live: LiveOptions
     @Option(help: "How many executors.") var count = 1
     @Option(help: "Task slots of each.") var slots: Int64 = 8
     @Option(name: .customLong("cpu-millis")) var cpuMillis: Int64 = 4000
@@ -137,9 +135,7 @@ struct Executor: AsyncParsableCommand {
 
     func run() async throws {
         guard count >= 1, slots >= 1, heartbeat > 0 else { throw ValidationError("--count, --slots and --heartbeat must be positive") }
-        guard let url = URL(string: controlPlane) else { throw ValidationError("--control-plane is not a URL") }
-        var config = FleetConfiguration(controlPlane: url, natsURL: try setting(natsURL, "nats-url", env: "HONEYCOMB_NATS_URL"),
-                                        adminToken: try setting(token, "token", env: "HONEYCOMB_TOKEN"), count: count)
+        var config = try live.fleet(count: count)
         config.slots = slots
         config.cpuMillis = cpuMillis
         config.memoryBytes = memoryBytes
@@ -196,9 +192,7 @@ struct LoadTestCommand: AsyncParsableCommand {
         abstract: "The live benchmark: reference executors as load against a running `honeycomb serve`.",
         discussion: "deploy/local/bench-live.sh starts the servers, a release `serve`, and runs this.")
 
-    @Option(name: .customLong("control-plane"), help: "The API's base URL.") var controlPlane = "http://127.0.0.1:8080"
-    @Option(name: .customLong("nats-url"), help: "NATS ($HONEYCOMB_NATS_URL).") var natsURL: String?
-    @Option(help: "An admin token ($HONEYCOMB_TOKEN).") var token: String?
+    @OptionGroup var live: LiveOptions
     @Option(help: "Reference executors.") var executors = 8
     @Option(help: "Task slots of each.") var slots: Int64 = 512
     @Option(help: "Tasks offered per second.") var rate = 5000.0
@@ -208,12 +202,10 @@ struct LoadTestCommand: AsyncParsableCommand {
     @Option(help: "Tasks per submission request (more than 1 uses POST /v1/task-batches).") var batch = 1
 
     func run() async throws {
-        guard let url = URL(string: controlPlane) else { throw ValidationError("--control-plane is not a URL") }
         guard rate > 0, duration > 0, connections > 0, executors > 0, slots > 0, (1...1000).contains(batch) else {
             throw ValidationError("--rate, --duration, --connections, --executors and --slots must be positive; --batch 1 to 1000")
         }
-        var fleet = FleetConfiguration(controlPlane: url, natsURL: try setting(natsURL, "nats-url", env: "HONEYCOMB_NATS_URL"),
-                                       adminToken: try setting(token, "token", env: "HONEYCOMB_TOKEN"), count: executors)
+        var fleet = try live.fleet(count: executors)
         fleet.slots = slots
         fleet.cpuMillis = slots * 1000
         fleet.memoryBytes = slots << 30
@@ -241,31 +233,28 @@ struct RunLive: AsyncParsableCommand {
         """)
 
     @Argument(help: "The scenario file.") var scenario: String
-    @Option(name: .customLong("control-plane"), help: "The API's base URL.") var controlPlane = "http://127.0.0.1:8080"
-    @Option(name: .customLong("nats-url"), help: "NATS ($HONEYCOMB_NATS_URL).") var natsURL: String?
-    @Option(help: "An admin token ($HONEYCOMB_TOKEN).") var token: String?
+    @OptionGroup var live: LiveOptions
     @Option(help: "Run this many times faster than the scenario's clock.") var speed = 1.0
     @Option(help: "Fraction of the fleet and of the arrivals to run.") var scale = 1.0
     @Option(help: "Real seconds of arrivals (default: the scenario's duration / speed).") var duration: Double?
 
     func run() async throws {
         guard speed > 0, scale > 0, scale <= 1 else { throw ValidationError("--speed must be positive and --scale in (0, 1]") }
-        guard let url = URL(string: controlPlane) else { throw ValidationError("--control-plane is not a URL") }
         var loaded: Scenario
         do { loaded = try Scenario.load(path: scenario) } catch let e as ScenarioError { throw CLIFailure(e.description) }
         if scale < 1 { loaded.scale(by: scale) }
-        var live = LiveScenarioRun(scenario: loaded, controlPlane: url,
-                                   natsURL: try setting(natsURL, "nats-url", env: "HONEYCOMB_NATS_URL"),
-                                   adminToken: try setting(token, "token", env: "HONEYCOMB_TOKEN"))
-        live.speed = speed
-        live.duration = duration
+        let fleet = try live.fleet(count: 1)
+        var run = LiveScenarioRun(scenario: loaded, controlPlane: fleet.controlPlane, natsURL: fleet.natsURL,
+                                  adminToken: fleet.adminToken)
+        run.speed = speed
+        run.duration = duration
         // The pools and arrivals are scaled in the scenario itself, so the simulation below
         // models the same (smaller) system.
-        live.scale = 1
+        run.scale = 1
         var figures: LiveScenarioRun.Figures
         do {
-            try await live.prepareUsers()
-            figures = try await live.run()
+            try await run.prepareUsers()
+            figures = try await run.run()
         } catch {
             throw CLIFailure("run-live: \(error)")
         }
@@ -273,5 +262,19 @@ struct RunLive: AsyncParsableCommand {
         figures.simulated = (report["task.wait.mean"]?.interval, report["task.turnaround.mean"]?.interval)
         if duration != nil { figures.notes.append("the live run was cut to \(duration!) s; the simulation ran the whole scenario") }
         print(figures)
+    }
+}
+
+/// Where the live service is, for the commands that act on it as clients.
+struct LiveOptions: ParsableArguments {
+    @Option(name: .customLong("control-plane"), help: "The API's base URL.") var controlPlane = "http://127.0.0.1:8080"
+    @Option(name: .customLong("nats-url"), help: "NATS ($HONEYCOMB_NATS_URL).") var natsURL: String?
+    @Option(help: "An admin token, to mint enrollment tokens and publish agents ($HONEYCOMB_TOKEN).") var token: String?
+
+    /// A fleet of `count` reference executors against it.
+    func fleet(count: Int) throws -> FleetConfiguration {
+        guard let url = URL(string: controlPlane), url.host != nil else { throw ValidationError("--control-plane is not a URL") }
+        return FleetConfiguration(controlPlane: url, natsURL: try setting(natsURL, "nats-url", env: "HONEYCOMB_NATS_URL"),
+                                  adminToken: try setting(token, "token", env: "HONEYCOMB_TOKEN"), count: count)
     }
 }

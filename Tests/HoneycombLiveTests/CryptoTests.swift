@@ -48,6 +48,22 @@ struct CryptoTests {
     }
 }
 
+struct BundleCheckTests {
+    @Test func eachFailureIsNamed() throws {
+        let publisher = try Ed25519PrivateKey()
+        let bundle: [UInt8] = [0, 0x61, 0x73, 0x6d, 1, 0, 0, 0]
+        let key = Encoding.hex(publisher.publicKey.raw), signature = Encoding.hex(try publisher.sign(bundle))
+        let sha = Encoding.hex(Digest.sha256(bundle))
+        #expect(BundleCheck.failure(of: bundle, publisherKey: key, signature: signature, sha256: sha) == nil)
+        #expect(BundleCheck.failure(of: bundle + [0], publisherKey: key, signature: signature, sha256: sha)?.contains("SHA-256") == true)
+        #expect(BundleCheck.failure(of: bundle + [0], publisherKey: key, signature: signature)?.contains("signature") == true)
+        #expect(BundleCheck.failure(of: bundle, publisherKey: "zz", signature: signature)?.contains("publisher key") == true)
+        #expect(BundleCheck.failure(of: bundle, publisherKey: key, signature: nil)?.contains("signature") == true)
+        let other = Encoding.hex(try Ed25519PrivateKey().publicKey.raw)
+        #expect(BundleCheck.failure(of: bundle, publisherKey: other, signature: signature)?.contains("signature") == true)
+    }
+}
+
 struct TokenTests {
     let authority = TokenAuthority(signingKey: try! Ed25519PrivateKey())
 

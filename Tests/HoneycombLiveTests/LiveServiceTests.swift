@@ -356,6 +356,61 @@ struct LiveServiceTests {
         await h.stop()
     }
 
+    @Test func submissionsGoToTheLatestVersionUnlessOneIsNamed() async throws {
+        let h = try await LiveHarness.start()
+        try await h.publish("echo", version: "1")
+        try await h.publish("echo", version: "2")
+        struct View: Decodable { var version: String }
+        let alice = h.client("alice")
+        let latest = try await h.submit("echo", as: alice)
+        let named: LiveHarness.Submitted = try await alice.call("POST", "/v1/tasks", json: TaskRequest(agent: "echo", version: "1"))
+        #expect(try await alice.call("GET", "/v1/tasks/\(latest)", as: View.self).version == "2")
+        #expect(try await alice.call("GET", "/v1/tasks/\(named.id)", as: View.self).version == "1")
+        #expect(try await alice.send("POST", "/v1/tasks", json: TaskRequest(agent: "echo", version: "3")).status == 404)
+        await h.stop()
+    }
+
+    @Test func aLostStoreConnectionFailsTheBatchAndTheSchedulerComesBack() async throws {
+        let h = try await LiveHarness.start()
+        try await h.publish("echo")
+        let alice = h.client("alice")
+        let before = try await h.submit("echo", as: alice)
+        // Cut the scheduler's own connection (the one holding the advisory lock): the batch that
+        // meets it fails, the plane is dropped, and the replica competes again and rebuilds.
+        let admin = try await PostgresConnection(url: h.databaseURL)
+        let killed = try await admin.execute("""
+            SELECT pg_terminate_backend(pid) FROM pg_locks
+            WHERE locktype = 'advisory' AND objid = $1 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+            """, [String(HoneycombService.leaderLock)]).rows
+        #expect(killed.count == 1)
+        var statuses: [Int] = []
+        var after: Int64?
+        #expect(try await LiveEnvironment.eventually(30) {
+            let (status, data) = try await alice.send("POST", "/v1/tasks", json: TaskRequest(agent: "echo"))
+            statuses.append(status)
+            after = try? JSONDecoder().decode(LiveHarness.Submitted.self, from: data).id
+            return status == 201
+        })
+        // The first meets the dead connection: refused, and nothing of it kept.
+        #expect(statuses.first == 503 && statuses.allSatisfy { $0 == 201 || $0 == 503 }, "\(statuses)")
+        #expect(h.service.isLeader)
+        // Both accepted tasks are stored; nothing refused was.
+        let rows = try await admin.execute("SELECT id FROM tasks ORDER BY id").rows.map { Int64($0[0]!)! }
+        #expect(rows == [before, after!])
+        await h.stop()
+    }
+
+    @Test func presenceEmptiedInRedisIsRefilledFromPostgreSQL() async throws {
+        let h = try await LiveHarness.start()
+        let fleet = try await h.fleet(2)
+        fleet.stop()  // no heartbeats to refill it instead
+        for id in fleet.ids { try await h.service.presence.remove(id) }
+        #expect(try await h.service.presence.present().filter(fleet.ids.contains).isEmpty)
+        try await h.service.rebuildPresence()
+        #expect(try await h.service.presence.present().filter(fleet.ids.contains) == fleet.ids)
+        await h.stop()
+    }
+
     @Test func aBatchOfTasksIsAcceptedWholeOrNotAtAll() async throws {
         let h = try await LiveHarness.start()
         try await h.publish("echo")

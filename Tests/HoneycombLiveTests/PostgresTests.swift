@@ -99,6 +99,35 @@ struct PostgresTests {
         #expect(rows.map { $0[0] } == items)
     }
 
+    @Test func aDroppedConnectionReopensOnlyWhenAskedAndNeverInsideATransaction() async throws {
+        let db = try await Self.freshDatabase()
+        let name = try await db.execute("SELECT current_database()").rows[0][0]!
+        var components = URLComponents(string: Self.serverURL)!
+        components.path = "/" + name
+        let healing = try await PostgresConnection(url: components.string!, autoReconnect: true)
+        let plain = try await PostgresConnection(url: components.string!)
+        @Sendable func cut(_ c: PostgresConnection) async throws {
+            let pid = try await c.execute("SELECT pg_backend_pid()").rows[0][0]!
+            try await db.execute("SELECT pg_terminate_backend($1::int)", [pid])
+        }
+        try await cut(healing)
+        await #expect(throws: PostgresError.self) { try await healing.execute("SELECT 1") }  // the one that meets it
+        #expect(try await healing.execute("SELECT 1").rows == [["1"]])
+        try await cut(plain)
+        await #expect(throws: PostgresError.self) { try await plain.execute("SELECT 1") }
+        await #expect(throws: PostgresError.self) { try await plain.execute("SELECT 1") }
+        // Inside a transaction a lost connection is the transaction's error: nothing half-written.
+        try await healing.execute("CREATE TABLE t (x int)")
+        await #expect(throws: PostgresError.self) {
+            try await healing.transaction { tx in
+                try await tx.execute("INSERT INTO t VALUES (1)")
+                try await cut(tx)
+                try await tx.execute("INSERT INTO t VALUES (2)")
+            }
+        }
+        #expect(try await healing.execute("SELECT count(*) FROM t").rows == [["0"]])
+    }
+
     @Test func aWrongAddressIsACleanError() async throws {
         await #expect(throws: PostgresError.self) {
             _ = try await PostgresConnection(url: "postgresql://nobody@127.0.0.1:1/nothing?connect_timeout=2")

@@ -51,6 +51,15 @@ struct RedisTests {
         for e in ids { try await presence.remove(e) }
     }
 
+    @Test func aConnectionTheServerDroppedReconnects() async throws {
+        let redis = try RedisConnection(url: Self.url)
+        let other = try RedisConnection(url: Self.url)
+        guard case .integer(let id) = try await redis.command(["CLIENT", "ID"]) else { Issue.record("no client id"); return }
+        try await other.command(["CLIENT", "KILL", "ID", String(id)])
+        await #expect(throws: RedisError.self) { try await redis.command(["PING"]) }  // the one that meets it
+        #expect(try await redis.command(["PING"]) == .status("PONG"))
+    }
+
     @Test func errorsAreClear() async throws {
         let redis = try RedisConnection(url: Self.url)
         await #expect(throws: RedisError.self) { try await redis.command(["NOSUCHCOMMAND"]) }

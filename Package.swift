@@ -38,11 +38,16 @@ let package = Package(
         // The live service's adapters: PostgreSQL (libpq), Redis (hiredis), NATS JetStream
         // (cnats), OpenSSL (Ed25519 tokens and bundle signatures, SigV4 for S3).
         .target(name: "HoneycombLive", dependencies: ["HoneycombCore", "CLibPQ", "CHiredis", "CNats", "COpenSSL"]),
-        // The live service: the plane's driver, the HTTP API (Hummingbird), the reference executor.
+        // The live driver: the plane's actor (batches, commit, outbox, rebuild), generic over
+        // its store, dispatch bus, presence cache and clock, so that it runs alike on the real
+        // adapters, in memory and under the simulator's faults. Imports the core only.
+        .target(name: "HoneycombDriver", dependencies: ["HoneycombCore"]),
+        // The live service: the HTTP API (Hummingbird), the adapters' side of the driver's I/O,
+        // the reference executor.
         .target(
             name: "HoneycombServer",
             dependencies: [
-                "HoneycombCore", "HoneycombLive", "HoneycombSim",
+                "HoneycombCore", "HoneycombDriver", "HoneycombLive", "HoneycombSim",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -62,8 +67,10 @@ let package = Package(
             name: "HoneycombSimTests",
             dependencies: ["HoneycombSim", "HoneycombCore", "HoneycombStats", "HoneycombReport"]
         ),
+        .testTarget(name: "HoneycombDriverTests", dependencies: ["HoneycombDriver", "HoneycombCore"]),
         .testTarget(name: "CommandLineTests", dependencies: ["honeycomb"]),
-        .testTarget(name: "HoneycombLiveTests", dependencies: ["HoneycombLive", "HoneycombServer", "HoneycombCore", "HoneycombSim"]),
+        .testTarget(name: "HoneycombLiveTests",
+                    dependencies: ["HoneycombLive", "HoneycombServer", "HoneycombDriver", "HoneycombCore", "HoneycombSim"]),
         .testTarget(
             name: "CLibraryTests",
             dependencies: ["CGSL", "CLibPQ", "CHiredis", "CNats", "COpenSSL"]

@@ -11,6 +11,8 @@ public struct AuditEvent: Hashable, Sendable {
         case taskSubmitted, taskQueued, taskDispatched, taskStarted
         case taskSucceeded, taskAttemptFailed, taskAttemptLost, taskPreempted, taskMoved, taskRetryScheduled
         case taskFailed, taskLost, taskCancelled
+        /// A new agent version was published to the plane.
+        case agentPublished
     }
 
     public var kind: Kind
@@ -21,12 +23,15 @@ public struct AuditEvent: Hashable, Sendable {
     public var executor: Int32
     /// The task's attempt, or 0.
     public var attempt: UInt16
+    /// The agent concerned (of `agentPublished`), or -1.
+    public var agent: Int32
 
-    public init(_ kind: Kind, at: Instant, task: Int32 = -1, executor: Int32 = -1, attempt: UInt16 = 0) {
+    public init(_ kind: Kind, at: Instant, task: Int32 = -1, executor: Int32 = -1, attempt: UInt16 = 0, agent: Int32 = -1) {
         self.kind = kind
         self.at = at
         self.task = task
         self.executor = executor
         self.attempt = attempt
+        self.agent = agent
     }
 }

@@ -2,11 +2,9 @@ extension ControlPlane {
     mutating func registerExecutor(_ id: ExecutorID, _ spec: ExecutorSpec, _ now: Instant,
                                    _ effects: inout PlaneEffects) {
         let before = executors.state(of: id)
-        if !executors.tasks(on: id).isEmpty {
-            // It restarted before we noticed it was gone, or within its leases: its earlier
-            // life's work is lost.
-            loseAssignments(of: id, now, &effects)
-        }
+        // It restarted before we noticed it was gone, or within its leases: its earlier
+        // life's work is lost.
+        loseWork(of: id, now, &effects)
         executors.register(id, spec, at: now)
         router.executorRegistered(id, spec)
         let kind: AuditEvent.Kind = before == .unknown ? .executorRegistered : .executorRejoined
@@ -16,7 +14,7 @@ extension ControlPlane {
         joined = id
     }
 
-    mutating func heartbeat(_ id: ExecutorID, _ now: Instant, _ effects: inout PlaneEffects) {
+    mutating func heartbeat(_ id: ExecutorID, _ now: Instant, _ effects: inout PlaneEffects) -> PlaneReply {
         switch executors.state(of: id) {
         case .online, .draining: executors.heartbeat(id, at: now)
         case .lost where !executors.tasks(on: id).isEmpty:
@@ -27,8 +25,9 @@ extension ControlPlane {
             armLiveness(id, at: now + config.heartbeatTimeout, &effects)
             effects.append(.audit(AuditEvent(.executorRecovered, at: now, executor: id.rawValue)))
             capacityGrew = true
-        case .unknown, .lost, .left: effects.append(.reregister(id))
+        case .unknown, .lost, .left: return .reregister
         }
+        return .done
     }
 
     mutating func drain(_ id: ExecutorID, _ now: Instant, _ effects: inout PlaneEffects) {
@@ -49,13 +48,20 @@ extension ControlPlane {
             effects.append(.setTimer(.leaseExpiry(id, incarnation: executors.incarnation[id.index]),
                                      at: max(now, executors.lastHeartbeat[id.index] + lease)))
         } else {
-            loseAssignments(of: id, now, &effects)
+            loseWork(of: id, now, &effects)
         }
         executors.transition(id, to: state)
         router.executorGone(id)
         if state == .lost { counters.executorsLost += 1 }
         effects.append(.audit(AuditEvent(state == .lost ? .executorLost : .executorLeft, at: now,
                                          executor: id.rawValue)))
+    }
+
+    /// Everything `id` was doing is lost: its attempts are rescheduled or given up, and the
+    /// LLM calls it asked for are abandoned (nobody is left to report their end).
+    mutating func loseWork(of id: ExecutorID, _ now: Instant, _ effects: inout PlaneEffects) {
+        for (call, cost) in router.abandonCalls(from: id) { effects.append(.llmAbandoned(call, costMicroUSD: cost)) }
+        loseAssignments(of: id, now, &effects)
     }
 
     /// Every attempt on `id` is lost: rescheduled or given up.
@@ -97,6 +103,6 @@ extension ControlPlane {
         // A timer from an earlier loss (it recovered, then was lost again): the current
         // lease, counted from its latest heartbeat, still runs; its own timer is pending.
         guard now >= executors.lastHeartbeat[id.index] + lease else { return }
-        loseAssignments(of: id, now, &effects)
+        loseWork(of: id, now, &effects)
     }
 }

@@ -39,32 +39,32 @@ extension ControlPlane {
     /// Costs one pass over the registry: for operators and periodic sampling, not per decision.
     public mutating func explain(_ task: TaskID, at now: Instant) -> PlacementExplanation? {
         guard tasks[task] != nil else { return nil }
-        let r = request(for: task)
+        return explain(request(for: task), now)
+    }
+
+    /// Where a task of the agent, submitted by `tenant` at `priority`, would go now, or why it
+    /// would wait: the question asked before submitting.
+    public mutating func explain(agent: AgentID, tenant: TenantID = .shared, priority: Int8 = 0,
+                                 at now: Instant) -> PlacementExplanation {
+        explain(PlacementRequest(agent: agent, definition: agents[agent], tenant: tenant, priority: priority), now)
+    }
+
+    private mutating func explain(_ r: PlacementRequest, _ now: Instant) -> PlacementExplanation {
         scheduler.prepare(r, executors, agents)
         var removed = [Int](repeating: 0, count: PlacementFilter.allCases.count)
         var best: [(ExecutorID, Double)] = []
         var eligible = 0, maxFreeCPU: Int64 = -1, maxFreeMemory: Int64 = -1
-        let fits = scheduler.labelFit[r.agent.index]
         for e in 0..<executors.count {
-            let filter: PlacementFilter?
-            if executors.state[e] != .online { filter = .notOnline }
-            else if fits[Int(executors.labelClass[e])] != 1 { filter = .labels }
-            else if executors.exclusive[e] && executors.owner[e] != r.tenant { filter = .tenant }
-            else {
-                eligible += 1
-                let free = executors.capacity[e] - executors.used[e]
-                if free.slots >= r.definition.requires.slots {
-                    maxFreeCPU = max(maxFreeCPU, free.cpuMillis)
-                    maxFreeMemory = max(maxFreeMemory, free.memoryBytes)
-                }
-                if free.slots < r.definition.requires.slots { filter = .noFreeSlot }
-                else if free.cpuMillis < r.definition.requires.cpuMillis { filter = .cpu }
-                else if free.memoryBytes < r.definition.requires.memoryBytes { filter = .memory }
-                else if !scheduler.feasible(r, e, executors, tasks) {
-                    filter = affinityFilter(r, e)
-                } else {
-                    filter = nil
-                }
+            let filter = scheduler.rejection(r, e, executors, tasks)
+            if let filter, [.notOnline, .labels, .tenant].contains(filter) {
+                removed[PlacementFilter.allCases.firstIndex(of: filter)!] += 1
+                continue
+            }
+            eligible += 1
+            let free = executors.capacity[e] - executors.used[e]
+            if free.slots >= r.definition.requires.slots {
+                maxFreeCPU = max(maxFreeCPU, free.cpuMillis)
+                maxFreeMemory = max(maxFreeMemory, free.memoryBytes)
             }
             if let filter {
                 removed[PlacementFilter.allCases.firstIndex(of: filter)!] += 1
@@ -90,12 +90,6 @@ extension ControlPlane {
             executors: executors.count, removed: counts, best: Array(best.prefix(3)), reason: reason,
             hint: hint(r, reason: reason, eligible: eligible, maxFreeCPU: maxFreeCPU, maxFreeMemory: maxFreeMemory,
                        fits: !best.isEmpty))
-    }
-
-    private func affinityFilter(_ r: PlacementRequest, _ e: Int) -> PlacementFilter {
-        let anti = r.definition.antiAffinity.compactMap(agents.id(named:))
-        let near = executors.assigned[e].map { tasks.records[$0.index].agent }
-        return near.contains(where: anti.contains) ? .antiAffinity : .affinity
     }
 
     private func hint(_ r: PlacementRequest, reason: PlacementFilter?, eligible: Int, maxFreeCPU: Int64,
@@ -142,10 +136,7 @@ extension ControlPlane {
             let e = Int(m)
             let slots = Int(executors.capacity[e].slots - executors.used[e].slots)
             free += slots
-            let usable = requests.contains { r in
-                scheduler.labelFit[r.agent.index][Int(executors.labelClass[e])] == 1
-                    && scheduler.feasible(r, e, executors, tasks)
-            }
+            let usable = requests.contains { scheduler.feasible($0, e, executors, tasks) }
             if !usable { stranded += slots }
         }
         return free > 0 ? Double(stranded) / Double(free) : nil

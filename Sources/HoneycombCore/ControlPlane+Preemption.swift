@@ -8,25 +8,24 @@ extension ControlPlane {
         let lower = slotsByPriority[..<(Int(r.priority) + 128)].reduce(0, +)
         guard lower > 0 else { return nil }
         scheduler.prepare(r, executors, agents)
-        let fits = scheduler.labelFit[r.agent.index]
         var best: (executor: Int, victims: [TaskID], worst: Int8)?
-        for e in 0..<executors.count where executors.state[e] == .online {
-            guard fits[Int(executors.labelClass[e])] == 1 else { continue }
-            if executors.exclusive[e] && executors.owner[e] != r.tenant { continue }
+        let needs = r.definition.requires
+        for e in 0..<executors.count where scheduler.eligibility(r, e, executors) == nil {
             // Lowest priority first; among equals the most recently placed (least work lost).
             let candidates = executors.assigned[e].reversed()
                 .filter { tasks.records[$0.index].priority < r.priority }
                 .sorted { tasks.records[$0.index].priority < tasks.records[$1.index].priority }
             var used = executors.used[e]
             var victims: [TaskID] = []
+            func fits() -> Bool { Scheduler.resourceRejection(needs, used: used, capacity: executors.capacity[e]) == nil }
             for v in candidates {
-                if (used + r.definition.requires).fits(in: executors.capacity[e]) { break }
+                if fits() { break }
                 used = used - agents[tasks.records[v.index].agent].requires
                 victims.append(v)
             }
-            guard !victims.isEmpty, (used + r.definition.requires).fits(in: executors.capacity[e]) else { continue }
+            guard !victims.isEmpty, fits() else { continue }
             let remaining = executors.assigned[e].filter { !victims.contains($0) }.map { tasks.records[$0.index].agent }
-            guard scheduler.affinityHolds(r, beside: remaining) else { continue }
+            guard scheduler.affinityRejection(r, beside: remaining) == nil else { continue }
             let worst = victims.map { tasks.records[$0.index].priority }.max()!
             if best == nil || victims.count < best!.victims.count
                 || (victims.count == best!.victims.count && worst < best!.worst) {

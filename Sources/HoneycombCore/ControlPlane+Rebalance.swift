@@ -17,7 +17,6 @@ extension ControlPlane {
             let r = request(for: head)
             scheduler.prepare(r, executors, agents)
             guard let (donor, movers) = donorFor(r, target: target, budget: budget) else { continue }
-            // Anti-affinity of the moved tasks on the newcomer is not re-checked.
             for v in movers {
                 let record = tasks.records[v.index]
                 hold(v, record, on: donor, -1)
@@ -37,30 +36,33 @@ extension ControlPlane {
     }
 
     /// An executor where `r` would fit once some of its running tasks (no more than
-    /// `budget`, most recently placed first) moved to `target` — which must take them all.
+    /// `budget`, most recently placed first) moved to `target` — which must take them all,
+    /// by the same rules as any placement.
     private func donorFor(_ r: PlacementRequest, target: ExecutorID,
                           budget: Int) -> (ExecutorID, [TaskID])? {
-        let fits = scheduler.labelFit[r.agent.index]
         let t = target.index
-        for e in 0..<executors.count where e != t && executors.state[e] == .online {
-            guard fits[Int(executors.labelClass[e])] == 1 else { continue }
-            if executors.exclusive[e] && executors.owner[e] != r.tenant { continue }
+        let needs = r.definition.requires
+        for e in 0..<executors.count where e != t && scheduler.eligibility(r, e, executors) == nil {
             var freed = executors.used[e]
             var onTarget = executors.used[t]
+            var besideOnTarget = executors.assigned[t].map { tasks.records[$0.index].agent }
             var movers: [TaskID] = []
+            func fits() -> Bool { Scheduler.resourceRejection(needs, used: freed, capacity: executors.capacity[e]) == nil }
             for v in executors.assigned[e].reversed() where movers.count < budget {
-                if (freed + r.definition.requires).fits(in: executors.capacity[e]) { break }
+                if fits() { break }
                 let mover = request(for: v)
-                guard scheduler.labelFit[mover.agent.index][Int(executors.labelClass[t])] == 1,
-                      !(executors.exclusive[t] && executors.owner[t] != mover.tenant),
-                      (onTarget + mover.definition.requires).fits(in: executors.capacity[t]) else { continue }
+                guard scheduler.eligibility(mover, t, executors) == nil,
+                      Scheduler.resourceRejection(mover.definition.requires, used: onTarget,
+                                                  capacity: executors.capacity[t]) == nil,
+                      scheduler.affinityRejection(mover, beside: besideOnTarget) == nil else { continue }
                 onTarget = onTarget + mover.definition.requires
+                besideOnTarget.append(mover.agent)
                 freed = freed - mover.definition.requires
                 movers.append(v)
             }
-            if !movers.isEmpty && (freed + r.definition.requires).fits(in: executors.capacity[e]) {
+            if !movers.isEmpty && fits() {
                 let remaining = executors.assigned[e].filter { !movers.contains($0) }.map { tasks.records[$0.index].agent }
-                if scheduler.affinityHolds(r, beside: remaining) { return (ExecutorID(e), movers) }
+                if scheduler.affinityRejection(r, beside: remaining) == nil { return (ExecutorID(e), movers) }
             }
         }
         return nil

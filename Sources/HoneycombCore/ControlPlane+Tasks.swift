@@ -16,7 +16,8 @@ extension ControlPlane {
     }
 
     /// Places the task at once when nothing of its class waits ahead of it, else queues it.
-    mutating func enqueue(_ task: TaskID, _ now: Instant, _ effects: inout PlaneEffects) {
+    /// `audited: false` when it waited already (restored from a store that knows it queued).
+    mutating func enqueue(_ task: TaskID, _ now: Instant, _ effects: inout PlaneEffects, audited: Bool = true) {
         let r = request(for: task)
         let c = queue.classOf(r.agent, r.tenant, r.priority)
         if queue.isEmpty(c), let e = place(r, now, &effects) {
@@ -24,7 +25,7 @@ extension ControlPlane {
             return
         }
         queue.append(task, toClass: c)
-        effects.append(.audit(AuditEvent(.taskQueued, at: now, task: task.rawValue)))
+        if audited { effects.append(.audit(AuditEvent(.taskQueued, at: now, task: task.rawValue))) }
     }
 
     /// An executor for the request: a free one, or (when the policy allows) one made free by
@@ -96,27 +97,38 @@ extension ControlPlane {
         slotsByPriority[Int(r.priority) + 128] += delta
     }
 
-    /// True when a report names the task's current attempt on a live assignment.
-    private mutating func isCurrent(_ task: TaskID, _ attempt: UInt16) -> Bool {
-        guard let r = tasks[task], r.attempt == attempt, r.state == .dispatched || r.state == .running else {
+    /// True while attempt `attempt` is the task's current one, dispatched to or running on
+    /// `executor`: the only attempt whose reports count.
+    public func holds(_ task: TaskID, attempt: UInt16, on executor: ExecutorID) -> Bool {
+        guard let r = tasks[task] else { return false }
+        return r.attempt == attempt && r.executor == executor.rawValue && (r.state == .dispatched || r.state == .running)
+    }
+
+    /// `holds`, counting the reports that fail it.
+    private mutating func isCurrent(_ task: TaskID, _ attempt: UInt16, on executor: ExecutorID) -> Bool {
+        guard holds(task, attempt: attempt, on: executor) else {
             counters.staleReports += 1
             return false
         }
         return true
     }
 
-    mutating func started(_ task: TaskID, _ attempt: UInt16, _ now: Instant, _ effects: inout PlaneEffects) {
-        guard isCurrent(task, attempt) else { return }
-        if tasks.records[task.index].state == .dispatched { tasks.setState(task, .running) }
-        effects.append(.audit(AuditEvent(.taskStarted, at: now, task: task.rawValue,
-                                         executor: tasks.records[task.index].executor, attempt: attempt)))
+    mutating func started(_ task: TaskID, _ attempt: UInt16, on executor: ExecutorID, _ now: Instant,
+                          _ effects: inout PlaneEffects) -> PlaneReply {
+        guard isCurrent(task, attempt, on: executor) else { return .stale }
+        // A repeated start (its first reply was lost) changes nothing and is not audited again.
+        guard tasks.records[task.index].state == .dispatched else { return .done }
+        tasks.setState(task, .running)
+        effects.append(.audit(AuditEvent(.taskStarted, at: now, task: task.rawValue, executor: executor.rawValue,
+                                         attempt: attempt)))
+        return .done
     }
 
-    mutating func attemptEnded(_ task: TaskID, _ attempt: UInt16, succeeded: Bool, _ now: Instant,
-                               _ effects: inout PlaneEffects) {
-        guard isCurrent(task, attempt) else { return }
+    mutating func attemptEnded(_ task: TaskID, _ attempt: UInt16, on executor: ExecutorID, succeeded: Bool,
+                               _ now: Instant, _ effects: inout PlaneEffects) -> PlaneReply {
+        guard isCurrent(task, attempt, on: executor) else { return .stale }
         let r = tasks.records[task.index]
-        hold(task, r, on: ExecutorID(r.executor), -1)
+        hold(task, r, on: executor, -1)
         tasks.records[task.index].executor = -1
         capacityGrew = true
         if succeeded {
@@ -129,6 +141,15 @@ extension ControlPlane {
                                              executor: r.executor, attempt: attempt)))
             retryOrGiveUp(task, endedAs: .failed, now, &effects)
         }
+        return .done
+    }
+
+    /// Adds an agent version, audited when it is new.
+    mutating func publish(_ definition: AgentDefinition, _ now: Instant, _ effects: inout PlaneEffects) -> AgentID {
+        let before = agents.count
+        let id = register(agent: definition)
+        if agents.count > before { effects.append(.audit(AuditEvent(.agentPublished, at: now, agent: id.rawValue))) }
+        return id
     }
 
     /// After a failed or lost attempt: back off and retry while attempts remain, else end the
@@ -175,6 +196,8 @@ extension ControlPlane {
             guard let r = tasks[task], r.state == .backoff, r.attempt == attempt else { return }
             tasks.setState(task, .queued)
             enqueue(task, now, &effects)
+        case .llmCallDeadline(let call):
+            if let cost = router.abandon(call) { effects.append(.llmAbandoned(call, costMicroUSD: cost)) }
         }
     }
 }

@@ -50,30 +50,106 @@ public enum PlaneInput: Sendable {
     /// An executor registers, for the first time or again after leaving, crashing or being
     /// declared lost. Whatever an earlier life of it held is lost.
     case executorRegistered(ExecutorID, ExecutorSpec)
+    /// Answered `.reregister` when the plane had given the executor up.
     case executorHeartbeat(ExecutorID)
     /// The executor will take nothing new and leaves once its tasks end.
     case executorDraining(ExecutorID)
     /// The executor deregisters; anything it still held is lost.
     case executorLeft(ExecutorID)
     case taskSubmitted(TaskSpec)
-    case taskStarted(TaskID, attempt: UInt16)
-    case taskSucceeded(TaskID, attempt: UInt16)
-    case taskFailed(TaskID, attempt: UInt16)
+    /// The executor reports that it began the attempt. Answered `.stale` unless the attempt is
+    /// the task's current one on that executor: then it must not run it.
+    case taskStarted(TaskID, attempt: UInt16, on: ExecutorID)
+    /// The attempt ended well, as its executor reports (`.stale` as for `taskStarted`).
+    case taskSucceeded(TaskID, attempt: UInt16, on: ExecutorID)
+    /// The attempt ended badly, as its executor reports (`.stale` as for `taskStarted`).
+    case taskFailed(TaskID, attempt: UInt16, on: ExecutorID)
     /// The task is withdrawn: it ends as `cancelled`, and an attempt under way is stopped.
+    /// Answered with the task's state after it (`.unknownTask` for an id never seen).
     case taskCancelled(TaskID)
-    /// A task as a store last knew it, fed to a fresh plane rebuilding its state (the live
-    /// service after a restart or failover): attempt `attempt` on `executor` (dispatched, or
-    /// running when `running`), or waiting for its next attempt when `executor` is nil or no
-    /// longer registered.
-    case taskRestored(TaskSpec, attempt: UInt16, executor: ExecutorID?, running: Bool, submittedAt: Instant)
+    /// A new agent version: answered with its id (an existing name and version keeps its
+    /// definition and id, and changes nothing).
+    case agentPublished(AgentDefinition)
+    /// The state a store last knew, fed to a fresh plane rebuilding it (the live service after
+    /// a restart or failover). The plane chooses the order in which it takes it back.
+    case restored(PlaneSnapshot)
     /// A timer the plane asked for has come due.
     case timerFired(PlaneTimer)
-    /// An agent asks where an LLM call should go.
+    /// An agent asks where an LLM call should go: answered `.routed` (reserving what the
+    /// decision needs until the call is completed), or `.unknownExecutor`.
     case llmRouteRequested(LLMRequest)
-    /// A routed LLM call ended.
-    case llmCompleted(Int64, LLMOutcome)
+    /// A routed call ended, as the executor that asked for it reports: answered `.settled`
+    /// with its cost, or `.unknownCall` when no such call of that executor is open.
+    case llmCompleted(Int64, LLMOutcome, reportedBy: ExecutorID)
     /// A provider's prices changed (US dollars per million input and output tokens).
     case llmPriceChanged(ProviderID, input: Double, output: Double)
+}
+
+/// The plane's answer to one input, returned by `handle`: what its caller asked for, so
+/// that no driver searches the effects for it.
+public enum PlaneReply: Hashable, Sendable {
+    /// Taken; there is nothing more to say.
+    case done
+    /// A report about an attempt that is not the task's current one on that executor: the
+    /// executor drops it (and does not run it).
+    case stale
+    /// The executor spoke after the plane gave it up: it must drop its work and register again.
+    case reregister
+    /// The task's state after the input.
+    case task(TaskState)
+    case unknownTask
+    case unknownExecutor
+    /// Where the LLM call goes.
+    case routed(LLMDecision)
+    /// The call was settled: what it cost, in micro-dollars.
+    case settled(costMicroUSD: Int64)
+    case unknownCall
+    /// The agent version's id in the plane.
+    case agent(AgentID)
+}
+
+/// What a store last knew of the plane: its agents, the executors it last saw online, and
+/// the tasks not yet ended. Agent `k` of `agents` becomes `AgentID(k)`.
+public struct PlaneSnapshot: Sendable {
+    /// An executor the store last saw `online` or `draining`, or `lost` while it still holds
+    /// attempts (within their leases).
+    public struct Executor: Sendable {
+        public var id: ExecutorID
+        public var spec: ExecutorSpec
+        public var state: ExecutorState
+        public init(id: ExecutorID, spec: ExecutorSpec, state: ExecutorState = .online) {
+            self.id = id
+            self.spec = spec
+            self.state = state
+        }
+    }
+
+    /// A task as the store last knew it: attempt `attempt` on `executor` (dispatched, or
+    /// running when `running`), or waiting for its next attempt when `executor` is nil or no
+    /// longer registered.
+    public struct Task: Sendable {
+        public var spec: TaskSpec
+        public var attempt: UInt16
+        public var executor: ExecutorID?
+        public var running: Bool
+        public var submittedAt: Instant
+        public init(spec: TaskSpec, attempt: UInt16, executor: ExecutorID?, running: Bool, submittedAt: Instant) {
+            self.spec = spec
+            self.attempt = attempt
+            self.executor = executor
+            self.running = running
+            self.submittedAt = submittedAt
+        }
+    }
+
+    public var agents: [AgentDefinition]
+    public var executors: [Executor]
+    public var tasks: [Task]
+    public init(agents: [AgentDefinition] = [], executors: [Executor] = [], tasks: [Task] = []) {
+        self.agents = agents
+        self.executors = executors
+        self.tasks = tasks
+    }
 }
 
 /// A timer the plane asks its driver to fire later. Timers are never cancelled: each carries
@@ -87,6 +163,8 @@ public enum PlaneTimer: Hashable, Sendable {
     case leaseExpiry(ExecutorID, incarnation: UInt32)
     /// Attempt `attempt` was dispatched `startTimeout` ago: take it back unless it started.
     case startDeadline(TaskID, attempt: UInt16)
+    /// The LLM call was routed `LLMRouterConfig.callTimeout` ago: release it unless it ended.
+    case llmCallDeadline(Int64)
 }
 
 /// Something the plane wants done. Drivers carry effects out in order.
@@ -100,12 +178,10 @@ public enum PlaneEffect: Sendable {
     case setTimer(PlaneTimer, at: Instant)
     /// The task reached a terminal state.
     case taskEnded(TaskID, TaskState)
-    /// The executor spoke after the plane gave it up: it must drop its work and register again.
-    case reregister(ExecutorID)
-    /// The router's answer to an `llmRouteRequested`.
-    case llmRouted(LLMDecision)
-    /// A routed call was settled: what it cost, in micro-dollars.
-    case llmSettled(Int64, costMicroUSD: Int64)
+    /// An open LLM call was given up without its end being reported (its executor is gone, or
+    /// it outlived `LLMRouterConfig.callTimeout`): charged what was reserved, the most it
+    /// could have cost, so that budgets hold whatever it really used.
+    case llmAbandoned(Int64, costMicroUSD: Int64)
     /// Load the model on the executor ahead of demand (it was too cold to take a call).
     case llmWarmUp(ExecutorID, ModelID)
     case audit(AuditEvent)
@@ -183,9 +259,10 @@ public struct ControlPlane {
     /// Placement decisions made so far (successful picks).
     public var placementDecisions: Int { scheduler.decisions }
 
-    /// Adds an agent version (an existing name and version keeps its definition).
+    /// Adds an agent version (an existing name and version keeps its definition). Drivers
+    /// publish through `handle(.agentPublished)`, which audits the change.
     @discardableResult
-    public mutating func register(agent: AgentDefinition) -> AgentID {
+    mutating func register(agent: AgentDefinition) -> AgentID {
         if !agent.affinity.isEmpty { affinityInUse = true }
         return agents.register(agent)
     }
@@ -193,33 +270,40 @@ public struct ControlPlane {
     /// How many tasks wait to be placed.
     public var queuedCount: Int { queue.count }
 
-    /// Feeds one input into the plane at `now`, appending what it wants done to `effects`.
-    public mutating func handle(_ input: PlaneInput, at now: Instant, effects: inout PlaneEffects) {
+    /// Feeds one input into the plane at `now`, appending what it wants done to `effects`, and
+    /// returns its answer.
+    @discardableResult
+    public mutating func handle(_ input: PlaneInput, at now: Instant, effects: inout PlaneEffects) -> PlaneReply {
+        var reply = PlaneReply.done
         switch input {
         case .executorRegistered(let id, let spec): registerExecutor(id, spec, now, &effects)
-        case .executorHeartbeat(let id): heartbeat(id, now, &effects)
+        case .executorHeartbeat(let id): reply = heartbeat(id, now, &effects)
         case .executorDraining(let id): drain(id, now, &effects)
         case .executorLeft(let id): executorGone(id, as: .left, now, &effects)
         case .taskSubmitted(let spec): submit(spec, now, &effects)
-        case .taskStarted(let id, let attempt): started(id, attempt, now, &effects)
-        case .taskSucceeded(let id, let attempt): attemptEnded(id, attempt, succeeded: true, now, &effects)
-        case .taskFailed(let id, let attempt): attemptEnded(id, attempt, succeeded: false, now, &effects)
-        case .taskCancelled(let id): cancel(id, now, &effects)
-        case .taskRestored(let spec, let attempt, let executor, let running, let submittedAt):
-            restore(spec, attempt: attempt, on: executor, running: running, submittedAt: submittedAt, now, &effects)
+        case .taskStarted(let id, let attempt, let e): reply = started(id, attempt, on: e, now, &effects)
+        case .taskSucceeded(let id, let attempt, let e):
+            reply = attemptEnded(id, attempt, on: e, succeeded: true, now, &effects)
+        case .taskFailed(let id, let attempt, let e):
+            reply = attemptEnded(id, attempt, on: e, succeeded: false, now, &effects)
+        case .taskCancelled(let id): reply = cancel(id, now, &effects)
+        case .agentPublished(let definition): reply = .agent(publish(definition, now, &effects))
+        case .restored(let snapshot): restore(snapshot, now, &effects)
         case .timerFired(let timer): fired(timer, now, &effects)
-        case .llmRouteRequested(let request):
-            effects.append(.llmRouted(router.route(request, at: now)))
-            for (e, m) in router.warmUps { effects.append(.llmWarmUp(e, m)) }
-            router.warmUps.removeAll()
-        case .llmCompleted(let id, let outcome):
-            if let cost = router.complete(id, outcome, at: now) { effects.append(.llmSettled(id, costMicroUSD: cost)) }
+        case .llmRouteRequested(let request): reply = route(request, now, &effects)
+        case .llmCompleted(let id, let outcome, let executor):
+            reply = router.complete(id, outcome, reportedBy: executor, at: now).map { .settled(costMicroUSD: $0) } ?? .unknownCall
         case .llmPriceChanged(let p, let input, let output):
             router.config.providers[p.index].inputPricePerMillion = input
             router.config.providers[p.index].outputPricePerMillion = output
         }
-        // Placing can make room or make more placeable (preemption frees more than it takes,
-        // affinity follows what was placed, rebalancing frees donors): pass until nothing grows.
+        placeWhileCapacityGrows(now, &effects)
+        return reply
+    }
+
+    /// Placing can make room or make more placeable (preemption frees more than it takes,
+    /// affinity follows what was placed, rebalancing frees donors): pass until nothing grows.
+    mutating func placeWhileCapacityGrows(_ now: Instant, _ effects: inout PlaneEffects) {
         repeat {
             while capacityGrew {
                 capacityGrew = false

@@ -22,29 +22,61 @@ extension Scheduler {
         if policy.spreadPolicy != nil { prepareSpread(a, registry) }
     }
 
-    /// Every filter but labels (the candidate sources already apply those) and the free slot
-    /// (ditto): CPU and memory fit, tenant exclusivity, affinity, anti-affinity.
-    func feasible(_ r: PlacementRequest, _ e: Int, _ registry: ExecutorRegistry, _ tasks: TaskTable) -> Bool {
-        guard (registry.used[e] + r.definition.requires).fits(in: registry.capacity[e]) else { return false }
-        if registry.exclusive[e] && registry.owner[e] != r.tenant { return false }
-        let a = r.agent.index
-        let anti = antiAffinityIDs[a]!, near = affinityIDs[a]!
-        if anti.isEmpty && near.isEmpty { return true }
-        var nearFound = near.isEmpty
-        for t in registry.assigned[e] {
-            let other = tasks.records[t.index].agent
-            if anti.contains(other) { return false }
-            if !nearFound && near.contains(other) { nearFound = true }
-        }
-        return nearFound
+    // MARK: The placement rules
+    //
+    // Each rule is written once, here, and the scheduler's hot loop, preemption, rebalance
+    // and `explain` all ask these functions: what explains a wait is what decides a placement.
+
+    /// Whether `e` is a candidate for the request at all: online, with labels that satisfy its
+    /// selector, and not private to another tenant. Nil when it is.
+    func eligibility(_ r: PlacementRequest, _ e: Int, _ registry: ExecutorRegistry) -> PlacementFilter? {
+        if registry.state[e] != .online { return .notOnline }
+        if labelFit[r.agent.index][Int(registry.labelClass[e])] != 1 { return .labels }
+        if !tenantAllows(r, e, registry) { return .tenant }
+        return nil
     }
 
-    /// Whether the request's affinity and anti-affinity hold beside tasks of these agents.
-    func affinityHolds(_ r: PlacementRequest, beside neighbours: [AgentID]) -> Bool {
+    /// An exclusive executor takes its owner's tasks only.
+    @inline(__always)
+    func tenantAllows(_ r: PlacementRequest, _ e: Int, _ registry: ExecutorRegistry) -> Bool {
+        !registry.exclusive[e] || registry.owner[e] == r.tenant
+    }
+
+    /// Whether `needs` fits beside `used` in `capacity`: the slot, then CPU, then memory.
+    @inline(__always)
+    static func resourceRejection(_ needs: Resources, used: Resources, capacity: Resources) -> PlacementFilter? {
+        if used.slots + needs.slots > capacity.slots { return .noFreeSlot }
+        if used.cpuMillis + needs.cpuMillis > capacity.cpuMillis { return .cpu }
+        if used.memoryBytes + needs.memoryBytes > capacity.memoryBytes { return .memory }
+        return nil
+    }
+
+    /// Whether the request's anti-affinity and affinity hold beside tasks of these agents.
+    func affinityRejection(_ r: PlacementRequest, beside neighbours: some Sequence<AgentID>) -> PlacementFilter? {
         let a = r.agent.index
         let anti = antiAffinityIDs[a] ?? [], near = affinityIDs[a] ?? []
-        if neighbours.contains(where: anti.contains) { return false }
-        return near.isEmpty || neighbours.contains(where: near.contains)
+        if anti.isEmpty && near.isEmpty { return nil }
+        var nearFound = near.isEmpty
+        for other in neighbours {
+            if anti.contains(other) { return .antiAffinity }
+            if !nearFound && near.contains(other) { nearFound = true }
+        }
+        return nearFound ? nil : .affinity
+    }
+
+    /// The first rule executor `e`, as it is now, breaks for the request; nil when it can
+    /// take it.
+    func rejection(_ r: PlacementRequest, _ e: Int, _ registry: ExecutorRegistry, _ tasks: TaskTable) -> PlacementFilter? {
+        if let f = eligibility(r, e, registry) { return f }
+        if let f = Self.resourceRejection(r.definition.requires, used: registry.used[e], capacity: registry.capacity[e]) {
+            return f
+        }
+        return affinityRejection(r, beside: registry.assigned[e].lazy.map { tasks.records[$0.index].agent })
+    }
+
+    /// Whether executor `e` can take the request now.
+    func feasible(_ r: PlacementRequest, _ e: Int, _ registry: ExecutorRegistry, _ tasks: TaskTable) -> Bool {
+        rejection(r, e, registry, tasks) == nil
     }
 
     /// The weighted score of placing the request on `e`; higher is better.

@@ -160,7 +160,7 @@ struct Scheduler {
     /// Linear scan from the cursor, scoring up to the policy's candidate limit.
     ///
     /// The hot loop of every placement. Resource fit and the load scores are read straight
-    /// from the registry's flat buffers; the rarer filters and scores (tenant, affinity,
+    /// from the registry's flat buffers (through the rules of `Scheduler+Filters`); the rarer filters and scores (tenant, affinity,
     /// spread, locality, reliability) are consulted only when the request or policy uses them.
     private mutating func scan(_ r: PlacementRequest, _ sources: [DenseIndexSet], _ total: Int,
                                _ registry: ExecutorRegistry, _ tasks: TaskTable, _ now: Instant) -> Int? {
@@ -185,7 +185,6 @@ struct Scheduler {
         while offset >= sources[s].count { offset -= sources[s].count; s += 1 }
         registry.capacity.withUnsafeBufferPointer { capacity in
         registry.used.withUnsafeBufferPointer { used in
-        registry.exclusive.withUnsafeBufferPointer { exclusive in
             while scanned < total && found < limit {
                 let e = sources[s].members.withUnsafeBufferPointer { Int($0[offset]) }
                 scanned += 1
@@ -197,10 +196,12 @@ struct Scheduler {
                     if s == sources.count { s = 0; pos = 0 }
                 }
                 let cap = capacity[e]
+                guard Self.resourceRejection(needs, used: used[e], capacity: cap) == nil else { continue }
+                guard tenantAllows(r, e, registry) else { continue }
+                if slowFilters && affinityRejection(r, beside: registry.assigned[e].lazy.map { tasks.records[$0.index].agent }) != nil {
+                    continue
+                }
                 let after = used[e] + needs
-                guard after.fits(in: cap) else { continue }
-                if exclusive[e] && registry.owner[e] != r.tenant { continue }
-                if slowFilters && !feasible(r, e, registry, tasks) { continue }
                 found += 1
                 guard scoring else { best = e; break }
                 var sc = 0.0
@@ -211,7 +212,7 @@ struct Scheduler {
                 if slowScores { sc += extraScore(r, e, registry, now) }
                 if sc > bestScore { bestScore = sc; best = e }
             }
-        }}}
+        }}
         cursor = pos
         return best < 0 ? nil : best
     }

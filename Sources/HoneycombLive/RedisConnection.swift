@@ -109,6 +109,12 @@ public struct ExecutorPresence: Sendable {
         try await redis.command(["SET", key(executor), String(incarnation), "PX", String(Int((ttl * 1000).rounded()))])
     }
 
+    /// Marks the executor present (incarnation unknown: 0) unless a key for it exists, which
+    /// its own heartbeat may have set since the caller looked.
+    public func markIfAbsent(_ executor: Int64, ttl: Double) async throws {
+        try await redis.command(["SET", key(executor), "0", "PX", String(Int((ttl * 1000).rounded())), "NX"])
+    }
+
     /// The incarnation the executor last heartbeat with, while its presence lasts.
     public func incarnation(of executor: Int64) async throws -> UInt32? {
         if case .string(let s) = try await redis.command(["GET", key(executor)]) { return UInt32(s) }

@@ -1,5 +1,6 @@
 import Foundation
 import HoneycombCore
+import HoneycombDriver
 import HoneycombLive
 import Hummingbird
 import Synchronization

@@ -1,5 +1,6 @@
 import Foundation
 import HoneycombCore
+import HoneycombDriver
 import HoneycombLive
 
 /// Any JSON value: task inputs and outputs, agent profiles.
@@ -75,27 +76,6 @@ struct PublishRequest: Codable, Sendable {
     var signature: String
     /// The publisher's Ed25519 public key, hex.
     var publisherKey: String
-}
-
-/// A question for the LLM router.
-public struct LLMRouteBody: Codable, Sendable {
-    /// The executor the call starts from.
-    public var executor: Int64
-    public var model: String
-    public var promptTokens: Int
-    public var maxCompletionTokens: Int
-    public var expectedCompletionTokens: Int?
-    public var latencyTargetMs: Int
-    public var localOnly: Bool?
-    public var allowSmallerModel: Bool?
-
-    func request(id: Int64, models: [LLMModel]) -> LLMRequest? {
-        guard let k = models.firstIndex(where: { $0.name == model }) else { return nil }
-        return LLMRequest(id: id, origin: ExecutorID(Int32(truncatingIfNeeded: executor)), model: ModelID(Int32(k)),
-                          promptTokens: promptTokens, maxCompletionTokens: maxCompletionTokens,
-                          expectedCompletionTokens: expectedCompletionTokens, latencyTarget: .milliseconds(Int64(latencyTargetMs)),
-                          localOnly: localOnly ?? false, allowSmallerModel: allowSmallerModel ?? false)
-    }
 }
 
 /// Up to 1,000 tasks, accepted all together or not at all.

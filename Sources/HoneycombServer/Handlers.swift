@@ -1,5 +1,6 @@
 import Foundation
 import HoneycombCore
+import HoneycombDriver
 import HoneycombLive
 import Hummingbird
 
@@ -119,9 +120,10 @@ enum Handlers {
             throw Problem.notFound("\(field)agent: there is no agent \(body.agent)\(body.version.map { " version \($0)" } ?? "")")
         }
         let user = try await s.userID(claims)
+        let hash = Encoding.hex(Digest.sha256(Array("\(version)|\(priority)|\(body.latencyTargetMs ?? -1)|\(input)".utf8)))
         return (plane, Submission(agentVersion: version, userID: user, tenant: s.config.plane.tenant(of: claims.sub),
-                                  priority: Int8(priority), input: input,
-                                  latencyTargetMs: body.latencyTargetMs))
+                                  priority: Int8(priority), input: input, latencyTargetMs: body.latencyTargetMs,
+                                  requestHash: hash))
     }
 
     struct TaskView: Codable {
@@ -289,7 +291,7 @@ enum Handlers {
         let key3 = "agents/\(name)/\(body.version)/\(sha).wasm"
         try await s.s3.put(bucket: s.config.bucket, key: key3, data: bundle, contentType: "application/wasm")
         let user = try await s.userID(claims)
-        let row: AgentVersionRow
+        let row: StoredAgent
         do {
             row = try await conn.transaction { tx in
                 let agentRow = try await tx.execute("""
@@ -309,8 +311,8 @@ enum Handlers {
                           String(body.maxAttempts ?? 3), key3, sha, body.signature.lowercased(), String(bundle.count), profile]).rows[0][0]!
                 try await tx.execute("INSERT INTO audit_log (actor, action, subject, detail) VALUES ($1, 'agent.published', $2, $3::jsonb)",
                                      [claims.sub, subject, #"{"sha256":"\#(sha)"}"#])
-                return AgentVersionRow(row: try await tx.execute("""
-                    SELECT \(AgentVersionRow.columns) FROM agent_versions v JOIN agents a ON a.id = v.agent_id WHERE v.id = $1
+                return try StoredAgent(row: try await tx.execute("""
+                    SELECT \(StoredAgent.columns) FROM agent_versions v JOIN agents a ON a.id = v.agent_id WHERE v.id = $1
                     """, [id]).rows[0])
             }
         } catch let e as PostgresError where e.sqlState == "23505" {
@@ -318,7 +320,8 @@ enum Handlers {
         } catch is KeyMismatch {
             throw await refuse("publisherKey: agent \(name) is published under another key; every version must be signed by it")
         }
-        await plane.published(row)
+        // Stored now: a plane that cannot take it at once (its store failed) rebuilds from the store, which holds it.
+        try? await plane.published(row)
         return try API.json(["agent": name, "version": body.version, "sha256": sha], status: .created)
     }
 
@@ -349,10 +352,10 @@ enum Handlers {
             throw Problem.badRequest("the path names no agent version")
         }
         let rows = try await s.db.next().execute("""
-            SELECT \(AgentVersionRow.columns) FROM agent_versions v JOIN agents a ON a.id = v.agent_id WHERE a.name = $1 AND v.version = $2
+            SELECT \(StoredAgent.columns) FROM agent_versions v JOIN agents a ON a.id = v.agent_id WHERE a.name = $1 AND v.version = $2
             """, [name, version]).rows
         guard let r = rows.first else { throw Problem.notFound("there is no agent \(name) version \(version)") }
-        let row = AgentVersionRow(row: r)
+        let row = try StoredAgent(row: r)
         guard let bytes = try await s.s3.get(bucket: s.config.bucket, key: row.bundleKey) else {
             throw Problem(.badGateway, "Bundle missing", "the bundle of \(name) \(version) is missing from storage")
         }

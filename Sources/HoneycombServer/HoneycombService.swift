@@ -1,5 +1,6 @@
 import Foundation
 import HoneycombCore
+import HoneycombDriver
 import HoneycombLive
 import Logging
 import ServiceLifecycle
@@ -35,6 +36,8 @@ public struct ServeConfiguration: Sendable {
     public var maxBundleBytes = 16 << 20
     /// Lifetime of executors' credentials, in seconds.
     public var executorTokenTTL: Int64 = 30 * 86400
+    /// Seeds the plane's random placement choices (`candidates: random` or `powerOfTwo`).
+    public var seed: UInt64 = 0
 
     public init(databaseURL: String, redisURL: String, natsURL: String, s3URL: String, s3AccessKey: String,
                 s3SecretKey: String, signingKey: Ed25519PrivateKey, plane: PlaneConfig) {
@@ -46,6 +49,8 @@ public struct ServeConfiguration: Sendable {
         self.s3SecretKey = s3SecretKey
         self.signingKey = signingKey
         self.plane = plane
+        // Live, an executor may forget a call it routed; the simulator's never do.
+        if self.plane.llm.callTimeout == nil { self.plane.llm.callTimeout = .minutes(10) }
     }
 }
 
@@ -132,12 +137,14 @@ public final class HoneycombService: Sendable {
                     try? await Task.sleep(for: .milliseconds(500))
                     continue
                 }
-                let live = LivePlane(config: config.plane, store: PlaneStore(db: conn), nats: nats, channel: channel, presence: presence,
-                                     metrics: metrics)
+                let logger = self.logger
+                let io = PlaneIO(store: PostgresPlaneStore(db: conn), bus: JetStreamBus(nats: nats, channel: channel),
+                                 presence: presence, clock: WallClockSource(), log: { logger.error("\($0)") })
+                let live = LivePlane(config: config.plane, seed: config.seed, io: io, metrics: metrics.plane)
                 let (executors, tasks) = try await live.rebuild()
                 // Presence is a cache: Redis being down must not keep this replica from leading.
                 try? await rebuildPresence()
-                logger.info("active scheduler: rebuilt \(executors) executors and \(tasks) unfinished tasks from PostgreSQL")
+                logger.info("active scheduler: rebuilt \(executors) executors and \(tasks) unfinished tasks from PostgreSQL; placement seed \(config.seed)")
                 active.withLock { $0 = live }
                 defer { active.withLock { $0 = nil } }
                 try await withThrowingTaskGroup(of: Void.self) { group in
@@ -151,7 +158,6 @@ public final class HoneycombService: Sendable {
                             // Redis is a cache of presence: refill it if it was flushed or restarted.
                             if ticks % 500 == 0 { try? await self.rebuildPresence() }
                             if ticks % 25 == 0 { await live.flushOutbox() }
-                            if ticks % 250 == 0 { await live.sweepCalls() }
                         }
                     }
                     group.addTask {
@@ -171,14 +177,16 @@ public final class HoneycombService: Sendable {
         }
     }
 
-    /// Redis holds presence only as a cache: when it comes back empty, every executor the
-    /// store last saw online is marked present for one heartbeat timeout, in which it must
-    /// heartbeat to stay.
+    /// Redis holds presence only as a cache: every executor the store last saw online that
+    /// Redis does not hold (it was flushed or restarted, or the key was lost) is marked
+    /// present for one heartbeat timeout, in which it must heartbeat to stay. Keys Redis holds
+    /// are left alone: they are newer than the store's word.
     func rebuildPresence() async throws {
-        guard try await presence.present().isEmpty else { return }
-        let rows = try await db.next().execute("SELECT id FROM executors WHERE state IN ('online', 'draining')")
+        let present = Set(try await presence.present())
+        let rows = try await db.next().execute("SELECT id FROM executors WHERE state IN ('online', 'draining') ORDER BY id")
         for r in rows.rows {
-            try await presence.mark(Int64(r[0]!)!, incarnation: 0, ttl: config.plane.heartbeatTimeout.seconds)
+            guard let id = r[0].flatMap({ Int64($0) }), !present.contains(id) else { continue }
+            try await presence.markIfAbsent(id, ttl: config.plane.heartbeatTimeout.seconds)
         }
     }
 }

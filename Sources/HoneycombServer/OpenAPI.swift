@@ -1,4 +1,5 @@
 import Foundation
+import HoneycombDriver
 
 /// The OpenAPI 3.1 document of the API, made from the very route table the router is built
 /// from, so a route cannot exist undocumented (a test also checks every documented route

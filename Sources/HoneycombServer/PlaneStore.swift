@@ -1,126 +1,21 @@
 import Foundation
 import HoneycombCore
+import HoneycombDriver
 import HoneycombLive
 
-/// One agent version as the store keeps it.
-struct AgentVersionRow: Sendable {
-    var id: Int64
-    var name: String
-    var version: String
-    var cpuMillis: Int64
-    var memoryBytes: Int64
-    var labels: [String: String]
-    var maxAttempts: Int
-    var bundleKey: String
-    var bundleSHA256: String
-    var signature: String
-    var publisherKey: String
-    var profile: String
-
-    var definition: AgentDefinition {
-        AgentDefinition(name: name, version: version,
-                        requires: Resources(cpuMillis: cpuMillis, memoryBytes: memoryBytes, slots: 1),
-                        selector: LabelSelector(exactly: LabelSet(labels.map { Label($0.key, $0.value) })),
-                        maxAttempts: maxAttempts)
-    }
-
+extension StoredAgent {
     static let columns = """
         v.id, a.name, v.version, v.cpu_millis, v.memory_bytes, v.labels::text, v.max_attempts, v.bundle_key,
         v.bundle_sha256, v.signature, coalesce(a.publisher_key, ''), v.profile::text
         """
 
-    init(row r: [String?]) {
-        id = Int64(r[0]!)!
-        name = r[1]!
-        version = r[2]!
-        cpuMillis = Int64(r[3]!)!
-        memoryBytes = Int64(r[4]!)!
-        labels = (try? JSONDecoder().decode([String: String].self, from: Data(r[5]!.utf8))) ?? [:]
-        maxAttempts = Int(r[6]!)!
-        bundleKey = r[7]!
-        bundleSHA256 = r[8]!
-        signature = r[9]!
-        publisherKey = r[10]!
-        profile = r[11]!
-    }
-}
-
-/// An executor as the store keeps it.
-struct ExecutorRow: Sendable {
-    var id: Int64
-    var name: String
-    var state: String
-    var spec: ExecutorSpecBody
-}
-
-/// What an executor reports of itself (JSON on the API, JSONB in the store).
-struct ExecutorSpecBody: Codable, Sendable {
-    var labels: [String: String]
-    var cpuMillis: Int64
-    var memoryBytes: Int64
-    var slots: Int64
-    var localModels: [LocalModelBody]?
-
-    struct LocalModelBody: Codable, Sendable {
-        var model: String
-        var slots: Int
-        var tokensPerSecond: Double
-        var queueLimit: Int?
-    }
-
-    /// The core's spec; models the router does not know are ignored.
-    func spec(models: [LLMModel]) -> ExecutorSpec {
-        let local = (localModels ?? []).compactMap { m -> LocalModel? in
-            guard let k = models.firstIndex(where: { $0.name == m.model }) else { return nil }
-            return LocalModel(model: ModelID(Int32(k)), slots: m.slots, queueLimit: m.queueLimit ?? 0,
-                              tokensPerSecond: m.tokensPerSecond)
-        }
-        return ExecutorSpec(labels: LabelSet(labels.map { Label($0.key, $0.value) }),
-                            capacity: Resources(cpuMillis: cpuMillis, memoryBytes: memoryBytes, slots: slots),
-                            localModels: local)
-    }
-}
-
-/// A task not yet ended, as the store keeps it.
-struct UnfinishedTaskRow: Sendable {
-    var id: Int64
-    var agentVersion: Int64
-    var userID: Int64
-    var userName: String
-    var priority: Int8
-    var state: String
-    var attempt: UInt16
-    var executor: Int64?
-    var submittedNs: Int64
-    var input: String
-}
-
-/// A new task, accepted in a batch.
-struct NewTask: Sendable {
-    var id: Int64
-    var agentVersion: Int64
-    var userID: Int64
-    var priority: Int8
-    var input: String
-    var latencyTargetMs: Int?
-    var submittedNs: Int64
-    var idempotencyKey: String?
-    var requestHash: String?
-}
-
-/// Everything one batch of plane inputs changed, written in one transaction.
-struct BatchWrite: Sendable {
-    var newTasks: [NewTask] = []
-    /// Task id → (state, attempt, executor or nil), the plane's record after the batch.
-    var taskStates: [(id: Int64, state: String, attempt: Int, executor: Int64?)] = []
-    var history: [(task: Int64, state: String, attempt: Int, executor: Int64?, atNs: Int64)] = []
-    var results: [(task: Int64, attempt: Int, succeeded: Bool, output: String?)] = []
-    var audit: [(actor: String, action: String, subject: String, detail: String, atNs: Int64)] = []
-    var executorStates: [(id: Int64, state: String)] = []
-
-    var isEmpty: Bool {
-        newTasks.isEmpty && taskStates.isEmpty && history.isEmpty && results.isEmpty && audit.isEmpty
-            && executorStates.isEmpty
+    /// A row of `columns`.
+    init(row r: [String?]) throws {
+        let f = RowFields(r, of: "agent version")
+        self.init(id: try f.int64(0), name: try f.text(1), version: try f.text(2), cpuMillis: try f.int64(3),
+                  memoryBytes: try f.int64(4), labels: try f.json(5, as: [String: String].self) ?? [:], maxAttempts: Int(try f.int64(6)),
+                  bundleKey: try f.text(7), bundleSHA256: try f.text(8), signature: try f.text(9), publisherKey: try f.text(10),
+                  profile: try f.text(11))
     }
 }
 
@@ -128,51 +23,57 @@ struct BatchWrite: Sendable {
 ///
 /// Batches go in as a handful of `unnest` statements in one transaction, whatever their
 /// size: this is what lets the service accept thousands of tasks a second.
-struct PlaneStore: Sendable {
+struct PostgresPlaneStore: PlaneStore {
     let db: PostgresConnection
 
-    func agentVersions() async throws -> [AgentVersionRow] {
+    func load() async throws -> StoredPlane {
+        StoredPlane(agents: try await agentVersions(), executors: try await liveExecutors(), tasks: try await unfinishedTasks())
+    }
+
+    func agentVersions() async throws -> [StoredAgent] {
         try await db.execute("""
-            SELECT \(AgentVersionRow.columns) FROM agent_versions v JOIN agents a ON a.id = v.agent_id ORDER BY v.id
-            """).rows.map(AgentVersionRow.init(row:))
+            SELECT \(StoredAgent.columns) FROM agent_versions v JOIN agents a ON a.id = v.agent_id ORDER BY v.id
+            """).rows.map(StoredAgent.init(row:))
     }
 
     /// Executors the store last saw online or draining, with what they reported; and those
     /// declared lost that still hold attempts (within a lease): they come back as online, so
     /// their work stays theirs until their heartbeats are missed and the lease runs out again,
     /// rather than being started a second time elsewhere.
-    func liveExecutors() async throws -> [ExecutorRow] {
+    func liveExecutors() async throws -> [StoredExecutor] {
         try await db.execute("""
             SELECT id, name, state, labels::text, cpu_millis, memory_bytes, slots, local_models::text FROM executors e
             WHERE state IN ('online', 'draining')
                OR (state = 'lost' AND EXISTS (SELECT 1 FROM tasks t WHERE t.executor_id = e.id AND t.state IN ('dispatched', 'running')))
             ORDER BY id
             """).rows.map { r in
-            let labels = (try? JSONDecoder().decode([String: String].self, from: Data(r[3]!.utf8))) ?? [:]
-            let models = try? JSONDecoder().decode([ExecutorSpecBody.LocalModelBody].self, from: Data(r[7]!.utf8))
-            return ExecutorRow(id: Int64(r[0]!)!, name: r[1]!, state: r[2]!,
-                               spec: ExecutorSpecBody(labels: labels, cpuMillis: Int64(r[4]!)!, memoryBytes: Int64(r[5]!)!,
-                                                      slots: Int64(r[6]!)!, localModels: models))
+            let f = RowFields(r, of: "executor")
+            return StoredExecutor(id: try f.int64(0), name: try f.text(1), state: try f.text(2),
+                                  spec: ExecutorSpecBody(labels: try f.json(3, as: [String: String].self) ?? [:], cpuMillis: try f.int64(4),
+                                                         memoryBytes: try f.int64(5), slots: try f.int64(6),
+                                                         localModels: try f.json(7, as: [ExecutorSpecBody.LocalModelBody].self)))
         }
     }
 
-    func unfinishedTasks() async throws -> [UnfinishedTaskRow] {
+    func unfinishedTasks() async throws -> [StoredTask] {
         try await db.execute("""
             SELECT t.id, t.agent_version_id, t.user_id, t.priority, t.state, t.attempt, t.executor_id, t.submitted_ns,
                    t.input::text, u.name
             FROM tasks t JOIN users u ON u.id = t.user_id
             WHERE t.state NOT IN ('succeeded', 'failed', 'lost', 'cancelled') ORDER BY t.id
             """).rows.map { r in
-            UnfinishedTaskRow(id: Int64(r[0]!)!, agentVersion: Int64(r[1]!)!, userID: Int64(r[2]!)!, userName: r[9]!,
-                              priority: Int8(r[3]!)!, state: r[4]!, attempt: UInt16(r[5]!)!,
-                              executor: r[6].flatMap { Int64($0) }, submittedNs: Int64(r[7]!)!, input: r[8]!)
+            let f = RowFields(r, of: "task")
+            return StoredTask(id: try f.int64(0), agentVersion: try f.int64(1), userID: try f.int64(2), userName: try f.text(9),
+                              priority: Int8(clamping: try f.int64(3)), state: try f.text(4),
+                              attempt: UInt16(clamping: try f.int64(5)), executor: try f.optionalInt64(6),
+                              submittedNs: try f.int64(7), input: try f.text(8))
         }
     }
 
     /// `n` fresh task ids from the table's sequence (safe across replicas and restarts).
     func allocateTaskIDs(_ n: Int) async throws -> [Int64] {
         try await db.execute("SELECT nextval(pg_get_serial_sequence('tasks', 'id')) FROM generate_series(1, $1)",
-                             [String(n)]).rows.map { Int64($0[0]!)! }
+                             [String(n)]).rows.map { try RowFields($0, of: "task id").int64(0) }
     }
 
     /// Writes a batch in one transaction: all of it lands, or none.
@@ -236,14 +137,6 @@ struct PlaneStore: Sendable {
                     """, [PGArray.of(e.map { String($0.id) }), PGArray.of(e.map(\.state))])
             }
         }
-    }
-}
-
-extension PlaneConfig {
-    /// The policy's tenant named like the user, else the shared tenant: a policy's `tenants`
-    /// (weights, homes) apply live to the users of those names.
-    func tenant(of user: String) -> TenantID {
-        tenants.firstIndex { $0.name == user }.map { TenantID(Int32($0)) } ?? .shared
     }
 }
 

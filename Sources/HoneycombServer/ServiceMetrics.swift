@@ -1,50 +1,16 @@
+import HoneycombDriver
 import Synchronization
 
 /// The service's own counters and latency histograms, served at `/metrics` in Prometheus's
 /// text format.
 final class ServiceMetrics: Sendable {
-    let requests = Counter()
-    let requestErrors = Counter()
-    let batches = Counter()
-    let batchCommands = Counter()
-    let dispatched = Counter()
-    let storeFailures = Counter()
-    let publishFailures = Counter()
-    let bundlesRefused = Counter()
-    let tokensRefused = Counter()
-    let batchSeconds = Histogram(bounds: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1])
-    let requestSeconds = Histogram(bounds: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1])
-
-    final class Counter: Sendable {
-        private let value = Atomic<Int>(0)
-        func add(_ n: Int) { value.add(n, ordering: .relaxed) }
-        var current: Int { value.load(ordering: .relaxed) }
-    }
-
-    final class Histogram: Sendable {
-        let bounds: [Double]
-        private let state: Mutex<(counts: [Int], sum: Double, count: Int)>
-        init(bounds: [Double]) {
-            self.bounds = bounds
-            state = Mutex((Array(repeating: 0, count: bounds.count), 0, 0))
-        }
-        func observe(_ x: Double) {
-            state.withLock { s in
-                for (k, b) in bounds.enumerated() where x <= b { s.counts[k] += 1 }
-                s.sum += x
-                s.count += 1
-            }
-        }
-        func render(_ name: String, _ help: String) -> String {
-            let s = state.withLock { $0 }
-            var out = "# HELP \(name) \(help)\n# TYPE \(name) histogram\n"
-            for (k, b) in bounds.enumerated() { out += "\(name)_bucket{le=\"\(b)\"} \(s.counts[k])\n" }
-            out += "\(name)_bucket{le=\"+Inf\"} \(s.count)\n\(name)_sum \(s.sum)\n\(name)_count \(s.count)\n"
-            return out
-        }
-    }
-
-    func observeBatch(seconds: Double) { batchSeconds.observe(seconds) }
+    let requests = MetricCounter()
+    let requestErrors = MetricCounter()
+    let bundlesRefused = MetricCounter()
+    let tokensRefused = MetricCounter()
+    let requestSeconds = MetricHistogram(bounds: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1])
+    /// The live driver's own.
+    let plane = DriverMetrics()
 
     /// The exposition text, with the plane's own gauges.
     func render(leader: Bool, queued: Int, counters: (dispatched: Int, retried: Int, rescheduled: Int, lost: Int)?) -> String {
@@ -57,11 +23,13 @@ final class ServiceMetrics: Sendable {
         }
         counter("honeycomb_http_requests_total", "HTTP requests answered.", requests.current)
         counter("honeycomb_http_errors_total", "HTTP requests answered with a problem.", requestErrors.current)
-        counter("honeycomb_batches_total", "Batches of plane commands written.", batches.current)
-        counter("honeycomb_batch_commands_total", "Plane commands in those batches.", batchCommands.current)
-        counter("honeycomb_dispatch_messages_total", "Messages published to executors.", dispatched.current)
-        counter("honeycomb_store_failures_total", "Batches the store refused.", storeFailures.current)
-        counter("honeycomb_publish_failures_total", "Batches JetStream refused at first.", publishFailures.current)
+        counter("honeycomb_batches_total", "Batches of plane commands written.", plane.batches.current)
+        counter("honeycomb_batch_commands_total", "Plane commands in those batches.", plane.batchCommands.current)
+        counter("honeycomb_dispatch_messages_total", "Messages published to executors.", plane.dispatched.current)
+        counter("honeycomb_store_failures_total", "Batches the store refused.", plane.storeFailures.current)
+        counter("honeycomb_publish_failures_total", "Batches JetStream refused at first.", plane.publishFailures.current)
+        counter("honeycomb_llm_calls_abandoned_total", "LLM calls given up unreported (their executor gone or past the call timeout).",
+                plane.llmAbandoned.current)
         counter("honeycomb_bundles_refused_total", "Bundles refused for a bad signature or digest.", bundlesRefused.current)
         counter("honeycomb_tokens_refused_total", "Requests refused for their token.", tokensRefused.current)
         gauge("honeycomb_leader", "1 on the active scheduler.", leader ? 1 : 0)
@@ -72,7 +40,7 @@ final class ServiceMetrics: Sendable {
             counter("honeycomb_plane_rescheduled_total", "Attempts rescheduled after executor loss.", c.rescheduled)
             counter("honeycomb_plane_executors_lost_total", "Executors declared lost.", c.lost)
         }
-        out += batchSeconds.render("honeycomb_batch_seconds", "Time to apply and write one batch.")
+        out += plane.batchSeconds.render("honeycomb_batch_seconds", "Time to apply and write one batch.")
         out += requestSeconds.render("honeycomb_http_request_seconds", "Time to answer one request.")
         return out
     }

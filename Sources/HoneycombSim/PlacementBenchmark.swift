@@ -39,7 +39,7 @@ public enum PlacementBenchmark {
     /// Feeds a plane submissions and completions, keeping the list of running attempts.
     struct Driver {
         var plane: ControlPlane
-        var running: [(TaskID, UInt16)] = []
+        var running: [(TaskID, UInt16, ExecutorID)] = []
         var nextTask = 0
         var effects = PlaneEffects()
         let stream: RandomStream
@@ -55,15 +55,15 @@ public enum PlacementBenchmark {
         /// Ends a running task chosen at random.
         mutating func finishOne() {
             let k = stream.integer(below: running.count)
-            let (t, a) = running[k]
+            let (t, a, e) = running[k]
             running[k] = running[running.count - 1]
             running.removeLast()
-            plane.handle(.taskSucceeded(t, attempt: a), at: .zero, effects: &effects)
+            plane.handle(.taskSucceeded(t, attempt: a, on: e), at: .zero, effects: &effects)
             collect()
         }
 
         private mutating func collect() {
-            for e in effects.list { if case .dispatch(let t, let a, _) = e { running.append((t, a)) } }
+            for fx in effects.list { if case .dispatch(let t, let a, let e) = fx { running.append((t, a, e)) } }
             effects.removeAll()
         }
     }

@@ -27,19 +27,19 @@ public enum RoutingBenchmark {
             fx.removeAll()
         }
         let stream = RandomStream(seed: 3)
-        var inFlight: [Int64] = []
+        var inFlight: [(call: Int64, origin: ExecutorID)] = []
         var out = Outcome(decisions: 0, local: 0, peer: 0, cloud: 0, rejected: 0)
         var now = Instant.zero
         measure {
             for k in 0..<steps {
                 now = now + .milliseconds(1)
                 let origin = stream.integer(below: executors)
-                plane.handle(.llmRouteRequested(LLMRequest(id: Int64(k), origin: ExecutorID(origin), model: small,
-                                                           promptTokens: 500, maxCompletionTokens: 400,
-                                                           expectedCompletionTokens: 100, latencyTarget: .seconds(4.0))),
-                             at: now, effects: &fx)
-                for e in fx.list {
-                    guard case .llmRouted(let d) = e else { continue }
+                let reply = plane.handle(.llmRouteRequested(LLMRequest(id: Int64(k), origin: ExecutorID(origin), model: small,
+                                                                       promptTokens: 500, maxCompletionTokens: 400,
+                                                                       expectedCompletionTokens: 100,
+                                                                       latencyTarget: .seconds(4.0))),
+                                         at: now, effects: &fx)
+                if case .routed(let d) = reply {
                     out.decisions += 1
                     switch d.target {
                     case .local: out.local += 1
@@ -47,17 +47,18 @@ public enum RoutingBenchmark {
                     case .cloud: out.cloud += 1
                     case .rejected: out.rejected += 1
                     }
-                    if d.target != .rejected { inFlight.append(d.request) }
+                    if d.target != .rejected { inFlight.append((d.request, ExecutorID(origin))) }
                 }
                 fx.removeAll()
                 // Keep about 2.9 calls per executor in flight, near the 3 (2 slots, 1 queued)
                 // each can hold, so that peers and clouds are needed too: end a random one.
                 if inFlight.count > executors * 29 / 10 {
                     let i = stream.integer(below: inFlight.count)
-                    let id = inFlight[i]
+                    let (id, origin) = inFlight[i]
                     inFlight[i] = inFlight[inFlight.count - 1]
                     inFlight.removeLast()
-                    plane.handle(.llmCompleted(id, .succeeded(inputTokens: 500, outputTokens: 100)), at: now, effects: &fx)
+                    plane.handle(.llmCompleted(id, .succeeded(inputTokens: 500, outputTokens: 100), reportedBy: origin),
+                                 at: now, effects: &fx)
                     fx.removeAll()
                 }
             }

@@ -246,7 +246,7 @@ extension Simulation {
         queue.push(.taskCompletes(task: task.rawValue, attempt: attempt, executor: Int32(e),
                                   incarnation: executors[e].incarnation),
                    at: now + tasks[task.index].runtime)
-        message(e, .taskStarted(task, attempt: attempt))
+        message(e, .taskStarted(task, attempt: attempt, on: ExecutorID(e)))
     }
 
     mutating func taskCompletes(_ task: TaskID, _ attempt: UInt16, _ e: Int, _ incarnation: UInt32) {
@@ -255,7 +255,8 @@ extension Simulation {
         }
         let t = tasks[task.index]
         let fails = t.attemptUniform(attempt) < scenario.agents[Int(t.agent)].failure
-        message(e, fails ? .taskFailed(task, attempt: attempt) : .taskSucceeded(task, attempt: attempt))
+        message(e, fails ? .taskFailed(task, attempt: attempt, on: ExecutorID(e))
+                         : .taskSucceeded(task, attempt: attempt, on: ExecutorID(e)))
         leaveIfIdle(e)
     }
 

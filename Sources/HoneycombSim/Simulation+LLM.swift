@@ -13,6 +13,8 @@ struct LLMCall {
     /// When it got a slot (local and peer), and when its first token came.
     var firstToken = Instant.zero
     var failed = false
+    /// What the plane charged when it abandoned the call (its executor was given up first).
+    var abandonedCost: Int64?
 }
 
 /// A model an executor serves, as the world runs it.
@@ -123,19 +125,31 @@ extension Simulation {
         queue.push(.llmDone(call: id), at: at)
     }
 
-    /// A call ended: free its slot, tell the plane, count it.
+    /// A call ended: free its slot and tell the plane, which settles it (`llmSettled`).
     mutating func llmDone(_ id: Int64) {
-        guard let call = llmCalls.removeValue(forKey: id) else { return }
+        guard let call = llmCalls[id] else { return }
         if case .local(let e) = call.target { freeSlot(id, e.index, call.model) }
         if case .peer(let e) = call.target { freeSlot(id, e.index, call.model) }
         let retryAfter = pendingRetryAfter.removeValue(forKey: id)
-        lastSettledCost = 0
-        // The plane settles the call at once (`llmSettled`), before `send` returns.
         send(.llmCompleted(id, call.failed ? .failed(retryAfter: retryAfter)
-                                           : .succeeded(inputTokens: call.prompt, outputTokens: call.completion)))
+                                           : .succeeded(inputTokens: call.prompt, outputTokens: call.completion),
+                           reportedBy: ExecutorID(Int(call.origin))))
+    }
+
+    /// The plane settled a call that ended, at `costMicroUSD` (nil: it no longer knew the
+    /// call, which it had abandoned): count it.
+    mutating func llmSettled(_ id: Int64, costMicroUSD: Int64?) {
+        guard let call = llmCalls.removeValue(forKey: id) else { return }
         let prices = providerPrices, providers = scenario.llm!.router.providers
-        metrics.llmDone(call, slo: scenario.agents[Int(call.agent)].llm!.latencyTarget, at: now, cost: lastSettledCost,
+        metrics.llmDone(call, slo: scenario.agents[Int(call.agent)].llm!.latencyTarget, at: now,
+                        cost: costMicroUSD ?? call.abandonedCost ?? 0,
                         cloudEquivalent: { Self.cheapestCloudCost(call, providers, prices) })
+    }
+
+    /// The plane gave up a call whose executor it gave up: its end, when it comes, is counted
+    /// at what the plane charged now.
+    mutating func llmAbandoned(_ id: Int64, costMicroUSD: Int64) {
+        llmCalls[id]?.abandonedCost = costMicroUSD
     }
 
     private mutating func freeSlot(_ id: Int64, _ e: Int, _ model: ModelID) {
@@ -155,8 +169,6 @@ extension Simulation {
         }
         return best ?? 0
     }
-
-    mutating func llmSettled(_ id: Int64, costMicroUSD: Int64) { lastSettledCost = costMicroUSD }
 
     /// The plane asks an executor to load a model before the next call needs it.
     mutating func llmWarmUp(_ e: Int, _ model: ModelID) {

@@ -70,8 +70,6 @@ public struct Simulation {
     var providerRetryAfter: [TimeSpan?]
     /// Each provider's current prices (US dollars per million input and output tokens).
     var providerPrices: [(input: Double, output: Double)]
-    /// What the plane charged for the call being settled.
-    var lastSettledCost: Int64 = 0
     let llmTokenStreams: [RandomStream]
     let cloudStreams: [RandomStream]
 
@@ -186,7 +184,8 @@ public struct Simulation {
         draining = true
         while !pendingInputs.isEmpty {
             let next = pendingInputs.removeFirst()
-            plane.handle(next, at: now, effects: &effects)
+            let reply = plane.handle(next, at: now, effects: &effects)
+            answer(next, reply)
             var i = 0
             while i < effects.list.count {
                 carryOut(effects.list[i])
@@ -195,6 +194,18 @@ public struct Simulation {
             effects.removeAll()
         }
         draining = false
+    }
+
+    /// Carries the plane's answer back to whoever asked (before the effects, which follow
+    /// from the answer: a routed call's warm-ups, say).
+    private mutating func answer(_ input: PlaneInput, _ reply: PlaneReply) {
+        switch (input, reply) {
+        case (.executorHeartbeat(let e), .reregister): reregister(e.index)
+        case (.llmRouteRequested, .routed(let decision)): llmRouted(decision)
+        case (.llmCompleted(let id, _, _), .settled(let cost)): llmSettled(id, costMicroUSD: cost)
+        case (.llmCompleted(let id, _, _), .unknownCall): llmSettled(id, costMicroUSD: nil)
+        default: break
+        }
     }
 
     private mutating func carryOut(_ effect: PlaneEffect) {
@@ -207,9 +218,7 @@ public struct Simulation {
                                   incarnation: executors[executor.index].incarnation))
         case .setTimer(let timer, let at): queue.push(.planeTimer(timer), at: at)
         case .taskEnded(let task, let state): metrics.taskEnded(tasks[task.index], as: state, at: now)
-        case .reregister(let executor): reregister(executor.index)
-        case .llmRouted(let decision): llmRouted(decision)
-        case .llmSettled(let id, let cost): llmSettled(id, costMicroUSD: cost)
+        case .llmAbandoned(let id, let cost): llmAbandoned(id, costMicroUSD: cost)
         case .llmWarmUp(let e, let model): llmWarmUp(e.index, model)
         case .audit(let event):
             metrics.audit(event, submittedAt: event.task >= 0 ? tasks[Int(event.task)].submitted : now)

@@ -43,6 +43,8 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("start-timeout"),
             help: "Seconds a dispatched attempt may wait for its executor's start report before it is placed again (0: for ever).")
     var startTimeout = 60.0
+    @Option(help: "Seed of the plane's random placement choices ($HONEYCOMB_SEED; default: drawn at start and logged).")
+    var seed: UInt64?
 
     func run() async throws {
         let env = ProcessInfo.processInfo.environment
@@ -75,6 +77,10 @@ struct Serve: AsyncParsableCommand {
         config.port = port ?? env["HONEYCOMB_PORT"].flatMap(Int.init) ?? 8080
         config.bucket = bucket
         config.namespace = namespace
+        if let text = env["HONEYCOMB_SEED"], seed == nil, UInt64(text) == nil {
+            throw ValidationError("HONEYCOMB_SEED must be an unsigned 64-bit integer, not \(text)")
+        }
+        config.seed = seed ?? env["HONEYCOMB_SEED"].flatMap { UInt64($0) } ?? UInt64.random(in: 0...UInt64.max)
         var logger = Logger(label: "honeycomb")
         logger.logLevel = env["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
         let service: HoneycombService

@@ -12,7 +12,7 @@ import Testing
         #expect(h.ended(in: fx).map(\.1) == [.cancelled])
         #expect(h.plane.queuedCount == 1)
         // When the slot frees, task 2 goes, not the cancelled task 1.
-        let next = h.send(.taskSucceeded(TaskID(0), attempt: 1))
+        let next = h.send(.taskSucceeded(TaskID(0), attempt: 1, on: ExecutorID(0)))
         #expect(h.dispatches(in: next).map(\.task) == [TaskID(2)])
         #expect(h.state(1) == .cancelled)
     }
@@ -22,12 +22,12 @@ import Testing
         h.register(0, slots: 1)
         h.submit(0)
         h.submit(1)
-        h.send(.taskStarted(TaskID(0), attempt: 1))
+        h.send(.taskStarted(TaskID(0), attempt: 1, on: ExecutorID(0)))
         let fx = h.send(.taskCancelled(TaskID(0)))
         #expect(fx.contains { if case .stop(TaskID(0), 1, ExecutorID(0)) = $0 { true } else { false } })
         #expect(h.dispatches(in: fx).map(\.task) == [TaskID(1)])
         // Its late report is stale; cancelling again, or an ended task, changes nothing.
-        #expect(h.send(.taskSucceeded(TaskID(0), attempt: 1)).isEmpty)
+        #expect(h.send(.taskSucceeded(TaskID(0), attempt: 1, on: ExecutorID(0))).isEmpty)
         #expect(h.send(.taskCancelled(TaskID(0))).isEmpty)
         #expect(h.state(0) == .cancelled)
     }
@@ -36,7 +36,7 @@ import Testing
         var h = PlaneHarness(agents: [smallAgent])
         h.register(0)
         h.submit(0)
-        let fx = h.send(.taskFailed(TaskID(0), attempt: 1))
+        let fx = h.send(.taskFailed(TaskID(0), attempt: 1, on: ExecutorID(0)))
         let retry = h.timers(in: fx).first!
         h.send(.taskCancelled(TaskID(0)))
         h.now = retry.1
@@ -44,21 +44,44 @@ import Testing
         #expect(h.state(0) == .cancelled)
     }
 
+    static func restored(_ id: Int, attempt: UInt16, on executor: Int?, running: Bool = false) -> PlaneSnapshot.Task {
+        PlaneSnapshot.Task(spec: TaskSpec(id: TaskID(id), agent: AgentID(0)), attempt: attempt,
+                           executor: executor.map { ExecutorID($0) }, running: running, submittedAt: .zero)
+    }
+
+    static let oneSlot = ExecutorSpec(labels: LabelSet(), capacity: Resources(cpuMillis: 4000, memoryBytes: 8 << 30, slots: 1))
+
     @Test func restoredTasksKeepTheirExecutorsOrWaitForTheirNextAttempt() {
-        var h = PlaneHarness(agents: [smallAgent])
-        h.register(0, slots: 1)
-        // Task 5 ran on executor 0 (attempt 2): it stays there, holding the slot.
-        let kept = h.send(.taskRestored(TaskSpec(id: TaskID(5), agent: AgentID(0)), attempt: 2,
-                                        executor: ExecutorID(0), running: true, submittedAt: .zero))
-        #expect(h.dispatches(in: kept).isEmpty)
-        #expect(h.state(5) == .running)
+        var h = PlaneHarness(agents: [])
+        // Given in an order that would over-commit executor 0 if followed: the plane takes the
+        // attempt under way (task 5, attempt 2, running on executor 0) back first.
+        let fx = h.send(.restored(PlaneSnapshot(
+            agents: [smallAgent], executors: [.init(id: ExecutorID(0), spec: Self.oneSlot)],
+            tasks: [Self.restored(7, attempt: 0, on: nil), Self.restored(6, attempt: 1, on: 9),
+                    Self.restored(5, attempt: 2, on: 0, running: true)])))
+        #expect(h.dispatches(in: fx).isEmpty)
+        #expect(h.state(5) == .running && h.state(6) == .queued && h.state(7) == .queued)
         #expect(h.plane.executors.used[0].slots == 1)
-        // Task 6 was dispatched to executor 9, which is gone: it waits, then gets attempt 2.
-        h.send(.taskRestored(TaskSpec(id: TaskID(6), agent: AgentID(0)), attempt: 1,
-                             executor: ExecutorID(9), running: false, submittedAt: .zero))
-        #expect(h.state(6) == .queued)
-        let next = h.send(.taskSucceeded(TaskID(5), attempt: 2))
+        // Only what changed is audited: task 6's attempt, lost with its executor.
+        let audited = fx.compactMap { if case .audit(let a) = $0 { [Int(a.task), Int(a.kind.rawValue)] } else { nil } }
+        #expect(audited == [[6, Int(AuditEvent.Kind.taskAttemptLost.rawValue)], [6, Int(AuditEvent.Kind.taskQueued.rawValue)]])
+        // Task 6 was dispatched to executor 9, which is gone: it goes next, as attempt 2.
+        let next = h.send(.taskSucceeded(TaskID(5), attempt: 2, on: ExecutorID(0)))
         #expect(h.dispatches(in: next).map { [$0.task.index, Int($0.attempt)] } == [[6, 2]])
+    }
+
+    @Test func anExecutorTheStoreHadLostKeepsItsAttemptsForOneLease() {
+        var h = PlaneHarness(config: PlaneConfig(lease: .seconds(20)), agents: [])
+        let fx = h.send(.restored(PlaneSnapshot(
+            agents: [smallAgent], executors: [.init(id: ExecutorID(3), spec: Self.oneSlot, state: .lost)],
+            tasks: [Self.restored(1, attempt: 1, on: 3, running: true)])))
+        #expect(h.plane.executors.state(of: ExecutorID(3)) == .lost)
+        #expect(h.state(1) == .running)
+        let lease = h.timers(in: fx).first { if case .leaseExpiry = $0.0 { true } else { false } }!
+        #expect(lease.1 == Instant.zero + .seconds(20))
+        h.now = lease.1
+        h.send(.timerFired(lease.0))
+        #expect(h.state(1) == .backoff)
     }
 
     @Test func anAttemptNeverStartedIsTakenBackAtItsDeadline() {
@@ -73,7 +96,7 @@ import Testing
         #expect(h.state(0) == .backoff)
         #expect(h.plane.executors.used[0] == .zero)
         // A late start of that attempt is stale; the retry goes out as attempt 2.
-        #expect(h.send(.taskStarted(TaskID(0), attempt: 1)).isEmpty)
+        #expect(h.send(.taskStarted(TaskID(0), attempt: 1, on: ExecutorID(0))).isEmpty)
         let retry = h.timers(in: taken).first { if case .retry = $0.0 { true } else { false } }!
         h.now = retry.1
         #expect(h.dispatches(in: h.send(.timerFired(retry.0))).map(\.attempt) == [2])
@@ -100,7 +123,7 @@ import Testing
         var h = PlaneHarness(config: PlaneConfig(startTimeout: .seconds(10)), agents: [smallAgent])
         h.register(0)
         let fx = h.send(.taskSubmitted(TaskSpec(id: TaskID(0), agent: AgentID(0))))
-        h.send(.taskStarted(TaskID(0), attempt: 1))
+        h.send(.taskStarted(TaskID(0), attempt: 1, on: ExecutorID(0)))
         let deadline = h.timers(in: fx).first { if case .startDeadline = $0.0 { true } else { false } }!
         h.now = deadline.1
         #expect(h.send(.timerFired(deadline.0)).isEmpty)

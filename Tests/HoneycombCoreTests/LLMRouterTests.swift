@@ -5,11 +5,13 @@ import Testing
 struct RouterHarness {
     var h: PlaneHarness
     var nextID: Int64 = 0
+    /// The executor each routed call came from: the one that reports its end.
+    var origins: [Int64: ExecutorID] = [:]
 
     static let small = ModelID(0), large = ModelID(1)
 
     init(providers: [CloudProvider]? = nil, tenantBudgets: [Int64?] = [], failuresBeforeCooldown: Int = 3,
-         targetShare: Double = 1) {
+         targetShare: Double = 1, callTimeout: TimeSpan? = nil) {
         let llm = LLMRouterConfig(
             models: [LLMModel(name: "llama3-8b", tier: 1), LLMModel(name: "llama3-70b", tier: 2, fallback: Self.small)],
             providers: providers ?? [
@@ -19,7 +21,7 @@ struct RouterHarness {
                               outputPricePerMillion: 4, timeToFirstToken: .seconds(0.3), tokensPerSecond: 150),
             ],
             tenantBudgetsMicroUSD: tenantBudgets, failuresBeforeCooldown: failuresBeforeCooldown, cooldown: .seconds(30.0),
-            targetShare: targetShare)
+            targetShare: targetShare, callTimeout: callTimeout)
         h = PlaneHarness(config: PlaneConfig(tenants: [TenantPolicy(name: "shared"), TenantPolicy(name: "alice")], llm: llm),
                          agents: [smallAgent])
     }
@@ -40,16 +42,19 @@ struct RouterHarness {
                         tenant: TenantID = .shared, localOnly: Bool = false, smaller: Bool = false,
                         completion: Int = 50) -> LLMDecision {
         nextID += 1
-        let fx = h.send(.llmRouteRequested(LLMRequest(id: nextID, tenant: tenant, origin: ExecutorID(origin), model: model,
-                                                      promptTokens: 100, maxCompletionTokens: completion,
-                                                      latencyTarget: .seconds(target), localOnly: localOnly,
-                                                      allowSmallerModel: smaller)))
-        return fx.compactMap { if case .llmRouted(let d) = $0 { d } else { nil } }[0]
+        let reply = h.ask(.llmRouteRequested(LLMRequest(id: nextID, tenant: tenant, origin: ExecutorID(origin), model: model,
+                                                        promptTokens: 100, maxCompletionTokens: completion,
+                                                        latencyTarget: .seconds(target), localOnly: localOnly,
+                                                        allowSmallerModel: smaller)))
+        guard case .routed(let d) = reply else { preconditionFailure("not routed: \(reply)") }
+        origins[d.request] = ExecutorID(origin)
+        return d
     }
 
     @discardableResult
     mutating func complete(_ id: Int64, _ outcome: LLMOutcome = .succeeded(inputTokens: 100, outputTokens: 50)) -> Int64? {
-        h.send(.llmCompleted(id, outcome)).compactMap { if case .llmSettled(_, let c) = $0 { c } else { nil } }.first
+        guard case .settled(let cost) = h.ask(.llmCompleted(id, outcome, reportedBy: origins[id] ?? ExecutorID(-1))) else { return nil }
+        return cost
     }
 }
 
@@ -268,9 +273,10 @@ struct RouterHarness {
         h.advance(.seconds(31.0))
         h.send(.timerFired(.liveness(ExecutorID(0), incarnation: 1)))
         h.send(.executorHeartbeat(ExecutorID(0)))
-        let fx = h.send(.llmRouteRequested(LLMRequest(id: 1, origin: ExecutorID(0), model: RouterHarness.small,
-                                                      promptTokens: 100, maxCompletionTokens: 50, latencyTarget: .seconds(3.0))))
-        #expect(fx.contains { if case .llmRouted(let d) = $0 { d.target == .local(ExecutorID(0)) } else { false } })
+        let reply = h.ask(.llmRouteRequested(LLMRequest(id: 1, origin: ExecutorID(0), model: RouterHarness.small,
+                                                        promptTokens: 100, maxCompletionTokens: 50, latencyTarget: .seconds(3.0))))
+        guard case .routed(let d) = reply else { Issue.record("not routed: \(reply)"); return }
+        #expect(d.target == .local(ExecutorID(0)))
     }
 
     @Test func callsOfAnEarlierLifeFreeNoSlotsOfTheNext() {
@@ -303,5 +309,54 @@ struct RouterHarness {
         #expect(r.complete(d.request) == 30)              // the price it was routed at
         let e = r.route(from: 0)
         #expect(r.complete(e.request, .succeeded(inputTokens: 1000, outputTokens: 50)) == 12)  // new prices, real use
+    }
+
+    @Test func onlyTheExecutorThatAskedMayReportACallsEnd() {
+        var r = RouterHarness()
+        r.executor(0, models: [])
+        r.executor(1, models: [])
+        let d = r.route(from: 0)
+        #expect(r.h.ask(.llmCompleted(d.request, .succeeded(inputTokens: 100, outputTokens: 50), reportedBy: ExecutorID(1)))
+                == .unknownCall)
+        #expect(r.h.plane.openLLMCalls == 1)
+        #expect(r.complete(d.request) == 30)
+    }
+
+    @Test func aGoneExecutorsCallsAreAbandonedAtWhatTheyReserved() {
+        // Alice may spend 100 µ$ and each call reserves 30; one failure would cool a provider down.
+        var r = RouterHarness(tenantBudgets: [nil, 100], failuresBeforeCooldown: 1)
+        r.executor(0, models: [])
+        r.executor(1, models: [])
+        let d = r.route(from: 0, tenant: TenantID(1))
+        let fx = r.h.send(.executorLeft(ExecutorID(0)))
+        #expect(fx.contains { if case .llmAbandoned(d.request, 30) = $0 { true } else { false } })
+        #expect(r.complete(d.request) == nil)  // nobody is left to report it; a late report is unknown
+        // Charged in full against the budget (it may have used all of it), and the provider,
+        // which did nothing wrong, is not cooled down: two more fit on the cheap cloud, not three.
+        #expect(r.route(from: 1, tenant: TenantID(1)).target == .cloud(ProviderID(0)))
+        #expect(r.route(from: 1, tenant: TenantID(1)).target == .cloud(ProviderID(0)))
+        #expect(r.route(from: 1, tenant: TenantID(1)).reason == .rejectedBudget)
+    }
+
+    @Test func aCallNeverReportedEndedIsAbandonedAtItsTimeout() {
+        var r = RouterHarness(callTimeout: .seconds(60.0))
+        r.executor(0, models: [])
+        let reply = r.h.ask(.llmRouteRequested(LLMRequest(id: 9, origin: ExecutorID(0), model: RouterHarness.small,
+                                                          promptTokens: 100, maxCompletionTokens: 50,
+                                                          latencyTarget: .seconds(3.0))))
+        guard case .routed = reply else { Issue.record("not routed: \(reply)"); return }
+        let timer = r.h.timers(in: r.h.effects.list).first { if case .llmCallDeadline(9) = $0.0 { true } else { false } }
+        #expect(timer?.1 == Instant.zero + .seconds(60.0))
+        r.h.now = Instant.zero + .seconds(60.0)
+        let fx = r.h.send(.timerFired(.llmCallDeadline(9)))
+        #expect(fx.contains { if case .llmAbandoned(9, 30) = $0 { true } else { false } })
+        #expect(r.h.plane.openLLMCalls == 0)
+    }
+
+    @Test func anUnknownExecutorCannotRouteACall() {
+        var r = RouterHarness()
+        #expect(r.h.ask(.llmRouteRequested(LLMRequest(id: 1, origin: ExecutorID(42), model: RouterHarness.small,
+                                                      promptTokens: 100, maxCompletionTokens: 50,
+                                                      latencyTarget: .seconds(3.0)))) == .unknownExecutor)
     }
 }

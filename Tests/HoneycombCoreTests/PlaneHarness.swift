@@ -18,6 +18,12 @@ struct PlaneHarness {
         return effects.list
     }
 
+    /// Feeds one input at `now` and returns the plane's answer (its effects are dropped).
+    mutating func ask(_ input: PlaneInput) -> PlaneReply {
+        effects.removeAll()
+        return plane.handle(input, at: now, effects: &effects)
+    }
+
     mutating func advance(_ span: TimeSpan) { now = now + span }
 
     mutating func register(_ id: Int, cpu: Int64 = 4000, memory: Int64 = 8 << 30, slots: Int64 = 4,

@@ -8,9 +8,9 @@ import Testing
         let fx = h.send(.taskSubmitted(TaskSpec(id: TaskID(0), agent: AgentID(0))))
         #expect(h.dispatches(in: fx).map(\.executor) == [ExecutorID(0)])
         #expect(h.state(0) == .dispatched)
-        h.send(.taskStarted(TaskID(0), attempt: 1))
+        h.send(.taskStarted(TaskID(0), attempt: 1, on: ExecutorID(0)))
         #expect(h.state(0) == .running)
-        let end = h.send(.taskSucceeded(TaskID(0), attempt: 1))
+        let end = h.send(.taskSucceeded(TaskID(0), attempt: 1, on: ExecutorID(0)))
         #expect(h.ended(in: end).map(\.1) == [.succeeded])
         #expect(h.plane.executors.used[0] == .zero)
     }
@@ -24,7 +24,7 @@ import Testing
         #expect(h.state(1) == .queued)
         #expect(h.plane.queuedCount == 2)
         // First in, first out: task 1 goes before task 2.
-        let fx = h.send(.taskSucceeded(TaskID(0), attempt: 1))
+        let fx = h.send(.taskSucceeded(TaskID(0), attempt: 1, on: ExecutorID(0)))
         #expect(h.dispatches(in: fx).map(\.task) == [TaskID(1)])
         #expect(h.state(2) == .queued)
     }
@@ -35,14 +35,14 @@ import Testing
         var h = PlaneHarness(config: PlaneConfig(retryBackoff: .seconds(2.0)), agents: [agent])
         h.register(0)
         h.submit(0)
-        let fx = h.send(.taskFailed(TaskID(0), attempt: 1))
+        let fx = h.send(.taskFailed(TaskID(0), attempt: 1, on: ExecutorID(0)))
         #expect(h.state(0) == .backoff)
         let retry = h.timers(in: fx).first { if case .retry = $0.0 { true } else { false } }
         #expect(retry?.1 == Instant.zero + .seconds(2.0))
         h.advance(.seconds(2.0))
         let again = h.send(.timerFired(retry!.0))
         #expect(h.dispatches(in: again).map(\.attempt) == [2])
-        let last = h.send(.taskFailed(TaskID(0), attempt: 2))
+        let last = h.send(.taskFailed(TaskID(0), attempt: 2, on: ExecutorID(0)))
         #expect(h.ended(in: last).map(\.1) == [.failed])
         #expect(h.plane.counters.retried == 1)
     }
@@ -51,9 +51,9 @@ import Testing
         var h = PlaneHarness(agents: [smallAgent])
         h.register(0)
         h.submit(0)
-        h.send(.taskFailed(TaskID(0), attempt: 1))
+        h.send(.taskFailed(TaskID(0), attempt: 1, on: ExecutorID(0)))
         // The first attempt's success arrives late: it must not end the task.
-        let fx = h.send(.taskSucceeded(TaskID(0), attempt: 1))
+        let fx = h.send(.taskSucceeded(TaskID(0), attempt: 1, on: ExecutorID(0)))
         #expect(h.ended(in: fx).isEmpty)
         #expect(h.state(0) == .backoff)
         #expect(h.plane.counters.staleReports == 1)

@@ -1,5 +1,6 @@
 import Foundation
 import HoneycombCore
+import HoneycombDriver
 import HoneycombLive
 @testable import HoneycombServer
 import Hummingbird
@@ -26,9 +27,11 @@ enum LiveEnvironment {
     }
 
     static func configuration(databaseURL: String, key: Ed25519PrivateKey, namespace: String,
-                              heartbeatTimeout: Double, lease: Double? = nil, startTimeout: Double = 60) -> ServeConfiguration {
+                              heartbeatTimeout: Double, lease: Double? = nil, startTimeout: Double = 60,
+                              candidates: SchedulerPolicy.Candidates = .adaptive) -> ServeConfiguration {
         var plane = PlaneConfig(heartbeatTimeout: .seconds(heartbeatTimeout), retryBackoff: .milliseconds(200),
-                                lease: lease.map { .seconds($0) }, startTimeout: .seconds(startTimeout))
+                                lease: lease.map { .seconds($0) }, startTimeout: .seconds(startTimeout),
+                                scheduler: SchedulerPolicy(candidates: candidates))
         plane.llm = LLMRouterConfig(models: [LLMModel(name: "small", tier: 1, contextWindow: 8192)],
                                     providers: [CloudProvider(name: "cloud", models: [ModelID(0)], inputPricePerMillion: 1,
                                                               outputPricePerMillion: 2)])
@@ -39,6 +42,7 @@ enum LiveEnvironment {
         c.port = 0
         c.namespace = namespace
         c.bucket = "honeycomb-bundles"
+        c.seed = 11
         return c
     }
 
@@ -66,7 +70,7 @@ final class LiveHarness: Sendable {
     let publisher = try! Ed25519PrivateKey()
 
     static func start(heartbeatTimeout: Double = 5, lease: Double? = nil, startTimeout: Double = 60, databaseURL: String? = nil,
-                      key: Ed25519PrivateKey? = nil, namespace: String? = nil,
+                      key: Ed25519PrivateKey? = nil, namespace: String? = nil, candidates: SchedulerPolicy.Candidates = .adaptive,
                       waitForLeader: Bool = true) async throws -> LiveHarness {
         let db: String
         if let databaseURL { db = databaseURL } else { db = try await LiveEnvironment.freshDatabaseURL() }
@@ -74,7 +78,7 @@ final class LiveHarness: Sendable {
         let ns = namespace ?? "t\(UInt32.random(in: 0...UInt32.max))"
         let service = try await HoneycombService(config: LiveEnvironment.configuration(databaseURL: db, key: k, namespace: ns,
                                                                                        heartbeatTimeout: heartbeatTimeout, lease: lease,
-                                                                                       startTimeout: startTimeout))
+                                                                                       startTimeout: startTimeout, candidates: candidates))
         let (ports, sink) = AsyncStream<Int>.makeStream()
         let app = service.application(onRunning: { sink.yield($0) })
         let group = ServiceGroup(configuration: .init(services: [app], logger: service.logger))

@@ -110,11 +110,16 @@ public struct LLMRouterConfig: Hashable, Sendable {
     /// The share of a call's latency target a prediction must fit in (1: all of it). Lower
     /// leaves room for the variance predictions do not see.
     public var targetShare: Double
+    /// A routed call not reported ended this long after it was routed is abandoned (its
+    /// executor forgot it), charged what it reserved. Nil: never (the simulator's calls
+    /// always end).
+    public var callTimeout: TimeSpan?
 
     public init(models: [LLMModel] = [], providers: [CloudProvider] = [], tenantBudgetsMicroUSD: [Int64?] = [],
                 peerDelaySameSite: TimeSpan = .milliseconds(5), peerDelaySameRegion: TimeSpan = .milliseconds(30),
                 failuresBeforeCooldown: Int = 3, cooldown: TimeSpan = .seconds(30.0), peerCandidates: Int = 16,
-                localFirst: Bool = true, targetShare: Double = 1) {
+                localFirst: Bool = true, targetShare: Double = 1, callTimeout: TimeSpan? = nil) {
+        self.callTimeout = callTimeout
         self.models = models
         self.providers = providers
         self.tenantBudgetsMicroUSD = tenantBudgetsMicroUSD

@@ -49,6 +49,8 @@ struct LLMRouter {
 
     struct InFlight {
         var target: LLMTarget
+        /// The executor that asked: the only one that may report its end.
+        var origin: ExecutorID
         var model: ModelID
         var tenant: TenantID
         /// The serving executor's generation when the call was routed (local and peer).
@@ -62,6 +64,8 @@ struct LLMRouter {
         var windowTokens: Int
     }
     var inFlight: [Int64: InFlight] = [:]
+    /// Open calls per asking executor, oldest first: what is abandoned when it goes.
+    var callsFrom: [[Int64]] = []
     /// Times a provider was passed over because of its rate limits.
     var rateLimitedSkips = 0
     /// Set while routing one call when some provider was passed over for its limits.

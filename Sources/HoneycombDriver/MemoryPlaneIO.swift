@@ -1,0 +1,126 @@
+import HoneycombCore
+import Synchronization
+
+/// The plane's store in memory, kept as the PostgreSQL store keeps its tables, with faults a
+/// test (or the fuzzer) switches on: the live driver's batch loop, rebuild and failover run
+/// against it without a server.
+package actor MemoryPlaneStore: PlaneStore {
+    /// What the next commit does instead of landing cleanly.
+    package enum CommitFault: Sendable {
+        /// It fails: nothing lands.
+        case fail
+        /// It lands, but its reply is lost: the caller sees a failure.
+        case loseReply
+    }
+
+    /// A task row: what `StoredTask` reads, plus where it ended.
+    package struct TaskRow: Sendable {
+        package var stored: StoredTask
+        package var idempotencyKey: String?
+    }
+
+    package private(set) var agents: [StoredAgent] = []
+    package private(set) var executors: [Int64: StoredExecutor] = [:]
+    package private(set) var tasks: [Int64: TaskRow] = [:]
+    package private(set) var history: [(task: Int64, state: String, attempt: Int, executor: Int64?)] = []
+    package private(set) var results: [Int64: [(attempt: Int, succeeded: Bool, output: String?)]] = [:]
+    package private(set) var audit: [(actor: String, action: String, subject: String)] = []
+    package private(set) var commits = 0
+    private var users: [Int64: String] = [:]
+    private var nextTaskID: Int64 = 1
+    private var faults: [CommitFault] = []
+
+    package init() {}
+
+    package func add(agent: StoredAgent) { agents.append(agent) }
+    package func add(user id: Int64, name: String) { users[id] = name }
+    /// An executor as enrollment and registration leave it.
+    package func put(executor: StoredExecutor) { executors[executor.id] = executor }
+    /// The next commits fail or lose their replies, in this order.
+    package func inject(_ fault: CommitFault, times: Int = 1) { faults += Array(repeating: fault, count: times) }
+
+    package struct Unavailable: Error, CustomStringConvertible {
+        package var description: String
+    }
+
+    package func load() async throws -> StoredPlane {
+        let held = Set(tasks.values.filter { ["dispatched", "running"].contains($0.stored.state) }.compactMap(\.stored.executor))
+        return StoredPlane(
+            agents: agents.sorted { $0.id < $1.id },
+            executors: executors.values.filter { ["online", "draining"].contains($0.state) || ($0.state == "lost" && held.contains($0.id)) }
+                .sorted { $0.id < $1.id },
+            tasks: tasks.values.map(\.stored).filter { !["succeeded", "failed", "lost", "cancelled"].contains($0.state) }
+                .sorted { $0.id < $1.id })
+    }
+
+    package func allocateTaskIDs(_ n: Int) async throws -> [Int64] {
+        defer { nextTaskID += Int64(n) }
+        return (0..<Int64(n)).map { nextTaskID + $0 }
+    }
+
+    package func commit(_ w: BatchWrite) async throws {
+        let fault = faults.isEmpty ? nil : faults.removeFirst()
+        if fault == .fail { throw Unavailable(description: "the memory store refused the commit (injected)") }
+        guard !w.isEmpty else { return }
+        commits += 1
+        for t in w.newTasks {
+            tasks[t.id] = TaskRow(stored: StoredTask(id: t.id, agentVersion: t.agentVersion, userID: t.userID,
+                                                     userName: users[t.userID] ?? "user\(t.userID)", priority: t.priority,
+                                                     state: "queued", attempt: 0, executor: nil, submittedNs: t.submittedNs,
+                                                     input: t.input),
+                                  idempotencyKey: t.idempotencyKey)
+        }
+        for s in w.taskStates {
+            tasks[s.id]?.stored.state = s.state
+            tasks[s.id]?.stored.attempt = UInt16(s.attempt)
+            tasks[s.id]?.stored.executor = s.executor
+        }
+        for h in w.history { history.append((h.task, h.state, h.attempt, h.executor)) }
+        for r in w.results where !(results[r.task] ?? []).contains(where: { $0.attempt == r.attempt }) {
+            results[r.task, default: []].append((r.attempt, r.succeeded, r.output))
+        }
+        for a in w.audit { audit.append((a.actor, a.action, a.subject)) }
+        for e in w.executorStates { executors[e.id]?.state = e.state }
+        if fault == .loseReply { throw Unavailable(description: "the memory store's reply was lost (injected)") }
+    }
+
+    /// The task's history, as (state, attempt) in order.
+    package func history(of task: Int64) -> [(state: String, attempt: Int)] {
+        history.filter { $0.task == task }.map { ($0.state, $0.attempt) }
+    }
+}
+
+/// A dispatch bus in memory: every message published, once per message id (as JetStream's
+/// duplicate window), with failures a test switches on.
+package actor MemoryDispatchBus: DispatchBus {
+    package private(set) var delivered: [ExecutorMessage] = []
+    private var seen: Set<String> = []
+    private var failures = 0
+    /// Publish attempts refused so far.
+    package private(set) var refused = 0
+
+    package init() {}
+
+    /// The next `times` publishes fail.
+    package func fail(times: Int = 1) { failures += times }
+
+    package func publish(_ messages: [ExecutorMessage]) async throws {
+        if failures > 0 {
+            failures -= 1
+            refused += 1
+            throw MemoryPlaneStore.Unavailable(description: "the memory bus refused the publish (injected)")
+        }
+        for m in messages where seen.insert(m.messageID).inserted { delivered.append(m) }
+    }
+
+    /// What went to `executor`, in order.
+    package func messages(to executor: Int64) -> [ExecutorMessage] { delivered.filter { $0.executor == executor } }
+}
+
+/// A clock that moves only when told.
+package final class ManualClock: PlaneClock {
+    private let instant: Mutex<Instant>
+    package init(_ start: Instant = .zero) { instant = Mutex(start) }
+    package func now() -> Instant { instant.withLock { $0 } }
+    package func advance(_ span: TimeSpan) { instant.withLock { $0 = $0 + span } }
+}

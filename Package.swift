@@ -2,7 +2,9 @@
 import PackageDescription
 
 /// Honeycomb: HiveFabric's control plane. One deterministic core (`HoneycombCore`), driven
-/// either by the discrete-event simulator (`HoneycombSim`) or, later, by live adapters.
+/// either by the discrete-event simulator (`HoneycombSim`) or by the live driver
+/// (`HoneycombDriver`) on the adapters of `HoneycombLive` and `HoneycombServer`.
+/// Every module a file imports is declared here.
 let package = Package(
     name: "Honeycomb",
     platforms: [.macOS(.v15)],
@@ -15,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     ],
     targets: [
         // C libraries: a modulemap and one shim header each, found with pkg-config.
@@ -47,9 +50,10 @@ let package = Package(
         .target(
             name: "HoneycombServer",
             dependencies: [
-                "HoneycombCore", "HoneycombDriver", "HoneycombLive", "HoneycombSim",
+                "HoneycombCore", "HoneycombDriver", "HoneycombLive", "HoneycombSim", "HoneycombStats",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
@@ -57,6 +61,8 @@ let package = Package(
             dependencies: [
                 "HoneycombCore", "HoneycombStats", "HoneycombSim", "HoneycombReport", "HoneycombLive", "HoneycombServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
 
@@ -70,7 +76,10 @@ let package = Package(
         .testTarget(name: "HoneycombDriverTests", dependencies: ["HoneycombDriver", "HoneycombCore"]),
         .testTarget(name: "CommandLineTests", dependencies: ["honeycomb"]),
         .testTarget(name: "HoneycombLiveTests",
-                    dependencies: ["HoneycombLive", "HoneycombServer", "HoneycombDriver", "HoneycombCore", "HoneycombSim"]),
+                    dependencies: ["HoneycombLive", "HoneycombServer", "HoneycombDriver", "HoneycombCore", "HoneycombSim",
+                                   "HoneycombStats",
+                                   .product(name: "Hummingbird", package: "hummingbird"),
+                                   .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
         .testTarget(
             name: "CLibraryTests",
             dependencies: ["CGSL", "CLibPQ", "CHiredis", "CNats", "COpenSSL"]

@@ -36,7 +36,7 @@ let package = Package(
         // The discrete-event simulator: event heap, world models, scenario files, metrics.
         .target(
             name: "HoneycombSim",
-            dependencies: ["HoneycombCore", "HoneycombStats", "HoneycombReport", "Yams"]
+            dependencies: ["HoneycombCore", "HoneycombDriver", "HoneycombStats", "HoneycombReport", "Yams"]
         ),
         // The live service's adapters: PostgreSQL (libpq), Redis (hiredis), NATS JetStream
         // (cnats), OpenSSL (Ed25519 tokens and bundle signatures, SigV4 for S3).

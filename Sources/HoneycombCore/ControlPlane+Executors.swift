@@ -61,11 +61,6 @@ extension ControlPlane {
     /// LLM calls it asked for are abandoned (nobody is left to report their end).
     mutating func loseWork(of id: ExecutorID, _ now: Instant, _ effects: inout PlaneEffects) {
         for (call, cost) in router.abandonCalls(from: id) { effects.append(.llmAbandoned(call, costMicroUSD: cost)) }
-        loseAssignments(of: id, now, &effects)
-    }
-
-    /// Every attempt on `id` is lost: rescheduled or given up.
-    mutating func loseAssignments(of id: ExecutorID, _ now: Instant, _ effects: inout PlaneEffects) {
         for task in executors.tasks(on: id) {
             let r = tasks.records[task.index]
             hold(task, r, on: id, -1)

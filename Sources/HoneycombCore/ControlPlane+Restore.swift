@@ -41,7 +41,7 @@ extension ControlPlane {
         // Of the registrations only their liveness timers matter: the rest are no changes.
         for case .setTimer(let timer, let at) in quiet.list { effects.append(.setTimer(timer, at: at)) }
         func underWay(_ t: PlaneSnapshot.Task) -> Bool {
-            guard let e = t.executor, t.attempt > 0 else { return false }
+            guard t.underWay, let e = t.executor, t.attempt > 0 else { return false }
             let s = executors.state(of: e)
             return s == .online || s == .draining
         }
@@ -74,18 +74,20 @@ extension ControlPlane {
         if underWay, let e = t.executor {
             hold(spec.id, record, on: e, +1)
             tasks.records[spec.id.index].executor = e.rawValue
-            tasks.setState(spec.id, t.running ? .running : .dispatched)
-            if !t.running, let deadline = config.startTimeout {
+            tasks.setState(spec.id, t.state)
+            if t.state == .dispatched, let deadline = config.startTimeout {
                 effects.append(.setTimer(.startDeadline(spec.id, attempt: t.attempt), at: now + deadline))
             }
-        } else if let e = t.executor, t.attempt > 0 {
+        } else if t.underWay, let e = t.executor, t.attempt > 0 {
             // Its executor is gone: that attempt is lost (not charged: the task did nothing wrong).
             tasks.records[spec.id.index].preemptions += 1
             effects.append(.audit(AuditEvent(.taskAttemptLost, at: now, task: spec.id.rawValue, executor: e.rawValue,
                                              attempt: t.attempt)))
             enqueue(spec.id, now, &effects)
         } else {
-            enqueue(spec.id, now, &effects, audited: false)
+            // Queued it stays, unaudited; backing off, it is queued now (its backoff's end is
+            // not stored), and that change is recorded.
+            enqueue(spec.id, now, &effects, audited: t.state != .queued)
         }
     }
 }

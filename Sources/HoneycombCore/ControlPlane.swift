@@ -21,6 +21,16 @@ public struct PlaneConfig: Hashable, Sendable {
     public var tenants: [TenantPolicy]
     /// The LLM catalog, clouds and budgets the router works with.
     public var llm: LLMRouterConfig
+    /// A bug planted on purpose, for the fuzzer's self-test only (`honeycomb fuzz --plant`):
+    /// it must find it. Nil everywhere else.
+    public var plantedBug: PlantedBug?
+
+    /// Bugs the fuzzer must be able to find.
+    public enum PlantedBug: String, Hashable, Sendable, CaseIterable {
+        /// Reports count for whatever attempt is under way, even from an older attempt or
+        /// another executor.
+        case staleReportsAccepted = "stale-reports"
+    }
 
     public init(heartbeatTimeout: TimeSpan = .seconds(30), retryBackoff: TimeSpan = .seconds(1),
                 retryBackoffMax: TimeSpan = .seconds(60), lease: TimeSpan? = nil, startTimeout: TimeSpan? = nil,
@@ -124,22 +134,23 @@ public struct PlaneSnapshot: Sendable {
         }
     }
 
-    /// A task as the store last knew it: attempt `attempt` on `executor` (dispatched, or
-    /// running when `running`), or waiting for its next attempt when `executor` is nil or no
-    /// longer registered.
+    /// A task as the store last knew it, in `state` (`queued`, `backoff`, `dispatched` or
+    /// `running`): attempt `attempt` on `executor` when dispatched or running, else waiting for
+    /// its next attempt (as it also does when `executor` is no longer registered).
     public struct Task: Sendable {
         public var spec: TaskSpec
+        public var state: TaskState
         public var attempt: UInt16
         public var executor: ExecutorID?
-        public var running: Bool
         public var submittedAt: Instant
-        public init(spec: TaskSpec, attempt: UInt16, executor: ExecutorID?, running: Bool, submittedAt: Instant) {
+        public init(spec: TaskSpec, state: TaskState, attempt: UInt16, executor: ExecutorID?, submittedAt: Instant) {
             self.spec = spec
+            self.state = state
             self.attempt = attempt
             self.executor = executor
-            self.running = running
             self.submittedAt = submittedAt
         }
+        var underWay: Bool { state == .dispatched || state == .running }
     }
 
     public var agents: [AgentDefinition]

@@ -51,6 +51,10 @@ package actor LivePlane {
     private var timers = TimerHeap()
     private var pending: [Command] = []
     private var wake: CheckedContinuation<Void, Never>?
+    /// Set when `run` stops (a failed write, or `stop`); cleared by a rebuild. Callers of
+    /// `settled` wait for the loop to go idle.
+    private var loopEnded = false
+    private var idleWaiters: [CheckedContinuation<Void, Never>] = []
     private var running = true
     private var llmRequestSeq: Int64 = 0
     /// Seeds the plane's random placement choices (each rebuild starts the stream again).
@@ -107,6 +111,7 @@ package actor LivePlane {
     /// ended, on its executor or queued. Dispatches not known to have started are published
     /// again; their message ids make that harmless if they were already delivered.
     package func rebuild() async throws -> (executors: Int, tasks: Int) {
+        loopEnded = false
         var fresh = ControlPlane(config: config, random: SeededRandom(seed: seed))
         agentRows = []
         versionIDs = [:]
@@ -129,11 +134,11 @@ package actor LivePlane {
         for t in tasks {
             guard let agent = agentIDs[t.agentVersion] else { continue }
             inputs[t.id] = t.input
-            let underWay = t.state == "dispatched" || t.state == "running"
+            let state = TaskState.allCases.first { $0.description == t.state } ?? .queued
             snapshot.tasks.append(PlaneSnapshot.Task(
                 spec: TaskSpec(id: TaskID(Int32(t.id)), agent: agent, tenant: config.tenant(of: t.userName), priority: t.priority),
-                attempt: t.attempt, executor: underWay ? t.executor.map { ExecutorID(Int32($0)) } : nil,
-                running: t.state == "running", submittedAt: Instant(nanoseconds: t.submittedNs)))
+                state: state, attempt: t.attempt, executor: t.executor.map { ExecutorID(Int32($0)) },
+                submittedAt: Instant(nanoseconds: t.submittedNs)))
         }
         let now = now()
         var fx = PlaneEffects()
@@ -248,6 +253,12 @@ package actor LivePlane {
     }
 
     package var queued: Int { plane.queuedCount }
+    /// True once the batch loop has stopped (a write failed, or `stop`), until a rebuild.
+    package var hasStopped: Bool { loopEnded }
+    /// The plane's record of a task: its state and attempt.
+    package func record(of task: Int64) -> (state: TaskState, attempt: UInt16)? {
+        Int32(exactly: task).flatMap { plane.tasks[TaskID($0)] }.map { ($0.state, $0.attempt) }
+    }
     package var counters: PlaneCounters { plane.counters }
 
     private func enqueue(_ c: Command) {
@@ -277,8 +288,13 @@ package actor LivePlane {
     /// Runs batches until `stop()`. Throws when the store fails: the caller rebuilds (or steps
     /// down) before running again.
     package func run() async throws {
+        defer {
+            loopEnded = true
+            resumeIdleWaiters()
+        }
         while running {
             if pending.isEmpty {
+                resumeIdleWaiters()
                 await withCheckedContinuation { wake = $0 }
                 continue
             }
@@ -286,6 +302,20 @@ package actor LivePlane {
             pending = []
             try await process(batch)
         }
+    }
+
+    /// Returns once every queued command has been applied (or the loop has stopped): what a
+    /// deterministic driver of the loop (the fuzzer) waits for after queueing timers. A loop
+    /// rebuilt but not yet running counts as busy.
+    package func settled() async {
+        guard !loopEnded, !pending.isEmpty || wake == nil else { return }
+        await withCheckedContinuation { idleWaiters.append($0) }
+    }
+
+    private func resumeIdleWaiters() {
+        let waiters = idleWaiters
+        idleWaiters = []
+        for w in waiters { w.resume() }
     }
 
     private enum Reply {

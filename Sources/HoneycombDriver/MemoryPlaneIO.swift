@@ -84,6 +84,16 @@ package actor MemoryPlaneStore: PlaneStore {
         if fault == .loseReply { throw Unavailable(description: "the memory store's reply was lost (injected)") }
     }
 
+    /// History rows from the `from`-th on (for checks that read it as it grows).
+    package func history(from: Int) -> ArraySlice<(task: Int64, state: String, attempt: Int, executor: Int64?)> {
+        history[min(from, history.count)...]
+    }
+
+    /// The latest result of the task's attempt, if one was stored.
+    package func result(of task: Int64, attempt: Int) -> Bool? {
+        results[task]?.last { $0.attempt == attempt }?.succeeded
+    }
+
     /// The task's history, as (state, attempt) in order.
     package func history(of task: Int64) -> [(state: String, attempt: Int)] {
         history.filter { $0.task == task }.map { ($0.state, $0.attempt) }

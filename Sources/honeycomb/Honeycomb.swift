@@ -7,6 +7,6 @@ struct Honeycomb: AsyncParsableCommand {
         commandName: "honeycomb",
         abstract: "HiveFabric's control plane: simulate placement policy on scenario files.",
         subcommands: [Simulate.self, Compare.self, Validate.self, Sweep.self, Bench.self, Migrate.self, Serve.self,
-                      Executor.self, LoadTestCommand.self, RunLive.self, Keygen.self, Token.self]
+                      Executor.self, LoadTestCommand.self, RunLive.self, Keygen.self, Token.self, FuzzCommand.self]
     )
 }

@@ -44,9 +44,9 @@ import Testing
         #expect(h.state(0) == .cancelled)
     }
 
-    static func restored(_ id: Int, attempt: UInt16, on executor: Int?, running: Bool = false) -> PlaneSnapshot.Task {
-        PlaneSnapshot.Task(spec: TaskSpec(id: TaskID(id), agent: AgentID(0)), attempt: attempt,
-                           executor: executor.map { ExecutorID($0) }, running: running, submittedAt: .zero)
+    static func restored(_ id: Int, attempt: UInt16, on executor: Int?, state: TaskState? = nil) -> PlaneSnapshot.Task {
+        PlaneSnapshot.Task(spec: TaskSpec(id: TaskID(id), agent: AgentID(0)), state: state ?? (executor == nil ? .queued : .dispatched),
+                           attempt: attempt, executor: executor.map { ExecutorID($0) }, submittedAt: .zero)
     }
 
     static let oneSlot = ExecutorSpec(labels: LabelSet(), capacity: Resources(cpuMillis: 4000, memoryBytes: 8 << 30, slots: 1))
@@ -58,7 +58,7 @@ import Testing
         let fx = h.send(.restored(PlaneSnapshot(
             agents: [smallAgent], executors: [.init(id: ExecutorID(0), spec: Self.oneSlot)],
             tasks: [Self.restored(7, attempt: 0, on: nil), Self.restored(6, attempt: 1, on: 9),
-                    Self.restored(5, attempt: 2, on: 0, running: true)])))
+                    Self.restored(5, attempt: 2, on: 0, state: .running)])))
         #expect(h.dispatches(in: fx).isEmpty)
         #expect(h.state(5) == .running && h.state(6) == .queued && h.state(7) == .queued)
         #expect(h.plane.executors.used[0].slots == 1)
@@ -70,11 +70,20 @@ import Testing
         #expect(h.dispatches(in: next).map { [$0.task.index, Int($0.attempt)] } == [[6, 2]])
     }
 
+    @Test func aTaskRestoredFromBackoffIsQueuedAndThatIsRecorded() {
+        // Found by `honeycomb fuzz`: unrecorded, the store kept `backoff` while the plane had it queued.
+        var h = PlaneHarness(agents: [])
+        let fx = h.send(.restored(PlaneSnapshot(agents: [smallAgent],
+                                                tasks: [Self.restored(4, attempt: 1, on: nil, state: .backoff)])))
+        #expect(h.state(4) == .queued)
+        #expect(fx.contains { if case .audit(let a) = $0 { a.task == 4 && a.kind == .taskQueued } else { false } })
+    }
+
     @Test func anExecutorTheStoreHadLostKeepsItsAttemptsForOneLease() {
         var h = PlaneHarness(config: PlaneConfig(lease: .seconds(20)), agents: [])
         let fx = h.send(.restored(PlaneSnapshot(
             agents: [smallAgent], executors: [.init(id: ExecutorID(3), spec: Self.oneSlot, state: .lost)],
-            tasks: [Self.restored(1, attempt: 1, on: 3, running: true)])))
+            tasks: [Self.restored(1, attempt: 1, on: 3, state: .running)])))
         #expect(h.plane.executors.state(of: ExecutorID(3)) == .lost)
         #expect(h.state(1) == .running)
         let lease = h.timers(in: fx).first { if case .leaseExpiry = $0.0 { true } else { false } }!

@@ -1,0 +1,31 @@
+import HoneycombCore
+import HoneycombSim
+import Testing
+
+/// `honeycomb fuzz`: the real core inside the real live driver, under simulated faults.
+@Suite struct FuzzTests {
+    @Test func twoHundredSeedsFindNoViolationAndReplayAlike() async {
+        let c = await Fuzzer.campaign(seeds: Array(1...200), jobs: 2, plant: nil, recheckEvery: 10, keepGoing: { true })
+        #expect(c.violations.isEmpty, "\(c.violations.first.map(\.description) ?? "")")
+        #expect(c.nondeterministic.isEmpty && c.rechecked == 20)
+        #expect(c.outcomes.count == 200)
+        // The seeds did meet faults and work.
+        #expect(c.outcomes.reduce(0) { $0 + $1.faults } > 1000 && c.outcomes.reduce(0) { $0 + $1.tasks } > 10_000)
+    }
+
+    @Test func aPlantedStaleReportBugIsFoundAndItsSeedReplaysTheSameViolation() async throws {
+        var found: FuzzViolation?
+        for seed in UInt64(1)...100 {
+            if case .failure(let v) = await Fuzzer.run(seed: seed, plant: .staleReportsAccepted) { found = v; break }
+        }
+        let v = try #require(found, "the planted bug survived 100 seeds")
+        #expect(v.invariant == "one attempt at a time")
+        guard case .failure(let again) = await Fuzzer.run(seed: v.seed, plant: .staleReportsAccepted) else {
+            Issue.record("seed \(v.seed) did not fail again")
+            return
+        }
+        #expect(again.description == v.description)
+        // Without the bug the same seed passes.
+        guard case .success = await Fuzzer.run(seed: v.seed) else { Issue.record("seed \(v.seed) fails without the bug"); return }
+    }
+}

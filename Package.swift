@@ -27,8 +27,10 @@ let package = Package(
         .systemLibrary(name: "CNats", pkgConfig: "libnats", providers: [.apt(["libnats-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
 
-        // The pure, deterministic control plane: no C, no Foundation, no clock.
-        .target(name: "HoneycombCore"),
+        // The pure, deterministic control plane: no C, no Foundation, no clock. Its product
+        // links alone (deploy/ci/core-alone.sh): on Linux `rounded()` needs libm, which
+        // nothing else brings in without Foundation.
+        .target(name: "HoneycombCore", linkerSettings: [.linkedLibrary("m", .when(platforms: [.linux]))]),
         // GSL: seeded random streams, distributions, summaries, intervals.
         .target(name: "HoneycombStats", dependencies: ["CGSL"]),
         // Report schema, canonical JSON and Markdown rendering.
@@ -45,21 +47,31 @@ let package = Package(
         // its store, dispatch bus, presence cache and clock, so that it runs alike on the real
         // adapters, in memory and under the simulator's faults. Imports the core only.
         .target(name: "HoneycombDriver", dependencies: ["HoneycombCore"]),
-        // The live service: the HTTP API (Hummingbird), the adapters' side of the driver's I/O,
-        // the reference executor.
+        // The API's wire contract: request bodies, JSON values, dispatch subjects. Shared by the
+        // server and its clients.
+        .target(name: "HoneycombAPI", dependencies: ["HoneycombLive"]),
+        // The live service: the HTTP API (Hummingbird, a route collection per resource), its
+        // store layer, and the adapters' side of the driver's I/O. No simulator in it.
         .target(
             name: "HoneycombServer",
             dependencies: [
-                "HoneycombCore", "HoneycombDriver", "HoneycombLive", "HoneycombSim", "HoneycombStats",
+                "HoneycombCore", "HoneycombDriver", "HoneycombLive", "HoneycombAPI",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Clients of the service: the reference executors, the load generator and `run-live`,
+        // which draw their arrivals, run times and failures as the simulator does.
+        .target(
+            name: "HoneycombFleet",
+            dependencies: ["HoneycombCore", "HoneycombDriver", "HoneycombLive", "HoneycombAPI", "HoneycombSim", "HoneycombStats"]
+        ),
         .executableTarget(
             name: "honeycomb",
             dependencies: [
                 "HoneycombCore", "HoneycombStats", "HoneycombSim", "HoneycombReport", "HoneycombLive", "HoneycombServer",
+                "HoneycombFleet",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -76,8 +88,8 @@ let package = Package(
         .testTarget(name: "HoneycombDriverTests", dependencies: ["HoneycombDriver", "HoneycombCore"]),
         .testTarget(name: "CommandLineTests", dependencies: ["honeycomb"]),
         .testTarget(name: "HoneycombLiveTests",
-                    dependencies: ["HoneycombLive", "HoneycombServer", "HoneycombDriver", "HoneycombCore", "HoneycombSim",
-                                   "HoneycombStats",
+                    dependencies: ["HoneycombLive", "HoneycombServer", "HoneycombFleet", "HoneycombAPI", "HoneycombDriver",
+                                   "HoneycombCore", "HoneycombSim", "HoneycombStats",
                                    .product(name: "Hummingbird", package: "hummingbird"),
                                    .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
         .testTarget(

@@ -40,6 +40,7 @@ extension ControlPlane {
         }
         // Of the registrations only their liveness timers matter: the rest are no changes.
         for case .setTimer(let timer, let at) in quiet.list { effects.append(.setTimer(timer, at: at)) }
+        if config.plantedBug != .rebuildForgetsLLMLedger { restoreLLM(snapshot.llm, now, &effects) }
         func underWay(_ t: PlaneSnapshot.Task) -> Bool {
             guard t.underWay, let e = t.executor, t.attempt > 0 else { return false }
             let s = executors.state(of: e)

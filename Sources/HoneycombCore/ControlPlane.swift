@@ -30,6 +30,9 @@ public struct PlaneConfig: Hashable, Sendable {
         /// Reports count for whatever attempt is under way, even from an older attempt or
         /// another executor.
         case staleReportsAccepted = "stale-reports"
+        /// A rebuild forgets the LLM router's ledger: every failover hands out each budget
+        /// and each minute's requests again.
+        case rebuildForgetsLLMLedger = "forget-llm-ledger"
     }
 
     public init(heartbeatTimeout: TimeSpan = .seconds(30), retryBackoff: TimeSpan = .seconds(1),
@@ -156,10 +159,13 @@ public struct PlaneSnapshot: Sendable {
     public var agents: [AgentDefinition]
     public var executors: [Executor]
     public var tasks: [Task]
-    public init(agents: [AgentDefinition] = [], executors: [Executor] = [], tasks: [Task] = []) {
+    /// The router's budgets, rate-limit windows and open calls.
+    public var llm: LLMLedger
+    public init(agents: [AgentDefinition] = [], executors: [Executor] = [], tasks: [Task] = [], llm: LLMLedger = LLMLedger()) {
         self.agents = agents
         self.executors = executors
         self.tasks = tasks
+        self.llm = llm
     }
 }
 
@@ -195,6 +201,11 @@ public enum PlaneEffect: Sendable {
     case llmAbandoned(Int64, costMicroUSD: Int64)
     /// Load the model on the executor ahead of demand (it was too cold to take a call).
     case llmWarmUp(ExecutorID, ModelID)
+    /// A call was routed: the store keeps it (with its reservation) until it ends.
+    case llmCallOpened(LLMCallRecord)
+    /// A call ended (completed or abandoned): what it was charged, and the tokens it keeps in
+    /// its provider's rate-limit window.
+    case llmCallEnded(Int64, costMicroUSD: Int64, windowTokens: Int)
     case audit(AuditEvent)
 }
 
@@ -309,6 +320,8 @@ public struct ControlPlane {
             router.config.providers[p.index].outputPricePerMillion = output
         }
         placeWhileCapacityGrows(now, &effects)
+        for e in router.ended { effects.append(.llmCallEnded(e.id, costMicroUSD: e.cost, windowTokens: e.windowTokens)) }
+        router.ended.removeAll()
         return reply
     }
 

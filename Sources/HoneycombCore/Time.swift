@@ -22,6 +22,10 @@ public struct Instant: Comparable, Hashable, Sendable, CustomStringConvertible {
     @inlinable public static func - (a: Instant, b: Instant) -> TimeSpan {
         TimeSpan(nanoseconds: a.nanoseconds - b.nanoseconds)
     }
+    @inlinable public static func - (a: Instant, d: TimeSpan) -> Instant {
+        let (difference, overflow) = a.nanoseconds.subtractingReportingOverflow(d.nanoseconds)
+        return Instant(nanoseconds: overflow ? .min : difference)
+    }
     /// Seconds since the epoch, for reporting only.
     @inlinable public var seconds: Double { Double(nanoseconds) / 1e9 }
     public var description: String { TimeSpan(nanoseconds: nanoseconds).description }

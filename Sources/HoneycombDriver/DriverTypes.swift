@@ -9,6 +9,8 @@ package enum PlaneRefusal: Error, CustomStringConvertible, Equatable {
     case unknownExecutor(Int64)
     case unknownCall(Int64)
     case keyReused(String)
+    /// A batch's key used before for a batch of another size.
+    case keyReusedForBatch(String)
     /// The store could not be written: nothing of the command was kept.
     case storeUnavailable
     case stopped
@@ -22,6 +24,7 @@ package enum PlaneRefusal: Error, CustomStringConvertible, Equatable {
         case .unknownExecutor(let id): "executor \(id) is not registered"
         case .unknownCall(let id): "there is no open LLM call \(id) of this executor"
         case .keyReused(let key): "Idempotency-Key \(key) was used before for a different request"
+        case .keyReusedForBatch(let key): "Idempotency-Key \(key) was used before for a batch of another size"
         case .storeUnavailable: "the state store could not take the change; nothing of this request was applied (retry)"
         case .stopped: "this replica is not the active scheduler"
         }
@@ -55,13 +58,15 @@ package struct Submission: Sendable {
     }
 }
 
-/// A submission's task, and whether it existed already (an idempotent repeat).
+/// A submission's task, whether it existed already (an idempotent repeat), and its state.
 package struct Submitted: Sendable, Equatable {
     package var id: Int64
     package var existing: Bool
-    package init(id: Int64, existing: Bool) {
+    package var state: String
+    package init(id: Int64, existing: Bool, state: String = "queued") {
         self.id = id
         self.existing = existing
+        self.state = state
     }
 }
 
@@ -267,12 +272,115 @@ package struct BatchWrite: Sendable {
     package var results: [(task: Int64, attempt: Int, succeeded: Bool, output: String?)] = []
     package var audit: [(actor: String, action: String, subject: String, detail: String, atNs: Int64)] = []
     package var executorStates: [(id: Int64, state: String)] = []
+    /// LLM calls routed, and those that ended (charged, and the tokens they keep in the window).
+    package var llmOpened: [StoredLLMCall] = []
+    package var llmEnded: [(id: Int64, cost: Int64, windowTokens: Int, atNs: Int64)] = []
 
     package init() {}
 
     package var isEmpty: Bool {
         newTasks.isEmpty && taskStates.isEmpty && history.isEmpty && results.isEmpty && audit.isEmpty
-            && executorStates.isEmpty
+            && executorStates.isEmpty && llmOpened.isEmpty && llmEnded.isEmpty
+    }
+}
+
+/// An LLM call as the store keeps it: by names, not the plane's indices, so that a leader
+/// with another catalog reads it right (a model or provider it does not know is left out).
+package struct StoredLLMCall: Sendable, Equatable {
+    package var id: Int64
+    package var routedNs: Int64
+    package var origin: Int64
+    /// `local`, `peer` or `cloud`.
+    package var target: String
+    /// The serving executor (local and peer), or the provider (cloud).
+    package var executor: Int64?
+    package var provider: String?
+    package var model: String
+    package var tenant: String
+    package var reservedMicroUSD: Int64
+    package var inputPricePerMillion: Double
+    package var outputPricePerMillion: Double
+    package var windowTokens: Int
+    /// Nil while open.
+    package var costMicroUSD: Int64?
+
+    package init(id: Int64, routedNs: Int64, origin: Int64, target: String, executor: Int64?, provider: String?, model: String,
+                 tenant: String, reservedMicroUSD: Int64, inputPricePerMillion: Double, outputPricePerMillion: Double,
+                 windowTokens: Int, costMicroUSD: Int64? = nil) {
+        self.id = id
+        self.routedNs = routedNs
+        self.origin = origin
+        self.target = target
+        self.executor = executor
+        self.provider = provider
+        self.model = model
+        self.tenant = tenant
+        self.reservedMicroUSD = reservedMicroUSD
+        self.inputPricePerMillion = inputPricePerMillion
+        self.outputPricePerMillion = outputPricePerMillion
+        self.windowTokens = windowTokens
+        self.costMicroUSD = costMicroUSD
+    }
+}
+
+/// What the store holds of the LLM router's money and limits.
+package struct StoredLLMLedger: Sendable {
+    /// Open calls, and cloud calls routed in the minute before the load.
+    package var calls: [StoredLLMCall] = []
+    /// Charged by ended calls, by provider and tenant name.
+    package var spentByProvider: [String: Int64] = [:]
+    package var spentByTenant: [String: Int64] = [:]
+    /// The highest call id ever used (ids continue after it).
+    package var lastCall: Int64 = 0
+    package init(calls: [StoredLLMCall] = [], spentByProvider: [String: Int64] = [:], spentByTenant: [String: Int64] = [:],
+                 lastCall: Int64 = 0) {
+        self.calls = calls
+        self.spentByProvider = spentByProvider
+        self.spentByTenant = spentByTenant
+        self.lastCall = lastCall
+    }
+}
+
+extension PlaneConfig {
+    /// The store's form of a call the plane routed.
+    package func stored(_ r: LLMCallRecord) -> StoredLLMCall {
+        let (target, executor, provider): (String, Int64?, String?) = switch r.target {
+        case .local(let e): ("local", Int64(e.rawValue), nil)
+        case .peer(let e): ("peer", Int64(e.rawValue), nil)
+        case .cloud(let p): ("cloud", nil, llm.providers[p.index].name)
+        case .rejected: ("rejected", nil, nil)
+        }
+        return StoredLLMCall(id: r.id, routedNs: r.routedAt.nanoseconds, origin: Int64(r.origin.rawValue), target: target,
+                             executor: executor, provider: provider, model: llm.models[r.model.index].name,
+                             tenant: r.tenant.index < tenants.count ? tenants[r.tenant.index].name : "shared",
+                             reservedMicroUSD: r.reservedMicroUSD, inputPricePerMillion: r.inputPricePerMillion,
+                             outputPricePerMillion: r.outputPricePerMillion, windowTokens: r.windowTokens,
+                             costMicroUSD: r.costMicroUSD)
+    }
+
+    /// The plane's ledger from the store's, in this configuration's catalog.
+    package func ledger(_ stored: StoredLLMLedger) -> LLMLedger {
+        var calls: [LLMCallRecord] = []
+        for c in stored.calls {
+            guard let m = llm.models.firstIndex(where: { $0.name == c.model }) else { continue }
+            let target: LLMTarget
+            switch c.target {
+            case "local": guard let e = c.executor else { continue }; target = .local(ExecutorID(Int32(truncatingIfNeeded: e)))
+            case "peer": guard let e = c.executor else { continue }; target = .peer(ExecutorID(Int32(truncatingIfNeeded: e)))
+            case "cloud":
+                guard let p = llm.providers.firstIndex(where: { $0.name == c.provider }) else { continue }
+                target = .cloud(ProviderID(Int32(p)))
+            default: continue
+            }
+            calls.append(LLMCallRecord(id: c.id, target: target, origin: ExecutorID(Int32(truncatingIfNeeded: c.origin)),
+                                       model: ModelID(Int32(m)), tenant: tenant(of: c.tenant),
+                                       routedAt: Instant(nanoseconds: c.routedNs), reservedMicroUSD: c.reservedMicroUSD,
+                                       inputPricePerMillion: c.inputPricePerMillion,
+                                       outputPricePerMillion: c.outputPricePerMillion, windowTokens: c.windowTokens,
+                                       costMicroUSD: c.costMicroUSD))
+        }
+        return LLMLedger(calls: calls, spentByProvider: llm.providers.map { stored.spentByProvider[$0.name] ?? 0 },
+                         spentByTenant: tenants.map { stored.spentByTenant[$0.name] ?? 0 })
     }
 }
 

@@ -59,29 +59,16 @@ package actor LivePlane {
     private var llmRequestSeq: Int64 = 0
     /// Seeds the plane's random placement choices (each rebuild starts the stream again).
     private let seed: UInt64
-    /// Idempotency keys (`user:key`) this leader accepted, newest last, at most 100,000: a
-    /// repeat that comes before its first is committed is caught here; later ones by the store.
-    private var recentKeys: [String: (id: Int64, request: String)] = [:]
-    private var keyOrder: [String] = []
+    /// Idempotency keys of batches in flight; the store holds the rest.
+    private var ledger = IdempotencyLedger()
 
-    private func remember(_ key: String, _ id: Int64, _ request: String) {
-        recentKeys[key] = (id, request)
-        keyOrder.append(key)
-    }
-
-    /// Forgets the oldest keys, only between batches: a key is never forgotten before its
-    /// batch is committed (else a repeat in the same batch would reach the unique index).
-    private func forgetOldKeys() {
-        guard keyOrder.count > 100_000 else { return }
-        for k in keyOrder.prefix(keyOrder.count - 90_000) { recentKeys[k] = nil }
-        keyOrder.removeFirst(keyOrder.count - 90_000)
-    }
-
-    /// The task's state now, for answering a repeat.
+    /// The task's state now, if the plane holds it.
     package func state(of task: Int64) -> String? {
         Int32(exactly: task).flatMap { plane.tasks[TaskID($0)] }?.state.description
     }
 
+    /// Executors heard from whose presence is yet to be renewed.
+    private var presenceDue: [(Int64, UInt32)] = []
     /// Messages the bus has not yet taken.
     private var outbox: [ExecutorMessage] = []
     /// Task ids taken from the sequence and not yet used.
@@ -119,7 +106,7 @@ package actor LivePlane {
         inputs = [:]
         timers = TimerHeap()
         var snapshot = PlaneSnapshot()
-        let stored = try await io.store.load()
+        let stored = try await io.store.load(at: now())
         for row in stored.agents {
             agentIDs[row.id] = AgentID(Int32(snapshot.agents.count))
             snapshot.agents.append(row.definition)
@@ -140,6 +127,8 @@ package actor LivePlane {
                 state: state, attempt: t.attempt, executor: t.executor.map { ExecutorID(Int32($0)) },
                 submittedAt: Instant(nanoseconds: t.submittedNs)))
         }
+        snapshot.llm = config.ledger(stored.llm)
+        llmRequestSeq = max(llmRequestSeq, stored.llm.lastCall)
         let now = now()
         var fx = PlaneEffects()
         fresh.handle(.restored(snapshot), at: now, effects: &fx)
@@ -163,9 +152,26 @@ package actor LivePlane {
         try await submit([s])[0]
     }
 
-    /// Submits all or none: the tasks are accepted in one transaction.
-    package func submit(_ batch: [Submission]) async throws -> [Submitted] {
-        try await withCheckedThrowingContinuation { enqueue(.submit(batch, $0)) }
+    /// Submits all or none: the tasks are accepted in one transaction. With a `key`, a repeat
+    /// of a submission gets its tasks back, and the key used for another request is refused.
+    package func submit(_ batch: [Submission], key: IdempotencyKey? = nil) async throws -> [Submitted] {
+        var batch = batch
+        if let key, !batch.isEmpty {
+            for (k, name) in key.keys(count: batch.count).enumerated() { batch[k].idempotencyKey = name }
+            // One key past a batch's last, so that a larger earlier batch is caught too.
+            var asked = batch.compactMap(\.idempotencyKey)
+            if case .batch = key { asked.append(key.keys(count: batch.count + 1).last!) }
+            let found: [String: KeyedTask]
+            do {
+                found = try await io.store.keyedTasks(user: batch[0].userID, keys: asked)
+            } catch {
+                logStoreError(error)
+                throw PlaneRefusal.storeUnavailable
+            }
+            if let earlier = try IdempotencyLedger.repeatOf(batch, key: key, found: found) { return earlier }
+        }
+        let list = batch
+        return try await withCheckedThrowingContinuation { enqueue(.submit(list, $0)) }
     }
 
     package func register(executor: Int64, _ spec: ExecutorSpecBody) async throws {
@@ -361,27 +367,23 @@ package actor LivePlane {
                     continue
                 }
                 // A key used before for another request refuses the whole list, before any of it applies.
-                if let reused = list.first(where: { s in
-                    s.idempotencyKey.flatMap { recentKeys["\(s.userID):\($0)"] }.map { $0.request != s.requestHash } ?? false
-                }) {
+                if let reused = ledger.reused(in: list) {
                     replies.append(.refused(command, PlaneRefusal.keyReused(reused.idempotencyKey!)))
                     continue
                 }
                 var ids: [Submitted] = []
                 for s in list {
-                    let key = s.idempotencyKey.map { "\(s.userID):\($0)" }
-                    if let key, let earlier = recentKeys[key] {
-                        ids.append(Submitted(id: earlier.id, existing: true))
+                    if let earlier = ledger.earlier(s) {
+                        ids.append(Submitted(id: earlier.id, existing: true, state: state(of: earlier.id) ?? "queued"))
                         continue
                     }
                     let id = idPool[idNext]
                     idNext += 1
                     ids.append(Submitted(id: id, existing: false))
-                    let hash = s.requestHash
-                    if let key { remember(key, id, hash) }
+                    ledger.remember(s, id: id)
                     write.newTasks.append(NewTask(id: id, agentVersion: s.agentVersion, userID: s.userID, priority: s.priority,
                                                   input: s.input, latencyTargetMs: s.latencyTargetMs, submittedNs: now.nanoseconds,
-                                                  idempotencyKey: s.idempotencyKey, requestHash: s.idempotencyKey == nil ? nil : hash))
+                                                  idempotencyKey: s.idempotencyKey, requestHash: s.idempotencyKey == nil ? nil : s.requestHash))
                     inputs[id] = s.input
                     plane.handle(.taskSubmitted(TaskSpec(id: TaskID(Int32(id)), agent: agentIDs[s.agentVersion]!, tenant: s.tenant,
                                                          priority: s.priority)), at: now, effects: &effects)
@@ -450,15 +452,10 @@ package actor LivePlane {
         }
         // Durable now: tell the executors, then the callers.
         await publish(outgoing)
-        if let presence = io.presence, !heartbeats.isEmpty {
-            // Presence is a cache for operators: renew it beside the batch loop, not in it.
-            let ttl = config.heartbeatTimeout.seconds
-            Task {
-                for (e, incarnation) in heartbeats { try? await presence.mark(e, incarnation: incarnation, ttl: ttl) }
-            }
-        }
+        // Presence is a cache for operators: renewed beside the batch loop (`flushPresence`), not in it.
+        if io.presence != nil { presenceDue += heartbeats }
         for r in replies { answer(r) }
-        forgetOldKeys()
+        ledger.forgetOld()
         metrics.batches.add(1)
         metrics.batchCommands.add(batch.count)
         metrics.dispatched.add(outgoing.count)
@@ -503,6 +500,35 @@ package actor LivePlane {
 
     /// How many routed LLM calls are open.
     package var openCalls: Int { plane.openLLMCalls }
+
+    /// Renews the presence of the executors heard from since the last call.
+    package func flushPresence() async {
+        guard let presence = io.presence, !presenceDue.isEmpty else { return }
+        // Each executor once, with its latest incarnation, in the order they were heard from.
+        var latest: [Int64: UInt32] = [:]
+        var order: [Int64] = []
+        for (e, incarnation) in presenceDue {
+            if latest.updateValue(incarnation, forKey: e) == nil { order.append(e) }
+        }
+        presenceDue = []
+        let ttl = config.heartbeatTimeout.seconds
+        for e in order { try? await presence.mark(e, incarnation: latest[e]!, ttl: ttl) }
+    }
+
+    /// Marks present, for one heartbeat timeout, every executor the plane holds online or
+    /// draining that the cache does not hold (it was flushed or restarted, or the key was
+    /// lost). Keys the cache holds are left alone: they are newer than the plane's word.
+    package func refillPresence() async {
+        guard let presence = io.presence else { return }
+        var live: [Int64] = []
+        for k in 0..<plane.executors.count {
+            let state = plane.executors.state(of: ExecutorID(Int32(k)))
+            if state == .online || state == .draining { live.append(Int64(k)) }
+        }
+        guard !live.isEmpty, let present = try? await Set(presence.present()) else { return }
+        let ttl = config.heartbeatTimeout.seconds
+        for id in live where !present.contains(id) { try? await presence.markIfAbsent(id, ttl: ttl) }
+    }
 
     /// Retries the outbox when no batch has come for a while.
     package func flushOutbox() async {
@@ -567,6 +593,10 @@ package actor LivePlane {
                 }
             case .llmAbandoned:
                 metrics.llmAbandoned.add(1)
+            case .llmCallOpened(let record):
+                write.llmOpened.append(config.stored(record))
+            case .llmCallEnded(let id, let cost, let tokens):
+                write.llmEnded.append((id, cost, tokens, now.nanoseconds))
             }
         }
         fx.removeAll()

@@ -6,17 +6,20 @@ import Synchronization
 /// against it without a server.
 package actor MemoryPlaneStore: PlaneStore {
     /// What the next commit does instead of landing cleanly.
-    package enum CommitFault: Sendable {
+    package enum CommitFault: Sendable, Equatable {
         /// It fails: nothing lands.
         case fail
         /// It lands, but its reply is lost: the caller sees a failure.
         case loseReply
+        /// It lands after `span` (of the clock given to `slowCommits`): the plane's time moves on meanwhile.
+        case slow(TimeSpan)
     }
 
     /// A task row: what `StoredTask` reads, plus where it ended.
     package struct TaskRow: Sendable {
         package var stored: StoredTask
         package var idempotencyKey: String?
+        package var requestHash: String?
     }
 
     package private(set) var agents: [StoredAgent] = []
@@ -26,9 +29,11 @@ package actor MemoryPlaneStore: PlaneStore {
     package private(set) var results: [Int64: [(attempt: Int, succeeded: Bool, output: String?)]] = [:]
     package private(set) var audit: [(actor: String, action: String, subject: String)] = []
     package private(set) var commits = 0
+    package private(set) var llmCalls: [Int64: StoredLLMCall] = [:]
     private var users: [Int64: String] = [:]
     private var nextTaskID: Int64 = 1
     private var faults: [CommitFault] = []
+    private var clock: ManualClock?
 
     package init() {}
 
@@ -36,6 +41,8 @@ package actor MemoryPlaneStore: PlaneStore {
     package func add(user id: Int64, name: String) { users[id] = name }
     /// An executor as enrollment and registration leave it.
     package func put(executor: StoredExecutor) { executors[executor.id] = executor }
+    /// The clock a slow commit moves.
+    package func slowCommits(on clock: ManualClock) { self.clock = clock }
     /// The next commits fail or lose their replies, in this order.
     package func inject(_ fault: CommitFault, times: Int = 1) { faults += Array(repeating: fault, count: times) }
 
@@ -43,14 +50,24 @@ package actor MemoryPlaneStore: PlaneStore {
         package var description: String
     }
 
-    package func load() async throws -> StoredPlane {
+    package func load(at now: Instant) async throws -> StoredPlane {
+        var ledger = StoredLLMLedger(lastCall: llmCalls.keys.max() ?? 0)
+        let since = (now - .minutes(1)).nanoseconds
+        for c in llmCalls.values.sorted(by: { $0.id < $1.id }) {
+            if c.costMicroUSD == nil || (c.target == "cloud" && c.routedNs > since) { ledger.calls.append(c) }
+            if let cost = c.costMicroUSD, c.target == "cloud" {
+                ledger.spentByProvider[c.provider ?? "", default: 0] += cost
+                ledger.spentByTenant[c.tenant, default: 0] += cost
+            }
+        }
         let held = Set(tasks.values.filter { ["dispatched", "running"].contains($0.stored.state) }.compactMap(\.stored.executor))
         return StoredPlane(
             agents: agents.sorted { $0.id < $1.id },
             executors: executors.values.filter { ["online", "draining"].contains($0.state) || ($0.state == "lost" && held.contains($0.id)) }
                 .sorted { $0.id < $1.id },
             tasks: tasks.values.map(\.stored).filter { !["succeeded", "failed", "lost", "cancelled"].contains($0.state) }
-                .sorted { $0.id < $1.id })
+                .sorted { $0.id < $1.id },
+            llm: ledger)
     }
 
     package func allocateTaskIDs(_ n: Int) async throws -> [Int64] {
@@ -58,9 +75,20 @@ package actor MemoryPlaneStore: PlaneStore {
         return (0..<Int64(n)).map { nextTaskID + $0 }
     }
 
+    package func keyedTasks(user: Int64, keys: [String]) async throws -> [String: KeyedTask] {
+        let wanted = Set(keys)
+        var out: [String: KeyedTask] = [:]
+        for row in tasks.values where row.stored.userID == user {
+            guard let key = row.idempotencyKey, wanted.contains(key) else { continue }
+            out[key] = KeyedTask(id: row.stored.id, requestHash: row.requestHash, state: row.stored.state)
+        }
+        return out
+    }
+
     package func commit(_ w: BatchWrite) async throws {
         let fault = faults.isEmpty ? nil : faults.removeFirst()
         if fault == .fail { throw Unavailable(description: "the memory store refused the commit (injected)") }
+        if case .slow(let span) = fault { clock?.advance(span) }
         guard !w.isEmpty else { return }
         commits += 1
         for t in w.newTasks {
@@ -68,7 +96,7 @@ package actor MemoryPlaneStore: PlaneStore {
                                                      userName: users[t.userID] ?? "user\(t.userID)", priority: t.priority,
                                                      state: "queued", attempt: 0, executor: nil, submittedNs: t.submittedNs,
                                                      input: t.input),
-                                  idempotencyKey: t.idempotencyKey)
+                                  idempotencyKey: t.idempotencyKey, requestHash: t.requestHash)
         }
         for s in w.taskStates {
             tasks[s.id]?.stored.state = s.state
@@ -81,6 +109,11 @@ package actor MemoryPlaneStore: PlaneStore {
         }
         for a in w.audit { audit.append((a.actor, a.action, a.subject)) }
         for e in w.executorStates { executors[e.id]?.state = e.state }
+        for c in w.llmOpened { llmCalls[c.id] = c }
+        for e in w.llmEnded {
+            llmCalls[e.id]?.costMicroUSD = e.cost
+            llmCalls[e.id]?.windowTokens = e.windowTokens
+        }
         if fault == .loseReply { throw Unavailable(description: "the memory store's reply was lost (injected)") }
     }
 
@@ -133,4 +166,17 @@ package final class ManualClock: PlaneClock {
     package init(_ start: Instant = .zero) { instant = Mutex(start) }
     package func now() -> Instant { instant.withLock { $0 } }
     package func advance(_ span: TimeSpan) { instant.withLock { $0 = $0 + span } }
+}
+
+/// Executor presence in memory (what Redis holds in service), for tests of its renewal and
+/// refill.
+package actor MemoryPresence: PresenceCache {
+    package private(set) var keys: [Int64: UInt32] = [:]
+    package init() {}
+
+    package func mark(_ executor: Int64, incarnation: UInt32, ttl: Double) async throws { keys[executor] = incarnation }
+    package func markIfAbsent(_ executor: Int64, ttl: Double) async throws { if keys[executor] == nil { keys[executor] = 0 } }
+    package func present() async throws -> [Int64] { keys.keys.sorted() }
+    /// The cache flushed (Redis restarted).
+    package func flush() { keys = [:] }
 }

@@ -7,12 +7,15 @@ import HoneycombCore
 /// lost): the driver then rebuilds from what `load` reads back, so either way the plane
 /// never runs ahead of the store.
 package protocol PlaneStore: Sendable {
-    /// Everything the plane needs to rebuild itself.
-    func load() async throws -> StoredPlane
+    /// Everything the plane needs to rebuild itself at `now` (the LLM calls of the minute
+    /// before it, for the rate-limit windows).
+    func load(at now: Instant) async throws -> StoredPlane
     /// `n` fresh task ids, never handed out before (safe across replicas and restarts).
     func allocateTaskIDs(_ n: Int) async throws -> [Int64]
     /// Writes a batch: all of it, or none.
     func commit(_ batch: BatchWrite) async throws
+    /// The user's tasks stored under any of `keys` (idempotency keys), by key.
+    func keyedTasks(user: Int64, keys: [String]) async throws -> [String: KeyedTask]
 }
 
 /// Where dispatches go: JetStream in service, memory in tests. A message published twice
@@ -24,6 +27,9 @@ package protocol DispatchBus: Sendable {
 /// Executor presence for operators (Redis in service): a cache, never the plane's truth.
 package protocol PresenceCache: Sendable {
     func mark(_ executor: Int64, incarnation: UInt32, ttl: Double) async throws
+    /// Marks the executor present unless the cache holds it already.
+    func markIfAbsent(_ executor: Int64, ttl: Double) async throws
+    func present() async throws -> [Int64]
 }
 
 /// The driver's time: the wall clock in service, a clock tests and the fuzzer move.
@@ -56,9 +62,12 @@ package struct StoredPlane: Sendable {
     package var agents: [StoredAgent] = []
     package var executors: [StoredExecutor] = []
     package var tasks: [StoredTask] = []
-    package init(agents: [StoredAgent] = [], executors: [StoredExecutor] = [], tasks: [StoredTask] = []) {
+    package var llm = StoredLLMLedger()
+    package init(agents: [StoredAgent] = [], executors: [StoredExecutor] = [], tasks: [StoredTask] = [],
+                 llm: StoredLLMLedger = StoredLLMLedger()) {
         self.agents = agents
         self.executors = executors
         self.tasks = tasks
+        self.llm = llm
     }
 }

@@ -137,6 +137,29 @@ public enum Migrations {
         ALTER TABLE tasks ADD COLUMN request_hash TEXT;
         CREATE UNIQUE INDEX tasks_idempotency ON tasks (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
         """),
+        Migration(version: 5, name: "llm ledger", sql: """
+        -- Every routed LLM call, so that a rebuilt plane (a failover, a failed write) holds the
+        -- budgets spent, the rate-limit windows and the open reservations as they were.
+        CREATE TABLE llm_calls (
+            id BIGINT PRIMARY KEY,
+            routed_ns BIGINT NOT NULL,
+            origin BIGINT NOT NULL,
+            target TEXT NOT NULL CHECK (target IN ('local', 'peer', 'cloud')),
+            executor BIGINT,
+            provider TEXT,
+            model TEXT NOT NULL,
+            tenant TEXT NOT NULL,
+            reserved_micro_usd BIGINT NOT NULL,
+            input_price DOUBLE PRECISION NOT NULL,
+            output_price DOUBLE PRECISION NOT NULL,
+            window_tokens INT NOT NULL,
+            cost_micro_usd BIGINT,
+            ended_ns BIGINT
+        );
+        CREATE INDEX llm_calls_open ON llm_calls (id) WHERE cost_micro_usd IS NULL;
+        CREATE INDEX llm_calls_recent ON llm_calls (routed_ns) WHERE target = 'cloud';
+        GRANT SELECT, INSERT, UPDATE ON llm_calls TO honeycomb_service;
+        """),
     ]
 
     /// Applies what is missing, oldest first, each migration and its record in one

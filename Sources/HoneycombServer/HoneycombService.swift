@@ -1,4 +1,5 @@
 import Foundation
+import HoneycombAPI
 import HoneycombCore
 import HoneycombDriver
 import HoneycombLive
@@ -60,19 +61,16 @@ public final class HoneycombService: Sendable {
     let config: ServeConfiguration
     let authority: TokenAuthority
     let metrics = ServiceMetrics()
-    let db: ConnectionPool
+    let store: APIStore
     let redis: RedisConnection
     let presence: ExecutorPresence
     let nats: JetStreamConnection
     let channel: DispatchChannel
     let s3: S3Client
     let logger: Logger
-    /// The plane, while this replica is the active scheduler.
-    private let active = Mutex<LivePlane?>(nil)
+    /// The scheduler role, competed for through PostgreSQL's advisory lock.
+    let scheduler: SchedulerReplica
     private let userIDs = Mutex<[String: Int64]>([:])
-
-    /// The advisory lock whose holder is the active scheduler.
-    static let leaderLock = 7204
 
     /// Connects to every dependency and applies migrations; fails with a clear message if one
     /// is unreachable.
@@ -80,8 +78,9 @@ public final class HoneycombService: Sendable {
         self.config = config
         self.logger = logger
         authority = TokenAuthority(signingKey: config.signingKey)
-        db = try await ConnectionPool(url: config.databaseURL, size: config.apiConnections)
-        try await Migrations.apply(on: db.next())
+        let pool = try await ConnectionPool(url: config.databaseURL, size: config.apiConnections)
+        try await Migrations.apply(on: pool.next())
+        store = APIStore(pool: pool, databaseURL: config.databaseURL)
         redis = try await RedisConnection.connect(url: config.redisURL)
         presence = ExecutorPresence(redis: redis, namespace: config.namespace)
         channel = DispatchChannel(namespace: config.namespace)
@@ -90,9 +89,13 @@ public final class HoneycombService: Sendable {
         guard let endpoint = URL(string: config.s3URL) else { throw ServeError("the S3 endpoint is not a URL: \(config.s3URL)") }
         s3 = S3Client(endpoint: endpoint, accessKey: config.s3AccessKey, secretKey: config.s3SecretKey)
         try await s3.createBucket(config.bucket)
+        let election = PostgresElection(databaseURL: config.databaseURL, reads: store, bus: JetStreamBus(nats: nats, channel: channel),
+                                        presence: presence, log: { [logger] in logger.error("\($0)") })
+        scheduler = SchedulerReplica(config: config.plane, seed: config.seed, election: election, metrics: metrics.plane,
+                                     log: { [logger] in logger.info("\($0)") })
     }
 
-    var plane: LivePlane? { active.withLock { $0 } }
+    var plane: LivePlane? { scheduler.plane }
 
     /// The plane, or 503 on a standby replica.
     func requirePlane() throws -> LivePlane {
@@ -103,11 +106,7 @@ public final class HoneycombService: Sendable {
     /// The user's row id, created on first use (tokens are issued only by the key's holder).
     func userID(_ claims: TokenClaims) async throws -> Int64 {
         if let id = userIDs.withLock({ $0[claims.sub] }) { return id }
-        let role = claims.role == .admin ? "admin" : "user"
-        let rows = try await db.next().execute("""
-            INSERT INTO users (name, role) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id
-            """, [claims.sub, role])
-        let id = Int64(rows.rows[0][0]!)!
+        let id = try await store.userID(name: claims.sub, role: claims.role)
         userIDs.withLock { $0[claims.sub] = id }
         return id
     }
@@ -116,77 +115,9 @@ public final class HoneycombService: Sendable {
     func audit(actor: String, action: String, subject: String, detail: [String: String] = [:]) async {
         let json = (try? JSONSerialization.data(withJSONObject: detail, options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
         do {
-            try await db.next().execute("INSERT INTO audit_log (actor, action, subject, detail) VALUES ($1, $2, $3, $4::jsonb)",
-                                        [actor, action, subject, json])
+            try await store.audit(actor: actor, action: action, subject: subject, detail: json)
         } catch {
             logger.error("audit log write failed: \(error)")
-        }
-    }
-
-    // MARK: The scheduler role
-
-    /// Competes for the scheduler role until cancelled: takes the advisory lock on a connection
-    /// of its own, rebuilds the plane from PostgreSQL, and runs it until the connection or the
-    /// store fails; then lets go and competes again.
-    func runScheduler() async {
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            do {
-                let conn = try await PostgresConnection(url: config.databaseURL)
-                let got = try await conn.execute("SELECT pg_try_advisory_lock($1)", [String(Self.leaderLock)]).rows[0][0] == "t"
-                guard got else {
-                    try? await Task.sleep(for: .milliseconds(500))
-                    continue
-                }
-                let logger = self.logger
-                let io = PlaneIO(store: PostgresPlaneStore(db: conn), bus: JetStreamBus(nats: nats, channel: channel),
-                                 presence: presence, clock: WallClockSource(), log: { logger.error("\($0)") })
-                let live = LivePlane(config: config.plane, seed: config.seed, io: io, metrics: metrics.plane)
-                let (executors, tasks) = try await live.rebuild()
-                // Presence is a cache: Redis being down must not keep this replica from leading.
-                try? await rebuildPresence()
-                logger.info("active scheduler: rebuilt \(executors) executors and \(tasks) unfinished tasks from PostgreSQL; placement seed \(config.seed)")
-                active.withLock { $0 = live }
-                defer { active.withLock { $0 = nil } }
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    group.addTask { try await live.run() }
-                    group.addTask {
-                        var ticks = 0
-                        while !Task.isCancelled {
-                            try await Task.sleep(for: .milliseconds(20))
-                            await live.tick()
-                            ticks += 1
-                            // Redis is a cache of presence: refill it if it was flushed or restarted.
-                            if ticks % 500 == 0 { try? await self.rebuildPresence() }
-                            if ticks % 25 == 0 { await live.flushOutbox() }
-                        }
-                    }
-                    group.addTask {
-                        // Graceful shutdown: refuse new commands, let the batch in hand finish.
-                        try? await gracefulShutdown()
-                        await live.stop()
-                    }
-                    try await group.next()
-                    group.cancelAll()
-                }
-                await live.stop()
-            } catch {
-                if Task.isCancelled || Task.isShuttingDownGracefully { break }
-                logger.error("scheduler stopped (\(error)); competing for the role again")
-                try? await Task.sleep(for: .milliseconds(500))
-            }
-        }
-    }
-
-    /// Redis holds presence only as a cache: every executor the store last saw online that
-    /// Redis does not hold (it was flushed or restarted, or the key was lost) is marked
-    /// present for one heartbeat timeout, in which it must heartbeat to stay. Keys Redis holds
-    /// are left alone: they are newer than the store's word.
-    func rebuildPresence() async throws {
-        let present = Set(try await presence.present())
-        let rows = try await db.next().execute("SELECT id FROM executors WHERE state IN ('online', 'draining') ORDER BY id")
-        for r in rows.rows {
-            guard let id = r[0].flatMap({ Int64($0) }), !present.contains(id) else { continue }
-            try await presence.markIfAbsent(id, ttl: config.plane.heartbeatTimeout.seconds)
         }
     }
 }
@@ -224,8 +155,15 @@ extension HoneycombService {
     public var isLeader: Bool { plane != nil }
 }
 
-/// The scheduler role as a service of the application's service group.
+/// The scheduler role as a service of the application's service group: on SIGTERM the plane
+/// refuses new commands and lets the batch in hand finish.
 struct SchedulerService: Service {
     let service: HoneycombService
-    func run() async throws { await service.runScheduler() }
+    func run() async throws {
+        await withGracefulShutdownHandler {
+            await service.scheduler.run()
+        } onGracefulShutdown: {
+            service.scheduler.stop()
+        }
+    }
 }

@@ -62,7 +62,7 @@ struct ScenarioReader {
         let duration = try top.required("duration").seconds(allowZero: false)
         if duration > 10 * 365 * 86400 { throw try top.required("duration").error("expected a run of at most 10 years") }
         // `warmup: auto`: chosen by MSER-5 from a pilot replication.
-        let autoWarmup = try top.optional("warmup").map { (try? $0.string()) == "auto" } ?? false
+        let autoWarmup = top.optional("warmup").map { (try? $0.string()) == "auto" } ?? false
         let warmup = autoWarmup ? 0 : try top.optional("warmup")?.seconds() ?? 0
         if warmup >= duration { throw try top.required("warmup").error("expected a warm-up shorter than the duration") }
 

@@ -15,40 +15,20 @@ extension Simulation {
     mutating func scheduleNextArrival(_ w: Int32) {
         let state = workloads[Int(w)]
         guard state.scale > 0 else { return }
-        let s = arrivalStreams[Int(w)]
-        let gap: Double
-        switch state.arrivals {
-        case .poisson(let rate): gap = s.exponential(mean: 1 / (rate * state.scale))
-        case .constant(let rate): gap = 1 / (rate * state.scale)
-        // A scaled burst process keeps its burst size and comes more or less often.
-        case .bursts(let every, _, _): gap = every.sampleSeconds(s) / state.scale
-        case .diurnal(let mean, let amplitude, let period, let peak):
-            // Lewis–Shedler thinning: candidates at the peak rate, kept with probability λ(t)/λmax.
-            let top = mean * state.scale * (1 + amplitude)
-            var t = now.seconds
-            while true {
-                t += s.exponential(mean: 1 / top)
-                if t > end.seconds { return }
-                let rate = mean * state.scale * (1 + amplitude * cos(2 * Double.pi * (t - peak) / period))
-                if s.uniform() * top <= rate { break }
-            }
-            gap = t - now.seconds
-        }
+        guard let gap = state.arrivals.nextGap(after: now.seconds, end: end.seconds, scale: state.scale,
+                                               stream: arrivalStreams[Int(w)]) else { return }
         queue.push(.arrival(workload: w, generation: state.generation), at: now + .seconds(gap))
     }
 
     mutating func arrival(workload w: Int, generation: UInt32) {
         guard workloads[w].generation == generation else { return }
-        if case .bursts(_, let n, let over) = workloads[w].arrivals {
-            for k in 0..<n {
-                if over > 0 && k > 0 {
-                    queue.push(.spreadArrival(workload: Int32(w)), at: now + .seconds(over * Double(k) / Double(n)))
-                } else {
-                    submitTask(workload: w)
-                }
+        // A burst's tasks after its first come spread over its span.
+        for offset in workloads[w].arrivals.spread {
+            if offset > 0 {
+                queue.push(.spreadArrival(workload: Int32(w)), at: now + .seconds(offset))
+            } else {
+                submitTask(workload: w)
             }
-        } else {
-            submitTask(workload: w)
         }
         scheduleNextArrival(Int32(w))
     }

@@ -220,6 +220,8 @@ public struct Simulation {
         case .taskEnded(let task, let state): metrics.taskEnded(tasks[task.index], as: state, at: now)
         case .llmAbandoned(let id, let cost): llmAbandoned(id, costMicroUSD: cost)
         case .llmWarmUp(let e, let model): llmWarmUp(e.index, model)
+        // What a store keeps of the router; the simulated plane is never rebuilt.
+        case .llmCallOpened, .llmCallEnded: break
         case .audit(let event):
             metrics.audit(event, submittedAt: event.task >= 0 ? tasks[Int(event.task)].submitted : now)
             if event.kind == .executorLost || event.kind == .executorRejoined { lossNoticed(Int(event.executor)) }

@@ -8,10 +8,12 @@ struct FuzzCommand: AsyncParsableCommand {
         commandName: "fuzz",
         abstract: "Deterministic simulation testing: the real core and live driver under simulated faults.",
         discussion: """
-        Each seed draws its own fleet, load, policy and fault rates (commits that fail or lose their reply, \
-        publishes refused, dispatches delayed and duplicated, executors crashed and cut off, the active \
-        scheduler dying and a standby taking over), runs `LivePlane` on in-memory I/O and a virtual clock, \
-        and checks invariants after every step. A violation prints the seed, the invariant, the events \
+        Each seed draws its own fleet, load, policy, LLM limits and fault rates (commits that fail, lose \
+        their reply or are slow, publishes refused, dispatches delayed and duplicated, heartbeats lost, \
+        presence flushed, the bundle store away, executors crashed and cut off, the active scheduler dying \
+        and a standby taking over), runs `LivePlane` on in-memory I/O and a virtual clock, and checks \
+        invariants after every step (no task lost, one attempt at a time, capacity, store and plane agree, \
+        audited once, budgets, rate limits, private calls, presence, liveness). A violation prints the seed, the invariant, the events \
         before it, and the command that replays it. Exit status: 0 when nothing was found, 1 otherwise.
         """)
 

@@ -3,6 +3,7 @@ import Foundation
 import HoneycombCore
 import HoneycombLive
 import HoneycombServer
+import HoneycombFleet
 import HoneycombSim
 import Hummingbird
 import Logging

@@ -142,4 +142,39 @@ struct DriverHarness {
         await plane.stop()
         _ = await loop.result
     }
+
+    @Test func oneLedgerAnswersRepeatsInFlightAfterCommitAndAfterAFailover() async throws {
+        let h = await DriverHarness.make()
+        let (plane, loop) = try await h.replica()
+        // Two repeats queued together: one task.
+        async let a = plane.submit([DriverHarness.submission(1)], key: .task("k1"))
+        async let b = plane.submit([DriverHarness.submission(1)], key: .task("k1"))
+        let (first, second) = try await (a[0], b[0])
+        #expect(first.id == second.id && first.existing != second.existing)
+        // After the commit, from the store: the same task, and its state.
+        let again = try await plane.submit([DriverHarness.submission(1)], key: .task("k1"))[0]
+        #expect(again == Submitted(id: first.id, existing: true, state: "queued"))
+        // The key for another request is refused, and nothing is added.
+        await #expect(throws: PlaneRefusal.keyReused("k1")) {
+            try await plane.submit([DriverHarness.submission(2)], key: .task("k1"))
+        }
+        // A batch's key: the repeat gets the same tasks; a batch of another size is refused.
+        let batch = [DriverHarness.submission(3), DriverHarness.submission(4)]
+        let ids = try await plane.submit(batch, key: .batch("nightly")).map(\.id)
+        #expect(try await plane.submit(batch, key: .batch("nightly")).map(\.id) == ids)
+        await #expect(throws: PlaneRefusal.keyReusedForBatch("nightly")) {
+            try await plane.submit(Array(batch.prefix(1)), key: .batch("nightly"))
+        }
+        await #expect(throws: PlaneRefusal.keyReusedForBatch("nightly")) {
+            try await plane.submit(batch + [DriverHarness.submission(5)], key: .batch("nightly"))
+        }
+        await plane.stop()
+        _ = await loop.result
+        // A new leader remembers nothing in memory; the store answers.
+        let (standby, loop2) = try await h.replica(seed: 2)
+        #expect(try await standby.submit([DriverHarness.submission(1)], key: .task("k1"))[0].id == first.id)
+        #expect(await h.store.tasks.count == 3)
+        await standby.stop()
+        _ = await loop2.result
+    }
 }

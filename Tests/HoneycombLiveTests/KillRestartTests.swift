@@ -1,6 +1,8 @@
 import Foundation
 import HoneycombLive
 @testable import HoneycombServer
+@testable import HoneycombFleet
+import HoneycombAPI
 import Synchronization
 import Testing
 

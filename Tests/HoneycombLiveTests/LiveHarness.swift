@@ -3,6 +3,8 @@ import HoneycombCore
 import HoneycombDriver
 import HoneycombLive
 @testable import HoneycombServer
+@testable import HoneycombFleet
+import HoneycombAPI
 import Hummingbird
 import ServiceLifecycle
 import Synchronization
@@ -10,6 +12,12 @@ import Testing
 
 /// The four servers the README's test command starts, from its environment.
 enum LiveEnvironment {
+    /// A test's own failure, said plainly.
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+        init(_ description: String) { self.description = description }
+    }
+
     static let env = ProcessInfo.processInfo.environment
     static var available: Bool {
         ["HONEYCOMB_PG_URL", "HONEYCOMB_REDIS_URL", "HONEYCOMB_NATS_URL", "HONEYCOMB_S3_URL"].allSatisfy { env[$0] != nil }

@@ -3,6 +3,8 @@ import HoneycombCore
 import HoneycombDriver
 import HoneycombLive
 @testable import HoneycombServer
+@testable import HoneycombFleet
+import HoneycombAPI
 import HoneycombSim
 import Testing
 
@@ -198,6 +200,41 @@ struct LiveServiceTests {
         #expect(advice["call"] == nil && advice["target"] == .string("cloud"))
         fleet.stop()
         await h.stop()
+    }
+
+    @Test func openLLMCallsAndWhatWasSpentSurviveARestartFromPostgreSQL() async throws {
+        let h = try await LiveHarness.start(heartbeatTimeout: 60)
+        let fleet = try await h.fleet(1)
+        let id = fleet.ids[0]
+        fleet.stop()  // its registration stands for a minute: enough for the restart
+        let ask = LLMRouteBody(executor: id, model: "small", promptTokens: 1000, maxCompletionTokens: 500, latencyTargetMs: 10_000)
+        func call(_ c: APIClient) async throws -> Int64 {
+            let routed: [String: JSONValue] = try await c.call("POST", "/v1/llm/route", json: ask)
+            guard case .number(let n)? = routed["call"] else { throw LiveEnvironment.Failure("no call id in \(routed)") }
+            return Int64(n)
+        }
+        let me = h.client(String(id), role: .executor)
+        let (a, b) = (try await call(me), try await call(me))
+        let _: [String: JSONValue] = try await me.call("POST", "/v1/llm/calls/\(a)/complete",
+                                                       json: LLMCompletion(succeeded: true, inputTokens: 1000, outputTokens: 500))
+        await h.stop()
+        // A new replica on the same store: the open call is still open, and ends there.
+        let h2 = try await LiveHarness.start(heartbeatTimeout: 60, databaseURL: h.databaseURL, key: h.key, namespace: h.namespace)
+        let plane = try #require(h2.service.plane)
+        #expect(await plane.openCalls == 1)
+        let me2 = h2.client(String(id), role: .executor)
+        let settled: [String: JSONValue] = try await me2.call("POST", "/v1/llm/calls/\(b)/complete",
+                                                              json: LLMCompletion(succeeded: true, inputTokens: 1000, outputTokens: 250))
+        #expect(settled["costUSD"] == .number(0.0015))
+        // Call ids go on after the last one stored.
+        let c = try await call(me2)
+        #expect(c > b && b > a)
+        let db = try await PostgresConnection(url: h.databaseURL)
+        let rows = try await db.execute("SELECT id, target, provider, cost_micro_usd, window_tokens FROM llm_calls ORDER BY id").rows
+        #expect(rows.map { $0.map { $0 ?? "-" } } == [[String(a), "cloud", "cloud", "2000", "1500"],
+                                                      [String(b), "cloud", "cloud", "1500", "1250"],
+                                                      [String(c), "cloud", "cloud", "-", "1500"]])
+        await h2.stop()
     }
 
     @Test func theCallsOfALostExecutorAreReleased() async throws {
@@ -407,7 +444,7 @@ struct LiveServiceTests {
         let killed = try await admin.execute("""
             SELECT pg_terminate_backend(pid) FROM pg_locks
             WHERE locktype = 'advisory' AND objid = $1 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-            """, [String(HoneycombService.leaderLock)]).rows
+            """, [String(PostgresElection.leaderLock)]).rows
         #expect(killed.count == 1)
         var statuses: [Int] = []
         var after: Int64?
@@ -426,7 +463,7 @@ struct LiveServiceTests {
         await h.stop()
     }
 
-    @Test func presenceEmptiedInRedisIsRefilledFromPostgreSQL() async throws {
+    @Test func presenceEmptiedInRedisIsRefilledFromThePlane() async throws {
         let h = try await LiveHarness.start()
         let fleet = try await h.fleet(3)
         fleet.stop()  // no heartbeats to refill it instead
@@ -439,7 +476,7 @@ struct LiveServiceTests {
         })
         // One key is back (its executor's heartbeat came first): it is kept, the others refilled.
         try await h.service.presence.mark(fleet.ids[0], incarnation: 7, ttl: 3600)
-        try await h.service.rebuildPresence()
+        await h.service.plane?.refillPresence()
         #expect(try await h.service.presence.present().filter(fleet.ids.contains) == fleet.ids.sorted())
         #expect(try await h.service.presence.incarnation(of: fleet.ids[0]) == 7)
         await h.stop()

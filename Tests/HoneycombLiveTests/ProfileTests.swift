@@ -1,5 +1,7 @@
 import Foundation
 @testable import HoneycombServer
+@testable import HoneycombFleet
+import HoneycombAPI
 import HoneycombStats
 import HoneycombCore
 import Testing

@@ -28,4 +28,15 @@ import Testing
         // Without the bug the same seed passes.
         guard case .success = await Fuzzer.run(seed: v.seed) else { Issue.record("seed \(v.seed) fails without the bug"); return }
     }
+
+    @Test func aPlantedRebuildThatForgetsTheLLMLedgerIsFound() async throws {
+        var found: FuzzViolation?
+        for seed in UInt64(1)...300 {
+            if case .failure(let v) = await Fuzzer.run(seed: seed, plant: .rebuildForgetsLLMLedger) { found = v; break }
+        }
+        let v = try #require(found, "the planted bug survived 300 seeds")
+        #expect(["budgets never exceeded", "rate limits never exceeded", "store and plane agree"].contains(v.invariant),
+                "\(v.invariant)")
+        guard case .success = await Fuzzer.run(seed: v.seed) else { Issue.record("seed \(v.seed) fails without the bug"); return }
+    }
 }

@@ -7,6 +7,9 @@ cd "$(dirname "$0")/../.."
 
 deploy/local/install-deps.sh --servers
 
+# The core's product, linked alone into a program of its own (no servers needed).
+deploy/ci/core-alone.sh
+
 HONEYCOMB_SERVICES_DIR=$(mktemp -d /tmp/honeycomb-services.XXXXXX)
 export HONEYCOMB_SERVICES_DIR
 trap 'deploy/local/services.sh stop' EXIT

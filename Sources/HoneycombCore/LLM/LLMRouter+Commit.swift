@@ -71,6 +71,7 @@ extension LLMRouter {
             if f.generation == generation[i], let k = endpoints[i].firstIndex(where: { $0.spec.model == f.model }) {
                 if endpoints[i][k].queued > 0 { endpoints[i][k].queued -= 1 } else { endpoints[i][k].active -= 1 }
             }
+            ended.append((id, 0, 0))
             return 0
         case .cloud(let pid):
             let p = pid.index
@@ -107,6 +108,7 @@ extension LLMRouter {
                 providers[p].window[k].tokens += change
                 providers[p].tokens += change
             }
+            ended.append((id, charged, used))
             return charged
         case .rejected:
             return 0

@@ -72,6 +72,9 @@ struct LLMRouter {
     var rateLimitHit = false
     /// Calls whose reported use cost more than was reserved (the provider charged it anyway).
     var overruns = 0
+    /// Calls settled or abandoned, with what each was charged and the tokens it keeps in its
+    /// window (drained by the plane into `llmCallEnded` effects, for the store).
+    var ended: [(id: Int64, cost: Int64, windowTokens: Int)] = []
     /// Models to load ahead of demand, found while routing (drained by the plane).
     var warmUps: [(ExecutorID, ModelID)] = []
 

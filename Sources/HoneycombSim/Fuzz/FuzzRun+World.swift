@@ -22,7 +22,7 @@ extension FuzzRun {
         }
         let id = executors[k].id
         if !executors[k].registered {
-            let spec = ExecutorSpecBody(labels: [:], cpuMillis: 4000, memoryBytes: 8 << 30, slots: Int64(shape.slots))
+            let spec = spec(of: id)
             guard await call("register \(id)", { try await plane.register(executor: id, spec) }) != nil else { return }
             executors[k].registered = true
             executors[k].nextHeartbeat = now + .seconds(1)
@@ -31,6 +31,11 @@ extension FuzzRun {
         try await takeDeliveries(k, now)
         finishWork(k, now)
         try await sendReports(k)
+        await endCalls(k, now)
+        if executors[k].nextHeartbeat <= now, !healed, chance(shape.lostHeartbeats) {
+            executors[k].nextHeartbeat = now + .seconds(1)
+            log("executor \(id): a heartbeat is lost on the way")
+        }
         if executors[k].nextHeartbeat <= now {
             guard let reregister = await call("heartbeat \(id)", { try await plane.heartbeat(executor: id) }) else { return }
             executors[k].nextHeartbeat = now + .seconds(1)
@@ -56,6 +61,11 @@ extension FuzzRun {
             case .warmUp:
                 break
             case .run:
+                if storageDownUntil > now {
+                    // It cannot fetch the bundle: it tries again later, and says nothing meanwhile.
+                    executors[k].inbox.append((now + FuzzRun.step, m))
+                    continue
+                }
                 guard executors[k].taken.insert("\(m.task)-\(m.attempt)").inserted else {
                     log("executor \(id) drops a repeat of task \(m.task) attempt \(m.attempt)")
                     continue
@@ -79,6 +89,7 @@ extension FuzzRun {
                 let runtime = TimeSpan.seconds(max(0.02, runtimes.exponential(mean: shape.meanRuntime)))
                 executors[k].running.append((m.task, m.attempt, now + runtime))
                 log("executor \(id) runs task \(m.task) attempt \(m.attempt)")
+                if llm.bernoulli(shape.llmShare) { try await routeCall(k, now) }
             }
         }
     }

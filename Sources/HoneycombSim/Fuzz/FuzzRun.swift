@@ -45,6 +45,7 @@ final class FuzzRun {
     let config: PlaneConfig
     let store = MemoryPlaneStore()
     let bus = MemoryDispatchBus()
+    let presence = MemoryPresence()
     let clock = ManualClock(Instant(nanoseconds: 1_000_000_000_000))
     let start: Instant
     var plane: LivePlane
@@ -52,7 +53,12 @@ final class FuzzRun {
     var replicas: UInt64 = 0
 
     // Streams, one per purpose, so that turning one fault off moves no other draw.
-    let faults, arrivals, runtimes, network: RandomStream
+    let faults, arrivals, runtimes, network, llm: RandomStream
+    var steps = 0
+    /// Set once the faults have healed.
+    var healed = false
+    /// While the bundle store is away, executors cannot fetch what they are sent.
+    var storageDownUntil = Instant.zero
 
     struct Executor {
         var id: Int64
@@ -66,7 +72,17 @@ final class FuzzRun {
         var taken: Set<String> = []
         /// Reports not yet taken by the plane (partitioned, or the plane was down).
         var unsent: [ReportItem] = []
+        /// LLM calls it was routed and has yet to report ended.
+        var calls: [OpenCall] = []
     }
+    struct OpenCall {
+        var id: Int64
+        var ends: Instant
+        var inputTokens, outputTokens: Int
+        var fails: Bool
+    }
+    /// Cloud calls checked against the rate limit so far (the store's, in id order).
+    var rateChecked: Int64 = 0
     var executors: [Executor]
     var busCursor = 0
     var historyCursor = 0
@@ -87,14 +103,21 @@ final class FuzzRun {
         var c = PlaneConfig(heartbeatTimeout: .seconds(3), retryBackoff: .milliseconds(200), retryBackoffMax: .seconds(2),
                             lease: shape.lease, startTimeout: .seconds(5), scheduler: SchedulerPolicy(candidates: shape.candidates))
         c.plantedBug = plant
+        c.llm = LLMRouterConfig(
+            models: [LLMModel(name: "small"), LLMModel(name: "big", tier: 2, fallback: ModelID(0))],
+            providers: [CloudProvider(name: "cloud", models: [ModelID(0), ModelID(1)], inputPricePerMillion: 1,
+                                      outputPricePerMillion: 4, requestsPerMinute: shape.requestsPerMinute,
+                                      budgetMicroUSD: shape.providerBudget)],
+            tenantBudgetsMicroUSD: [shape.tenantBudget], callTimeout: .seconds(20))
         config = c
         start = clock.now()
         faults = RandomStream(runSeed: seed, purpose: "fuzz/faults")
         arrivals = RandomStream(runSeed: seed, purpose: "fuzz/arrivals")
         runtimes = RandomStream(runSeed: seed, purpose: "fuzz/runtimes")
         network = RandomStream(runSeed: seed, purpose: "fuzz/network")
+        llm = RandomStream(runSeed: seed, purpose: "fuzz/llm")
         executors = (0..<shape.executors).map { Executor(id: Int64($0 + 1)) }
-        plane = LivePlane(config: c, seed: seed, io: PlaneIO(store: store, bus: bus, presence: nil, clock: clock))
+        plane = LivePlane(config: c, seed: seed, io: PlaneIO(store: store, bus: bus, presence: presence, clock: clock))
     }
 
     static func stamp(_ t: Instant) -> String {
@@ -123,8 +146,10 @@ final class FuzzRun {
                                            labels: [:], maxAttempts: 6, bundleKey: "k", bundleSHA256: "00", signature: "00",
                                            publisherKey: "00", profile: "{}"))
         await store.add(user: 1, name: "fuzzer")
-        let spec = ExecutorSpecBody(labels: [:], cpuMillis: 4000, memoryBytes: 8 << 30, slots: Int64(shape.slots))
-        for e in executors { await store.put(executor: StoredExecutor(id: e.id, name: "e\(e.id)", state: "enrolled", spec: spec)) }
+        await store.slowCommits(on: clock)
+        for e in executors {
+            await store.put(executor: StoredExecutor(id: e.id, name: "e\(e.id)", state: "enrolled", spec: spec(of: e.id)))
+        }
         log("shape \(shape)")
         _ = await recover()
         let healAt = start + Self.faultyFor
@@ -133,6 +158,8 @@ final class FuzzRun {
         }
         log("faults heal")
         for k in executors.indices { executors[k].life = .up }
+        storageDownUntil = .zero
+        healed = true
         // The bound: a minute for detection, leases, deadlines and backoff, plus three times
         // the backlog's work spread over every slot (a seed may draw more load than its fleet).
         let backlog = try await unfinished().count
@@ -157,6 +184,7 @@ final class FuzzRun {
 
     func step(faulty: Bool) async throws {
         clock.advance(Self.step)
+        steps += 1
         if faulty { await injectFaults() }
         if loop == nil, !(await recover()) { return }
         if faulty { try await submitArrivals() }
@@ -166,9 +194,13 @@ final class FuzzRun {
             await plane.tick()
             await plane.settled()
             await plane.flushOutbox()
+            await plane.flushPresence()
+            // As the scheduler's replica refills presence every ten seconds.
+            if steps % 100 == 0 { try await refillPresence() }
             await noticeStoppedLoop()
         }
         if loop != nil { try await checkStoreAgrees() }
+        try await checkLLMLedger()
         try await checkHistory()
     }
 
@@ -176,6 +208,18 @@ final class FuzzRun {
         if chance(shape.commitFailures) { await store.inject(.fail); faultCount += 1; log("fault: next commit fails") }
         if chance(shape.lostCommitReplies) { await store.inject(.loseReply); faultCount += 1; log("fault: next commit loses its reply") }
         if chance(shape.publishFailures) { await bus.fail(); faultCount += 1; log("fault: next publish fails") }
+        if chance(shape.slowCommits) {
+            let span = TimeSpan.seconds(faults.flat(0.1, 2))
+            await store.inject(.slow(span))
+            faultCount += 1
+            log("fault: next commit takes \(Int(span.seconds * 1000)) ms")
+        }
+        if chance(shape.presenceFlushes) { await presence.flush(); faultCount += 1; log("fault: presence flushed") }
+        if chance(shape.storageOutages), storageDownUntil <= clock.now() {
+            storageDownUntil = clock.now() + .seconds(faults.flat(1, 8))
+            faultCount += 1
+            log("fault: the bundle store is away until \(Self.stamp(storageDownUntil))")
+        }
         if chance(shape.failovers), loop != nil {
             faultCount += 1
             log("fault: the active scheduler dies; a standby takes over")
@@ -183,7 +227,8 @@ final class FuzzRun {
             _ = await loop?.result
             loop = nil
             replicas += 1
-            plane = LivePlane(config: config, seed: seed &+ replicas, io: PlaneIO(store: store, bus: bus, presence: nil, clock: clock))
+            plane = LivePlane(config: config, seed: seed &+ replicas,
+                              io: PlaneIO(store: store, bus: bus, presence: presence, clock: clock))
         }
         for k in executors.indices {
             guard case .up = executors[k].life else { continue }

@@ -22,6 +22,20 @@ public struct FuzzShape: Sendable, CustomStringConvertible {
     public var partitions: Double
     /// The active scheduler crashing, a standby taking over from the store.
     public var failovers: Double
+    /// Commits that take up to two seconds of virtual time; heartbeats lost on the way;
+    /// presence (Redis) flushed; the bundle store (S3) unavailable for a few seconds.
+    public var slowCommits: Double
+    public var lostHeartbeats: Double
+    public var presenceFlushes: Double
+    public var storageOutages: Double
+    /// The share of started attempts that make an LLM call (0: none), the cloud's requests
+    /// per minute and budget (micro-dollars), the shared tenant's budget, and whether
+    /// executors serve a model of their own.
+    public var llmShare: Double
+    public var requestsPerMinute: Int?
+    public var providerBudget: Int64?
+    public var tenantBudget: Int64?
+    public var localModels: Bool
 
     /// The shape for `seed`, from a stream of its own.
     public static func draw(seed: UInt64) -> FuzzShape {
@@ -34,7 +48,12 @@ public struct FuzzShape: Sendable, CustomStringConvertible {
             candidates: candidates[r.integer(below: candidates.count)],
             commitFailures: sometimes(0.5, 0.3), lostCommitReplies: sometimes(0.5, 0.2), publishFailures: sometimes(0.5, 0.5),
             delayedDeliveries: sometimes(0.5, 2), duplicateDeliveries: sometimes(0.5, 1), crashes: sometimes(0.6, 0.08),
-            partitions: sometimes(0.5, 0.08), failovers: sometimes(0.4, 0.05))
+            partitions: sometimes(0.5, 0.08), failovers: sometimes(0.4, 0.05),
+            slowCommits: sometimes(0.4, 0.5), lostHeartbeats: sometimes(0.4, 1), presenceFlushes: sometimes(0.4, 0.1),
+            storageOutages: sometimes(0.3, 0.05),
+            llmShare: r.bernoulli(0.7) ? r.flat(0.2, 1) : 0, requestsPerMinute: r.bernoulli(0.6) ? 2 + r.integer(below: 30) : nil,
+            providerBudget: r.bernoulli(0.6) ? Int64(2_000 + r.integer(below: 40_000)) : nil,
+            tenantBudget: r.bernoulli(0.4) ? Int64(2_000 + r.integer(below: 40_000)) : nil, localModels: r.bernoulli(0.6))
     }
 
     public var description: String {
@@ -42,6 +61,10 @@ public struct FuzzShape: Sendable, CustomStringConvertible {
         return "\(executors)×\(slots) slots, \(f(arrivalsPerSecond))/100 tasks/s, runtime \(f(meanRuntime)) cs, "
             + "lease \(lease.map { "\(Int($0.seconds))s" } ?? "none"), \(candidates); faults/100s: commit \(f(commitFailures)), "
             + "lost reply \(f(lostCommitReplies)), publish \(f(publishFailures)), delay \(f(delayedDeliveries)), "
-            + "dup \(f(duplicateDeliveries)), crash \(f(crashes)), partition \(f(partitions)), failover \(f(failovers))"
+            + "dup \(f(duplicateDeliveries)), crash \(f(crashes)), partition \(f(partitions)), failover \(f(failovers)), "
+            + "slow \(f(slowCommits)), lost heartbeat \(f(lostHeartbeats)), presence flush \(f(presenceFlushes)), "
+            + "S3 out \(f(storageOutages)); LLM \(f(llmShare))% of attempts, rpm \(requestsPerMinute.map(String.init) ?? "none"), "
+            + "budget \(providerBudget.map(String.init) ?? "none") µ$, tenant \(tenantBudget.map(String.init) ?? "none") µ$, "
+            + "local models \(localModels)"
     }
 }

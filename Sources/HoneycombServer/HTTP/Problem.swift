@@ -51,6 +51,7 @@ struct Problem: Error, HTTPResponseError {
             case .unknownTask, .unknownAgent, .unknownModel, .unknownExecutor, .unknownCall: return .notFound(r.description)
             case .notYours: return .forbidden(r.description)
             case .keyReused: return .unprocessable(r.description)
+            case .keyReusedForBatch: return .conflict(r.description)
             case .storeUnavailable, .stopped: return .unavailable(r.description)
             }
         case let d as DecodingError: return .badRequest("the JSON body does not fit: \(describe(d))")

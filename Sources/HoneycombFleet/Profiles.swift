@@ -1,4 +1,5 @@
 import Foundation
+import HoneycombAPI
 import HoneycombStats
 
 /// An agent version's profile, as the reference executor reads it: how long a task runs (a

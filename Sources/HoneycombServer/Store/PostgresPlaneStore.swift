@@ -24,10 +24,50 @@ extension StoredAgent {
 /// Batches go in as a handful of `unnest` statements in one transaction, whatever their
 /// size: this is what lets the service accept thousands of tasks a second.
 struct PostgresPlaneStore: PlaneStore {
+    /// The connection that holds the scheduler's advisory lock: every write goes through it.
     let db: PostgresConnection
+    /// Reads that need not wait behind the batches.
+    let reads: APIStore
 
-    func load() async throws -> StoredPlane {
-        StoredPlane(agents: try await agentVersions(), executors: try await liveExecutors(), tasks: try await unfinishedTasks())
+    func keyedTasks(user: Int64, keys: [String]) async throws -> [String: KeyedTask] {
+        try await reads.keyedTasks(user: user, keys: keys)
+    }
+
+    func load(at now: Instant) async throws -> StoredPlane {
+        StoredPlane(agents: try await agentVersions(), executors: try await liveExecutors(), tasks: try await unfinishedTasks(),
+                    llm: try await llmLedger(since: (now - .minutes(1)).nanoseconds))
+    }
+
+    /// The open LLM calls and the cloud calls of the last minute, what ended calls were
+    /// charged by provider and tenant, and the last call id.
+    func llmLedger(since: Int64) async throws -> StoredLLMLedger {
+        var ledger = StoredLLMLedger()
+        ledger.calls = try await db.execute("""
+            SELECT id, routed_ns, origin, target, executor, provider, model, tenant, reserved_micro_usd, input_price,
+                   output_price, window_tokens, cost_micro_usd
+            FROM llm_calls WHERE cost_micro_usd IS NULL OR (target = 'cloud' AND routed_ns > $1) ORDER BY id
+            """, [String(since)]).rows.map { r in
+            let f = RowFields(r, of: "llm call")
+            return StoredLLMCall(id: try f.int64(0), routedNs: try f.int64(1), origin: try f.int64(2), target: try f.text(3),
+                                 executor: try f.optionalInt64(4), provider: try f.optionalText(5), model: try f.text(6),
+                                 tenant: try f.text(7), reservedMicroUSD: try f.int64(8), inputPricePerMillion: try f.double(9),
+                                 outputPricePerMillion: try f.double(10), windowTokens: Int(try f.int64(11)),
+                                 costMicroUSD: try f.optionalInt64(12))
+        }
+        for r in try await db.execute("""
+            SELECT 'p', provider, sum(cost_micro_usd)::bigint FROM llm_calls WHERE target = 'cloud' AND cost_micro_usd IS NOT NULL
+            GROUP BY provider
+            UNION ALL
+            SELECT 't', tenant, sum(cost_micro_usd)::bigint FROM llm_calls WHERE target = 'cloud' AND cost_micro_usd IS NOT NULL
+            GROUP BY tenant
+            """).rows {
+            let f = RowFields(r, of: "llm spend")
+            if try f.text(0) == "p" { ledger.spentByProvider[try f.text(1)] = try f.int64(2) }
+            else { ledger.spentByTenant[try f.text(1)] = try f.int64(2) }
+        }
+        ledger.lastCall = try await db.execute("SELECT coalesce(max(id), 0) FROM llm_calls").rows.first
+            .map { try RowFields($0, of: "llm call id").int64(0) } ?? 0
+        return ledger
     }
 
     func agentVersions() async throws -> [StoredAgent] {
@@ -129,6 +169,28 @@ struct PostgresPlaneStore: PlaneStore {
                     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[]) AS x(ac, act, s, d, ns)
                     """, [PGArray.of(a.map(\.actor)), PGArray.of(a.map(\.action)), PGArray.of(a.map(\.subject)),
                           PGArray.of(a.map(\.detail)), PGArray.of(a.map { String($0.atNs) })])
+            }
+            if !w.llmOpened.isEmpty {
+                let c = w.llmOpened
+                try await tx.execute("""
+                    INSERT INTO llm_calls (id, routed_ns, origin, target, executor, provider, model, tenant, reserved_micro_usd,
+                                           input_price, output_price, window_tokens)
+                    SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::bigint[], $6::text[],
+                                         $7::text[], $8::text[], $9::bigint[], $10::float8[], $11::float8[], $12::int[])
+                    """, [PGArray.of(c.map { String($0.id) }), PGArray.of(c.map { String($0.routedNs) }),
+                          PGArray.of(c.map { String($0.origin) }), PGArray.of(c.map(\.target)),
+                          PGArray.of(c.map { $0.executor.map(String.init) }), PGArray.of(c.map(\.provider)),
+                          PGArray.of(c.map(\.model)), PGArray.of(c.map(\.tenant)), PGArray.of(c.map { String($0.reservedMicroUSD) }),
+                          PGArray.of(c.map { String($0.inputPricePerMillion) }), PGArray.of(c.map { String($0.outputPricePerMillion) }),
+                          PGArray.of(c.map { String($0.windowTokens) })])
+            }
+            if !w.llmEnded.isEmpty {
+                let e = w.llmEnded
+                try await tx.execute("""
+                    UPDATE llm_calls SET cost_micro_usd = x.c, window_tokens = x.w, ended_ns = x.ns
+                    FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::bigint[]) AS x(id, c, w, ns) WHERE llm_calls.id = x.id
+                    """, [PGArray.of(e.map { String($0.id) }), PGArray.of(e.map { String($0.cost) }),
+                          PGArray.of(e.map { String($0.windowTokens) }), PGArray.of(e.map { String($0.atNs) })])
             }
             if !w.executorStates.isEmpty {
                 let e = w.executorStates

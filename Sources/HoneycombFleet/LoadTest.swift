@@ -1,4 +1,5 @@
 import Foundation
+import HoneycombAPI
 import HoneycombLive
 import HoneycombStats
 import Synchronization

@@ -27,6 +27,8 @@ struct RowFields {
         return v
     }
 
+    func optionalText(_ i: Int) throws -> String? { try raw(i) }
+
     func int64(_ i: Int) throws -> Int64 {
         let v = try text(i)
         guard let n = Int64(v) else { throw StoreRowError(description: "\(kind) row: column \(i) is not an integer: \(v)") }
@@ -36,6 +38,12 @@ struct RowFields {
     func optionalInt64(_ i: Int) throws -> Int64? {
         guard try raw(i) != nil else { return nil }
         return try int64(i)
+    }
+
+    func double(_ i: Int) throws -> Double {
+        let v = try text(i)
+        guard let x = Double(v) else { throw StoreRowError(description: "\(kind) row: column \(i) is not a number: \(v)") }
+        return x
     }
 
     func bool(_ i: Int) throws -> Bool {

@@ -1,4 +1,5 @@
 import Foundation
+import HoneycombAPI
 import HoneycombCore
 import HoneycombLive
 import HoneycombSim
@@ -12,8 +13,8 @@ import HoneycombStats
 /// `speed` runs it faster (arrival rates up, run times down, both by the factor, so the load
 /// stays the same); `scale` shrinks the fleet and the arrivals together. Not carried over:
 /// churn and timed events (the fleet stays up), partitions, network delays (they are real),
-/// selectors other than exact labels, affinity, LLM calls, and non-Poisson arrival shapes
-/// (submitted as Poisson at their mean rate).
+/// selectors other than exact labels, affinity, and LLM calls. The arrivals are the
+/// simulator's own draws (replication 0 of the scenario's seed), every shape of them.
 public struct LiveScenarioRun: Sendable {
     public var scenario: Scenario
     public var controlPlane: URL
@@ -108,23 +109,18 @@ public struct LiveScenarioRun: Sendable {
         log("\(fleets.reduce(0) { $0 + $1.config.count }) executors in \(fleets.count) pools; "
             + "\(scenario.workloads.count) workloads for \(String(format: "%.1f", seconds)) s at speed \(speed)")
 
-        // One submitter per workload: Poisson arrivals at the workload's mean rate × speed × scale.
+        // One submitter per workload.
         let tenants = scenario.tenants.map(\.name)
         let start = WallClock.nanoseconds()
         let submissions = await withTaskGroup(of: ([(Int64, Int64)], Int).self) { group in
             for (w, workload) in scenario.workloads.enumerated() {
-                let rate = workload.arrivals.meanRate * speed * scale
                 let user = workload.tenant.index < tenants.count ? tenants[workload.tenant.index] : "shared"
                 let client = admin.with(token: adminTokenFor(user))
                 let request = TaskRequest(agent: agentNames[workload.agent], priority: Int(workload.priority))
-                let arrivals = RandomStream(seed: scenario.seed &+ 7919 &* UInt64(w + 1))
-                var times: [Double] = []
-                var t = 0.0
-                while rate > 0 {
-                    t += arrivals.exponential(mean: 1 / rate)
-                    if t >= seconds { break }
-                    times.append(t)
-                }
+                // Drawn in scenario time, as the simulator draws them, then played `speed` times faster.
+                let times = workload.arrivals.arrivalTimes(until: seconds * speed, scale: scale,
+                                                           stream: scenario.arrivalStream(workload: w, seed: scenario.seed))
+                    .map { $0 / speed }
                 group.addTask {
                     var accepted: [(Int64, Int64)] = [], refused = 0
                     for t in times {

@@ -1,4 +1,5 @@
 import Foundation
+import HoneycombAPI
 import HoneycombDriver
 import HoneycombLive
 import Synchronization

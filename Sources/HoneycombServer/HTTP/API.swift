@@ -1,0 +1,158 @@
+import Foundation
+import HoneycombCore
+import HoneycombDriver
+import HoneycombLive
+import Hummingbird
+import Synchronization
+
+/// The request context: who is asking, once the token is checked.
+public struct APIContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    var claims: TokenClaims?
+
+    public init(source: Source) {
+        coreContext = .init(source: source)
+    }
+
+    /// Bodies are read explicitly, each route with its own limit (`API.body`).
+    public var maxUploadSize: Int { 1 << 20 }
+}
+
+/// Checks the bearer token on every route but the health checks and enrollment (whose body
+/// carries its own one-time token).
+struct AuthMiddleware: RouterMiddleware {
+    let authority: TokenAuthority
+    let metrics: ServiceMetrics
+    let cache = VerifiedTokens()
+    static let open: Set<String> = ["/healthz", "/readyz", "/v1/executors/enroll"]
+
+    func handle(_ request: Request, context: APIContext, next: (Request, APIContext) async throws -> Response) async throws -> Response {
+        if Self.open.contains(request.uri.path) { return try await next(request, context) }
+        guard let header = request.headers[.authorization] else {
+            metrics.tokensRefused.add(1)
+            throw Problem.unauthorized("this route needs a bearer token (Authorization: Bearer <token>)")
+        }
+        guard header.hasPrefix("Bearer ") else {
+            metrics.tokensRefused.add(1)
+            throw Problem.unauthorized("the Authorization header must be \"Bearer <token>\"")
+        }
+        var context = context
+        do {
+            context.claims = try cache.verify(String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces), authority)
+        } catch let e as TokenError {
+            metrics.tokensRefused.add(1)
+            throw Problem.unauthorized(e.description)
+        }
+        return try await next(request, context)
+    }
+}
+
+/// Tokens whose signature has been checked, so a client's every request does not cost an
+/// Ed25519 verification. Keyed by the whole token; expiry is checked on every use.
+final class VerifiedTokens: Sendable {
+    private let entries = Mutex<[String: TokenClaims]>([:])
+    static let capacity = 65536
+
+    func verify(_ token: String, _ authority: TokenAuthority) throws -> TokenClaims {
+        let now = TokenAuthority.now()
+        if let claims = entries.withLock({ $0[token] }) {
+            if claims.exp + authority.leeway > now { return claims }
+            _ = entries.withLock { $0.removeValue(forKey: token) }
+        }
+        let claims = try authority.verify(token, now: now)
+        entries.withLock { e in
+            if e.count >= Self.capacity { e.removeAll(keepingCapacity: true) }
+            e[token] = claims
+        }
+        return claims
+    }
+}
+
+/// A route and its handler.
+typealias Route = (RouteSpec, API.Handler)
+
+extension APIContext {
+    /// The caller's claims (every route but the open ones has them).
+    func requireClaims() throws -> TokenClaims {
+        guard let c = claims else { throw Problem.unauthorized("this route needs a bearer token") }
+        return c
+    }
+
+    /// A positive id from the path.
+    func pathID(_ name: String) throws -> Int64 {
+        guard let v = parameters.get(name), let id = Int64(v), id > 0, id <= Int64(Int32.max) else {
+            throw Problem.badRequest("\(name) in the path must be a positive integer")
+        }
+        return id
+    }
+
+    /// The executor of the path, which must be the caller itself.
+    func selfExecutor() throws -> Int64 {
+        let id = try pathID("id")
+        let sub = try requireClaims().sub
+        guard sub == String(id) else { throw Problem.forbidden("an executor may act only as itself (this token is executor \(sub))") }
+        return id
+    }
+}
+
+/// One route: what the OpenAPI document says of it, and who may call it.
+struct RouteSpec: Sendable {
+    var method: HTTPRequest.Method
+    /// Hummingbird's form (`/v1/tasks/:id`); the OpenAPI form is derived (`/v1/tasks/{id}`).
+    var path: String
+    var roles: Set<Role>
+    var summary: String
+    var requestBody: String?
+    var openAPIPath: String {
+        path.split(separator: "/", omittingEmptySubsequences: false)
+            .map { $0.hasPrefix(":") ? "{\($0.dropFirst())}" : String($0) }.joined(separator: "/")
+    }
+}
+
+/// The HTTP API.
+public enum API {
+    public static func router(_ service: HoneycombService) -> Router<APIContext> {
+        let router = Router(context: APIContext.self)
+        router.add(middleware: ProblemMiddleware(metrics: service.metrics))
+        router.add(middleware: AuthMiddleware(authority: service.authority, metrics: service.metrics))
+        for (spec, handler) in routes(service) {
+            router.on(RouterPath(spec.path), method: spec.method) { request, context -> Response in
+                if !spec.roles.isEmpty {
+                    guard let claims = context.claims else { throw Problem.unauthorized("this route needs a bearer token") }
+                    guard spec.roles.contains(claims.role) else {
+                        service.metrics.tokensRefused.add(1)
+                        throw Problem.forbidden("a \(claims.role.rawValue) token may not \(spec.summary.lowercased()); "
+                            + "this needs the role \(spec.roles.map(\.rawValue).sorted().joined(separator: " or "))")
+                    }
+                }
+                return try await handler(request, context)
+            }
+        }
+        return router
+    }
+
+    typealias Handler = @Sendable (Request, APIContext) async throws -> Response
+
+    /// Every route, in the order the OpenAPI document lists them: a collection per resource.
+    static func routes(_ s: HoneycombService) -> [Route] {
+        SystemRoutes.routes(s) + UserRoutes.routes(s) + TaskRoutes.routes(s) + AgentRoutes.routes(s) + LLMRoutes.routes(s)
+            + ExecutorRoutes.routes(s)
+    }
+
+    /// A JSON response.
+    static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return Response(status: status, headers: [.contentType: "application/json"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+    }
+
+    /// The body decoded as `T`, read up to `limit` bytes (413 beyond), with a clear 400 when
+    /// it does not fit.
+    static func body<T: Decodable>(_ request: Request, as: T.Type, limit: Int = 64 << 10) async throws -> T {
+        var request = request
+        let buffer = try await request.collectBody(upTo: limit)
+        guard buffer.readableBytes > 0 else { throw Problem.badRequest("this route needs a JSON body") }
+        return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
+    }
+}

@@ -1,0 +1,162 @@
+import Foundation
+import HoneycombAPI
+import HoneycombDriver
+import HoneycombLive
+import Hummingbird
+
+/// Executors: enrollment, registration, heartbeats, their reports, and operators' views.
+enum ExecutorRoutes {
+    static func routes(_ s: HoneycombService) -> [Route] {
+        let executor: Set<Role> = [.executor]
+        return [
+            (RouteSpec(method: .post, path: "/v1/enrollment-tokens", roles: [.admin], summary: "Create a one-time enrollment token"),
+             { _, context in try await enrollmentToken(s, context) }),
+            (RouteSpec(method: .post, path: "/v1/executors/enroll", roles: [],
+                       summary: "Enroll an executor with a one-time token", requestBody: "EnrollRequest"),
+             { request, _ in try await enroll(s, request) }),
+            (RouteSpec(method: .get, path: "/v1/executors", roles: [.admin], summary: "List executors with presence and health"),
+             { _, _ in try await list(s) }),
+            (RouteSpec(method: .post, path: "/v1/executors/:id/register", roles: executor,
+                       summary: "Report capabilities and local models", requestBody: "ExecutorSpecBody"),
+             { request, context in try await register(s, request, context) }),
+            (RouteSpec(method: .post, path: "/v1/executors/:id/heartbeat", roles: executor, summary: "Heartbeat"),
+             { _, context in
+                 let reregister = try await s.requirePlane().heartbeat(executor: try context.selfExecutor())
+                 return try API.json(["reregister": reregister])
+             }),
+            (RouteSpec(method: .post, path: "/v1/executors/:id/drain", roles: [.admin], summary: "Drain an executor"),
+             { _, context in try await drain(s, context) }),
+            (RouteSpec(method: .post, path: "/v1/executors/:id/reports", roles: executor,
+                       summary: "Report several task attempts' starts and results", requestBody: "ReportsRequest"),
+             { request, context in try await reports(s, request, context) }),
+            (RouteSpec(method: .post, path: "/v1/executors/:id/tasks/:task/attempts/:attempt/start", roles: executor,
+                       summary: "Report a task attempt started"),
+             { request, context in try await report(s, request, context, kind: "start") }),
+            (RouteSpec(method: .post, path: "/v1/executors/:id/tasks/:task/attempts/:attempt/progress", roles: executor,
+                       summary: "Report a task attempt's progress", requestBody: "ProgressRequest"),
+             { request, context in try await report(s, request, context, kind: "progress") }),
+            (RouteSpec(method: .post, path: "/v1/executors/:id/tasks/:task/attempts/:attempt/result", roles: executor,
+                       summary: "Report a task attempt's result", requestBody: "ResultRequest"),
+             { request, context in try await report(s, request, context, kind: "result") }),
+        ]
+    }
+
+    static func enrollmentToken(_ s: HoneycombService, _ context: APIContext) async throws -> Response {
+        let token = "hce_" + Encoding.base64url(Digest.randomBytes(32))
+        let expires = try await s.store.createEnrollmentToken(hash: Encoding.hex(Digest.sha256(Array(token.utf8))),
+                                                              createdBy: try context.requireClaims().sub)
+        return try API.json(["token": token, "expiresAt": expires], status: .created)
+    }
+
+    static func enroll(_ s: HoneycombService, _ request: Request) async throws -> Response {
+        let body = try await API.body(request, as: EnrollRequest.self)
+        try Check.name(body.name, "name")
+        let hash = Encoding.hex(Digest.sha256(Array(body.enrollmentToken.utf8)))
+        func unusable() -> Problem {
+            s.metrics.tokensRefused.add(1)
+            return Problem.unauthorized("the enrollment token is unknown, used already, or expired")
+        }
+        let taken = Problem.conflict("an executor named \(body.name) is enrolled already; enroll under another name")
+        // A token that cannot work is refused from the pool, before a connection of its own
+        // is opened for the transaction: this route is open to anyone.
+        guard try await s.store.enrollmentTokenUsable(hash: hash) else { throw unusable() }
+        guard try await !s.store.executorNameTaken(body.name) else { throw taken }
+        let id: Int64
+        switch try await s.store.enroll(name: body.name, tokenHash: hash) {
+        case .enrolled(let e): id = e
+        case .tokenUnusable: throw unusable()
+        case .nameTaken: throw taken
+        }
+        let token = try s.authority.issue(subject: String(id), role: .executor, ttl: s.config.executorTokenTTL)
+        return try API.json(["id": JSONValue.number(Double(id)), "token": .string(token),
+                             "stream": .string(s.channel.stream), "subject": .string(s.channel.subject(executor: id))],
+                            status: .created)
+    }
+
+    static func list(_ s: HoneycombService) async throws -> Response {
+        let rows = try await s.store.executors()
+        let present = Set(try await s.presence.present())
+        let plane = s.plane
+        struct View: Encodable {
+            var id: Int64; var name: String; var state: String; var present: Bool
+            var labels: [String: String]; var cpuMillis, memoryBytes, slots: Int64
+            var usedSlots: Int64?; var tasks: Int?
+        }
+        var out: [View] = []
+        for r in rows {
+            let view = await plane?.executorView(r.id)
+            out.append(View(id: r.id, name: r.name, state: view?.state ?? r.state, present: present.contains(r.id), labels: r.labels,
+                            cpuMillis: r.cpuMillis, memoryBytes: r.memoryBytes, slots: r.slots,
+                            usedSlots: view?.used.slots, tasks: view?.tasks))
+        }
+        return try API.json(["executors": out])
+    }
+
+    static func register(_ s: HoneycombService, _ request: Request, _ context: APIContext) async throws -> Response {
+        let id = try context.selfExecutor()
+        let body = try await API.body(request, as: ExecutorSpecBody.self)
+        try Check.range(body.slots, 1...100_000, "slots")
+        try Check.range(body.cpuMillis, 0...100_000_000, "cpuMillis")
+        try Check.range(body.memoryBytes, 0...(1 << 50), "memoryBytes")
+        for (k, v) in body.labels { try Check.name(k, "labels key"); try Check.name(v, "labels.\(k)") }
+        for (k, m) in (body.localModels ?? []).enumerated() {
+            try Check.range(m.slots, 1...10_000, "localModels[\(k)].slots")
+            try Check.range(m.tokensPerSecond, 0.001...1e9, "localModels[\(k)].tokensPerSecond")
+        }
+        let plane = try s.requirePlane()
+        try await s.store.register(executor: id, body)
+        try await plane.register(executor: id, body)
+        return try API.json(["id": id])
+    }
+
+    static func drain(_ s: HoneycombService, _ context: APIContext) async throws -> Response {
+        let id = try context.pathID("id")
+        let plane = try s.requirePlane()
+        guard await plane.executorView(id) != nil else { throw Problem.notFound("executor \(id) is not registered") }
+        try await plane.drain(executor: id, actor: try context.requireClaims().sub)
+        return try API.json(["id": JSONValue.number(Double(id)), "state": .string(await plane.executorView(id)?.state ?? "unknown")])
+    }
+
+    static func reports(_ s: HoneycombService, _ request: Request, _ context: APIContext) async throws -> Response {
+        let executor = try context.selfExecutor()
+        let body = try await API.body(request, as: ReportsRequest.self, limit: 8 << 20)
+        try Check.range(body.reports.count, 1...1000, "reports (count)")
+        var items: [ReportItem] = []
+        for (k, r) in body.reports.enumerated() {
+            try Check.range(r.attempt, 1...Int(UInt16.max), "reports[\(k)].attempt")
+            switch r.kind {
+            case "start": items.append(ReportItem(task: r.task, attempt: r.attempt, report: .started))
+            case "result":
+                guard let ok = r.succeeded else { throw Problem.badRequest("reports[\(k)].succeeded: required for a result") }
+                let output = try r.output.map { try $0.text(field: "reports[\(k)].output") }
+                items.append(ReportItem(task: r.task, attempt: r.attempt, report: ok ? .succeeded(output: output) : .failed(output: output)))
+            default:
+                throw Problem.badRequest("reports[\(k)].kind: expected start or result, found \(r.kind)")
+            }
+        }
+        return try API.json(["accepted": try await s.requirePlane().report(items, executor: executor)])
+    }
+
+    static func report(_ s: HoneycombService, _ request: Request, _ context: APIContext, kind: String) async throws -> Response {
+        let executor = try context.selfExecutor()
+        let task = try context.pathID("task")
+        let attempt = try context.pathID("attempt")
+        try Check.range(attempt, 1...Int64(UInt16.max), "attempt")
+        let plane = try s.requirePlane()
+        switch kind {
+        case "start":
+            let run = try await plane.report(task: task, attempt: Int(attempt), executor: executor, .started)
+            return try API.json(["run": run])
+        case "progress":
+            let body = try await API.body(request, as: ProgressRequest.self)
+            try Check.range(body.fraction, 0...1, "fraction")
+            return try API.json(["continue": await plane.isCurrent(task: task, attempt: Int(attempt), executor: executor)])
+        default:
+            let body = try await API.body(request, as: ResultRequest.self)
+            let output = try body.output.map { try $0.text(field: "output") }
+            let accepted = try await plane.report(task: task, attempt: Int(attempt), executor: executor,
+                                                  body.succeeded ? .succeeded(output: output) : .failed(output: output))
+            return try API.json(["accepted": accepted])
+        }
+    }
+}

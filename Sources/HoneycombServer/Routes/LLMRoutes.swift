@@ -1,0 +1,65 @@
+import Foundation
+import HoneycombAPI
+import HoneycombCore
+import HoneycombDriver
+import HoneycombLive
+import Hummingbird
+
+/// Local-first LLM routing: where a call should go, and how it ended.
+enum LLMRoutes {
+    static func routes(_ s: HoneycombService) -> [Route] {
+        [
+            (RouteSpec(method: .post, path: "/v1/llm/route", roles: [.admin, .user, .executor],
+                       summary: "Ask where an LLM call should go", requestBody: "LLMRouteBody"),
+             { request, context in try await route(s, request, context) }),
+            (RouteSpec(method: .post, path: "/v1/llm/calls/:call/complete", roles: [.executor],
+                       summary: "Report a routed LLM call's end", requestBody: "LLMCompletion"),
+             { request, context in try await complete(s, request, context) }),
+        ]
+    }
+
+    static func route(_ s: HoneycombService, _ request: Request, _ context: APIContext) async throws -> Response {
+        let claims = try context.requireClaims()
+        let body = try await API.body(request, as: LLMRouteBody.self)
+        if claims.role == .executor && claims.sub != String(body.executor) {
+            throw Problem.forbidden("an executor may ask only for calls of its own (executor \(claims.sub))")
+        }
+        try Check.range(body.promptTokens, 0...10_000_000, "promptTokens")
+        try Check.range(body.maxCompletionTokens, 1...10_000_000, "maxCompletionTokens")
+        try Check.range(body.latencyTargetMs, 1...3_600_000, "latencyTargetMs")
+        try Check.range(body.executor, 1...Int64(Int32.max), "executor")
+        // An executor's question reserves capacity until it reports the call's end; a user's
+        // is advice and reserves nothing.
+        let plane = try s.requirePlane()
+        let d = claims.role == .executor ? try await plane.route(body) : try await plane.advise(body)
+        let models = s.config.plane.llm.models
+        var out: [String: JSONValue] = ["reason": .string(d.reason.rawValue), "model": .string(models[d.model.index].name),
+                                        "predictedLatencyMs": .number(d.predictedLatency.seconds * 1000),
+                                        "reservedUSD": .number(Double(d.reservedMicroUSD) / 1e6)]
+        switch d.target {
+        case .local(let e): out["target"] = .string("local"); out["executor"] = .number(Double(e.rawValue))
+        case .peer(let e): out["target"] = .string("peer"); out["executor"] = .number(Double(e.rawValue))
+        case .cloud(let p): out["target"] = .string("cloud"); out["provider"] = .string(s.config.plane.llm.providers[p.index].name)
+        case .rejected: out["target"] = .string("rejected")
+        }
+        if claims.role == .executor && d.target != .rejected { out["call"] = .number(Double(d.request)) }
+        return try API.json(out)
+    }
+
+    static func complete(_ s: HoneycombService, _ request: Request, _ context: APIContext) async throws -> Response {
+        let executor = try Int64(context.requireClaims().sub) ?? 0
+        let call = try context.pathID("call")
+        let body = try await API.body(request, as: LLMCompletion.self)
+        let outcome: LLMOutcome
+        if body.succeeded {
+            try Check.range(body.inputTokens ?? 0, 0...100_000_000, "inputTokens")
+            try Check.range(body.outputTokens ?? 0, 0...100_000_000, "outputTokens")
+            outcome = .succeeded(inputTokens: body.inputTokens ?? 0, outputTokens: body.outputTokens ?? 0)
+        } else {
+            try Check.range(body.retryAfterMs ?? 0, 0...86_400_000, "retryAfterMs")
+            outcome = .failed(retryAfter: body.retryAfterMs.map { .milliseconds(Int64($0)) })
+        }
+        let cost = try await s.requirePlane().complete(call: call, executor: executor, outcome)
+        return try API.json(["call": JSONValue.number(Double(call)), "costUSD": .number(Double(cost) / 1e6)])
+    }
+}

@@ -100,7 +100,8 @@ package final class SchedulerReplica: Sendable {
         termsBegun.add(1, ordering: .relaxed)
         defer { active.withLock { $0 = nil } }
         if stopped.load(ordering: .relaxed) { await live.stop() }
-        try await withTaskCancellationHandler {
+        do {
+          try await withTaskCancellationHandler {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await live.run() }
                 group.addTask { [timing] in
@@ -126,8 +127,13 @@ package final class SchedulerReplica: Sendable {
                 try await group.next()
                 group.cancelAll()
             }
-        } onCancel: {
+          } onCancel: {
             Task { await live.stop() }
+          }
+        } catch {
+            // A failed write ended the loop: refuse what is still queued, and give the term up.
+            await live.stop()
+            throw error
         }
         await live.stop()
     }

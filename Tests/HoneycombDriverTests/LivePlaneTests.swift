@@ -177,4 +177,24 @@ struct DriverHarness {
         await standby.stop()
         _ = await loop2.result
     }
+
+    @Test(.timeLimit(.minutes(1)))
+    func aCommandAfterTheLoopStoppedIsRefusedAtOnceNotLeftWaiting() async throws {
+        // Found by `honeycomb fuzz` (seed 4800): a command queued between a failed write and
+        // the rebuild waited for ever.
+        let h = await DriverHarness.make()
+        let (plane, loop) = try await h.replica()
+        try await plane.register(executor: 7, DriverHarness.spec)
+        await h.store.inject(.fail)
+        await #expect(throws: PlaneRefusal.storeUnavailable) { try await plane.heartbeat(executor: 7) }
+        _ = await loop.result
+        await #expect(throws: PlaneRefusal.storeUnavailable) { try await plane.heartbeat(executor: 7) }
+        await #expect(throws: PlaneRefusal.storeUnavailable) { try await plane.submit(DriverHarness.submission()) }
+        // Rebuilt, it takes commands again.
+        _ = try await plane.rebuild()
+        let loop2 = Task { try await plane.run() }
+        #expect(try await plane.heartbeat(executor: 7) == false)
+        await plane.stop()
+        _ = await loop2.result
+    }
 }

@@ -14,6 +14,9 @@ extension LivePlane {
         agentIDs = [:]
         inputs = [:]
         timers = TimerHeap()
+        // Keys of batches in flight die with them: what was committed the store answers for,
+        // and a key of a batch that did not land must make a task when it comes again.
+        ledger = IdempotencyLedger()
         var snapshot = PlaneSnapshot()
         let stored = try await io.store.load(at: now())
         for row in stored.agents {

@@ -197,4 +197,22 @@ struct DriverHarness {
         await plane.stop()
         _ = await loop2.result
     }
+
+    @Test func aKeyOfABatchThatDidNotLandMakesATaskWhenItComesAgain() async throws {
+        let h = await DriverHarness.make()
+        let (plane, loop) = try await h.replica()
+        await h.store.inject(.fail)
+        await #expect(throws: PlaneRefusal.storeUnavailable) {
+            try await plane.submit([DriverHarness.submission(1)], key: .task("retry-me"))
+        }
+        _ = await loop.result
+        _ = try await plane.rebuild()
+        let loop2 = Task { try await plane.run() }
+        // The client's retry: a new task, stored — not the id of the batch that failed.
+        let again = try await plane.submit([DriverHarness.submission(1)], key: .task("retry-me"))[0]
+        #expect(!again.existing)
+        #expect(await h.store.tasks[again.id] != nil)
+        await plane.stop()
+        _ = await loop2.result
+    }
 }

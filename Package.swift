@@ -5,6 +5,12 @@ import PackageDescription
 /// either by the discrete-event simulator (`HoneycombSim`) or by the live driver
 /// (`HoneycombDriver`) on the adapters of `HoneycombLive` and `HoneycombServer`.
 /// Every module a file imports is declared here.
+// The simulator, the core, the driver and the statistics are optimized in debug builds too:
+// the test suite's simulations (queueing theory, determinism, the gate, the fuzzer) spend
+// almost all of `make test`'s time in them, and run 5-10x slower unoptimized. The rest of a
+// debug build (the server, NIO, the tests themselves) stays unoptimized and quick to build.
+let optimizedInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
+
 let package = Package(
     name: "Honeycomb",
     platforms: [.macOS(.v15)],
@@ -30,15 +36,17 @@ let package = Package(
         // The pure, deterministic control plane: no C, no Foundation, no clock. Its product
         // links alone (deploy/ci/core-alone.sh): on Linux `rounded()` needs libm, which
         // nothing else brings in without Foundation.
-        .target(name: "HoneycombCore", linkerSettings: [.linkedLibrary("m", .when(platforms: [.linux]))]),
+        .target(name: "HoneycombCore", swiftSettings: optimizedInDebug,
+                linkerSettings: [.linkedLibrary("m", .when(platforms: [.linux]))]),
         // GSL: seeded random streams, distributions, summaries, intervals.
-        .target(name: "HoneycombStats", dependencies: ["CGSL"]),
+        .target(name: "HoneycombStats", dependencies: ["CGSL"], swiftSettings: optimizedInDebug),
         // Report schema, canonical JSON and Markdown rendering.
         .target(name: "HoneycombReport", dependencies: ["HoneycombStats"]),
         // The discrete-event simulator: event heap, world models, scenario files, metrics.
         .target(
             name: "HoneycombSim",
-            dependencies: ["HoneycombCore", "HoneycombDriver", "HoneycombStats", "HoneycombReport", "Yams"]
+            dependencies: ["HoneycombCore", "HoneycombDriver", "HoneycombStats", "HoneycombReport", "Yams"],
+            swiftSettings: optimizedInDebug
         ),
         // The live service's adapters: PostgreSQL (libpq), Redis (hiredis), NATS JetStream
         // (cnats), OpenSSL (Ed25519 tokens and bundle signatures, SigV4 for S3).
@@ -46,7 +54,7 @@ let package = Package(
         // The live driver: the plane's actor (batches, commit, outbox, rebuild), generic over
         // its store, dispatch bus, presence cache and clock, so that it runs alike on the real
         // adapters, in memory and under the simulator's faults. Imports the core only.
-        .target(name: "HoneycombDriver", dependencies: ["HoneycombCore"]),
+        .target(name: "HoneycombDriver", dependencies: ["HoneycombCore"], swiftSettings: optimizedInDebug),
         // The API's wire contract: request bodies, JSON values, dispatch subjects. Shared by the
         // server and its clients.
         .target(name: "HoneycombAPI", dependencies: ["HoneycombLive"]),
@@ -71,7 +79,7 @@ let package = Package(
             name: "honeycomb",
             dependencies: [
                 "HoneycombCore", "HoneycombStats", "HoneycombSim", "HoneycombReport", "HoneycombLive", "HoneycombServer",
-                "HoneycombFleet",
+                "HoneycombFleet", "HoneycombDriver",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

@@ -33,6 +33,9 @@ public struct PlaneConfig: Hashable, Sendable {
         /// A rebuild forgets the LLM router's ledger: every failover hands out each budget
         /// and each minute's requests again.
         case rebuildForgetsLLMLedger = "forget-llm-ledger"
+        /// (The live driver's.) A rebuild keeps the idempotency keys of batches that were in
+        /// flight: a retry of a key whose batch never landed is answered with a task never stored.
+        case rebuildKeepsKeysInFlight = "keep-keys-in-flight"
     }
 
     public init(heartbeatTimeout: TimeSpan = .seconds(30), retryBackoff: TimeSpan = .seconds(1),

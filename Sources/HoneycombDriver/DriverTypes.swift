@@ -11,7 +11,7 @@ package enum PlaneRefusal: Error, CustomStringConvertible, Equatable {
     case keyReused(String)
     /// A batch's key used before for a batch of another size.
     case keyReusedForBatch(String)
-    /// The store could not be written: nothing of the command was kept.
+    /// The store did not confirm the write: it failed, or it landed and its reply was lost.
     case storeUnavailable
     case stopped
 
@@ -25,7 +25,8 @@ package enum PlaneRefusal: Error, CustomStringConvertible, Equatable {
         case .unknownCall(let id): "there is no open LLM call \(id) of this executor"
         case .keyReused(let key): "Idempotency-Key \(key) was used before for a different request"
         case .keyReusedForBatch(let key): "Idempotency-Key \(key) was used before for a batch of another size"
-        case .storeUnavailable: "the state store could not take the change; nothing of this request was applied (retry)"
+        case .storeUnavailable: "the state store did not confirm the change (it may have been applied): retry; a submission retried with "
+            + "its Idempotency-Key is applied once"
         case .stopped: "this replica is not the active scheduler"
         }
     }

@@ -5,7 +5,7 @@ package enum IdempotencyKey: Sendable, Equatable {
     case batch(String)
 
     /// The per-task keys of a submission of `count` tasks.
-    func keys(count: Int) -> [String] {
+    package func keys(count: Int) -> [String] {
         switch self {
         case .task(let key): [key]
         case .batch(let key): (0..<count).map { "\(key) #\($0)" }

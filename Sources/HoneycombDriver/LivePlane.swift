@@ -208,8 +208,11 @@ package actor LivePlane {
     package var hasStopped: Bool { loopEnded }
     /// The plane's record of a task: its state and attempt.
     package func record(of task: Int64) -> (state: TaskState, attempt: UInt16)? {
-        Int32(exactly: task).flatMap { plane.tasks[TaskID($0)] }.map { ($0.state, $0.attempt) }
+        guard let raw = Int32(exactly: task), let r = plane.tasks[TaskID(raw)] else { return nil }
+        return (r.state, r.attempt)
     }
+    /// `record(of:)` of each, in one call.
+    package func records(of tasks: [Int64]) -> [(state: TaskState, attempt: UInt16)?] { tasks.map(record(of:)) }
     package var counters: PlaneCounters { plane.counters }
 
     func enqueue(_ c: Command) {

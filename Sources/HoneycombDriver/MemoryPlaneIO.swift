@@ -25,13 +25,20 @@ package actor MemoryPlaneStore: PlaneStore {
     package private(set) var agents: [StoredAgent] = []
     package private(set) var executors: [Int64: StoredExecutor] = [:]
     package private(set) var tasks: [Int64: TaskRow] = [:]
+    /// The tasks not ended (queued, dispatched, running, backing off), for checks that look
+    /// at those only.
+    package private(set) var unfinished: Set<Int64> = []
     package private(set) var history: [(task: Int64, state: String, attempt: Int, executor: Int64?)] = []
     package private(set) var results: [Int64: [(attempt: Int, succeeded: Bool, output: String?)]] = [:]
     package private(set) var audit: [(actor: String, action: String, subject: String)] = []
     package private(set) var commits = 0
+    /// Commits refused by the unique index on (user, idempotency key).
+    package private(set) var uniqueViolations = 0
     package private(set) var llmCalls: [Int64: StoredLLMCall] = [:]
     private var users: [Int64: String] = [:]
     private var nextTaskID: Int64 = 1
+    /// `user:key` of every keyed task.
+    private var keyed: [String: Int64] = [:]
     private var faults: [CommitFault] = []
     private var clock: ManualClock?
 
@@ -76,11 +83,10 @@ package actor MemoryPlaneStore: PlaneStore {
     }
 
     package func keyedTasks(user: Int64, keys: [String]) async throws -> [String: KeyedTask] {
-        let wanted = Set(keys)
         var out: [String: KeyedTask] = [:]
-        for row in tasks.values where row.stored.userID == user {
-            guard let key = row.idempotencyKey, wanted.contains(key) else { continue }
-            out[key] = KeyedTask(id: row.stored.id, requestHash: row.requestHash, state: row.stored.state)
+        for key in keys {
+            guard let id = keyed["\(user):\(key)"], let row = tasks[id] else { continue }
+            out[key] = KeyedTask(id: id, requestHash: row.requestHash, state: row.stored.state)
         }
         return out
     }
@@ -90,6 +96,16 @@ package actor MemoryPlaneStore: PlaneStore {
         if fault == .fail { throw Unavailable(description: "the memory store refused the commit (injected)") }
         if case .slow(let span) = fault { clock?.advance(span) }
         guard !w.isEmpty else { return }
+        // As PostgreSQL's unique index on (user, key): a second task under one key fails the
+        // whole commit. Counted, since the idempotency ledger should have answered it first.
+        var batchKeys = Set<String>()
+        for t in w.newTasks {
+            guard let key = t.idempotencyKey.map({ "\(t.userID):\($0)" }) else { continue }
+            guard keyed[key] == nil, batchKeys.insert(key).inserted else {
+                uniqueViolations += 1
+                throw Unavailable(description: "duplicate key value violates unique constraint: \(key)")
+            }
+        }
         commits += 1
         for t in w.newTasks {
             tasks[t.id] = TaskRow(stored: StoredTask(id: t.id, agentVersion: t.agentVersion, userID: t.userID,
@@ -97,11 +113,18 @@ package actor MemoryPlaneStore: PlaneStore {
                                                      state: "queued", attempt: 0, executor: nil, submittedNs: t.submittedNs,
                                                      input: t.input),
                                   idempotencyKey: t.idempotencyKey, requestHash: t.requestHash)
+            if let key = t.idempotencyKey { keyed["\(t.userID):\(key)"] = t.id }
+            unfinished.insert(t.id)
         }
         for s in w.taskStates {
             tasks[s.id]?.stored.state = s.state
             tasks[s.id]?.stored.attempt = UInt16(s.attempt)
             tasks[s.id]?.stored.executor = s.executor
+            if ["succeeded", "failed", "lost", "cancelled"].contains(s.state) {
+                unfinished.remove(s.id)
+            } else if tasks[s.id] != nil {
+                unfinished.insert(s.id)
+            }
         }
         for h in w.history { history.append((h.task, h.state, h.attempt, h.executor)) }
         for r in w.results where !(results[r.task] ?? []).contains(where: { $0.attempt == r.attempt }) {

@@ -41,6 +41,8 @@ public struct FleetStats: Sendable {
     public var succeeded = 0
     public var failed = 0
     public var stopped = 0
+    /// Runs put back because every slot was busy (a run that overtook a stop).
+    public var heldForSlot = 0
     public var bundlesRefused = 0
     public var llmRoutes = 0
     public var errors: [String] = []
@@ -138,6 +140,8 @@ final class ReferenceExecutor: Sendable {
     /// Attempts taken, to drop redeliveries: the last 100,000 (a FIFO bounds it).
     private let seen = Mutex(SeenAttempts())
     private let running = Mutex<[String: Task<Void, Never>]>([:])
+    /// Slots taken: by attempts running, and by those whose start is being asked.
+    private let slotsInUse = Mutex<Int64>(0)
     private let stoppedEarly = Mutex<Set<String>>([])
     private let subscription = Mutex<JetStreamSubscription?>(nil)
     private let bundles = Mutex<Set<String>>([])
@@ -221,6 +225,15 @@ final class ReferenceExecutor: Sendable {
                 fleet.record { $0.duplicatesSkipped += 1 }
                 return
             }
+            let slots = fleet.config.slots
+            guard slotsInUse.withLock({ n in n < slots ? { n += 1; return true }() : false }) else {
+                // Every slot busy: this run overtook the stop that frees its slot. An executor
+                // never runs more than its slots: later, then.
+                seen.withLock { $0.remove(key) }
+                delivery.nak(delay: 1)
+                fleet.record { $0.heldForSlot += 1 }
+                return
+            }
             fleet.record {
                 $0.runsReceived += 1
                 if let s = m.submittedAtNs, delivery.deliveryCount == 1 { $0.dispatchLatencies.append(received - s) }
@@ -231,12 +244,14 @@ final class ReferenceExecutor: Sendable {
             } catch {
                 // Not known whether the plane heard: let JetStream bring it again.
                 seen.withLock { $0.remove(key) }
+                freeSlot()
                 delivery.nak(delay: 1)
                 fleet.record { $0.errors.append("start \(key): \(error)") }
                 return
             }
             delivery.ack()
             guard run, !stoppedEarly.withLock({ $0.remove(key) != nil }) else {
+                freeSlot()
                 fleet.record { $0.staleSkipped += 1 }
                 return
             }
@@ -250,8 +265,13 @@ final class ReferenceExecutor: Sendable {
         }
     }
 
+    private func freeSlot() { slotsInUse.withLock { $0 -= 1 } }
+
     private func run(_ m: ExecutorMessage, _ key: String) async {
-        defer { _ = running.withLock { $0.removeValue(forKey: key) } }
+        defer {
+            _ = running.withLock { $0.removeValue(forKey: key) }
+            freeSlot()
+        }
         let profile = AgentProfile(json: m.profile)
         var output: [String: String] = ["executor": String(id)]
         var ok = await verifyBundle(m)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HoneycombCore
+import HoneycombDriver
 import HoneycombSim
 
 struct FuzzCommand: AsyncParsableCommand {
@@ -13,8 +14,11 @@ struct FuzzCommand: AsyncParsableCommand {
         presence flushed, the bundle store away, executors crashed and cut off, the active scheduler dying \
         and a standby taking over), runs `LivePlane` on in-memory I/O and a virtual clock, and checks \
         invariants after every step (no task lost, one attempt at a time, capacity, store and plane agree, \
-        audited once, budgets, rate limits, private calls, presence, liveness). A violation prints the seed, the invariant, the events \
-        before it, and the command that replays it. Exit status: 0 when nothing was found, 1 otherwise.
+        audited once, an ended task stays ended, idempotent keyed submissions retried by their clients, \
+        budgets, rate limits, private calls, presence, liveness). A seed that makes no progress for --stall-limit \
+        seconds of real time (a call never answered) is reported as a violation too. A violation prints the seed, \
+        the invariant, the events before it, and the command that replays it. Exit status: 0 when nothing was \
+        found, 1 otherwise.
         """)
 
     @Option(help: "Seeds to run.") var seeds = 100
@@ -25,11 +29,14 @@ struct FuzzCommand: AsyncParsableCommand {
     @Option(help: "Plant a bug the fuzzer must find: \(PlaneConfig.PlantedBug.allCases.map(\.rawValue).joined(separator: ", ")).")
     var plant: String?
     @Flag(help: "Print every event of the run (with one seed).") var log = false
+    @Option(name: .customLong("stall-limit"), help: "Report a seed whose steps stand still this many seconds of real time.")
+    var stallLimit = 60
 
     func validate() throws {
         guard seeds >= 1 else { throw ValidationError("--seeds must be at least 1") }
         guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
         guard recheck >= 0 else { throw ValidationError("--recheck must be 0 or more") }
+        guard stallLimit >= 1 else { throw ValidationError("--stall-limit must be at least 1 second") }
         if let plant, PlaneConfig.PlantedBug(rawValue: plant) == nil {
             throw ValidationError("--plant: no bug named \(plant); the bugs are \(PlaneConfig.PlantedBug.allCases.map(\.rawValue).joined(separator: ", "))")
         }
@@ -41,9 +48,17 @@ struct FuzzCommand: AsyncParsableCommand {
         let list = (0..<UInt64(seeds)).map { seed &+ $0 }
         let started = Date()
         let limit = timeLimit
+        let stall = stallLimit
+        // Each seed under a watchdog (real time, here in the command: the fuzzer itself reads no clock).
+        let guarded: @Sendable (UInt64, (@Sendable (String) -> Void)?) async -> Result<FuzzOutcome, FuzzViolation> = { seed, every in
+            let trail = FuzzTrail()
+            return await Watchdog.guarded(stallLimit: .seconds(stall), progress: { trail.steps },
+                                          stalled: { .failure(Fuzzer.stalled(seed: seed, trail: trail, seconds: stall)) },
+                                          work: { await Fuzzer.run(seed: seed, plant: planted, trail: trail, everyEvent: every) })
+        }
         let campaign: Fuzzer.Campaign
         if log {
-            let result = await Fuzzer.run(seed: seed, plant: planted, everyEvent: { print($0) })
+            let result = await guarded(seed, { print($0) })
             var c = Fuzzer.Campaign()
             switch result {
             case .success(let o): c.outcomes = [o]
@@ -52,7 +67,8 @@ struct FuzzCommand: AsyncParsableCommand {
             campaign = c
         } else {
             campaign = await Fuzzer.campaign(seeds: list, jobs: jobs, plant: planted, recheckEvery: recheck,
-                                             keepGoing: { limit.map { Date().timeIntervalSince(started) < $0 } ?? true })
+                                             keepGoing: { limit.map { Date().timeIntervalSince(started) < $0 } ?? true },
+                                             runner: { await guarded($0, nil) })
         }
         let seconds = Date().timeIntervalSince(started)
         let replayPlant = plant.map { " --plant \($0)" } ?? ""

@@ -11,6 +11,8 @@ import Testing
         #expect(c.outcomes.count == 200)
         // The seeds did meet faults and work.
         #expect(c.outcomes.reduce(0) { $0 + $1.faults } > 1000 && c.outcomes.reduce(0) { $0 + $1.tasks } > 10_000)
+        // Clients did retry keyed submissions, and users did cancel.
+        #expect(c.outcomes.reduce(0) { $0 + $1.keyedRetries } > 100 && c.outcomes.reduce(0) { $0 + $1.cancels } > 100)
     }
 
     @Test func aPlantedStaleReportBugIsFoundAndItsSeedReplaysTheSameViolation() async throws {
@@ -37,6 +39,16 @@ import Testing
         let v = try #require(found, "the planted bug survived 300 seeds")
         #expect(["budgets never exceeded", "rate limits never exceeded", "store and plane agree"].contains(v.invariant),
                 "\(v.invariant)")
+        guard case .success = await Fuzzer.run(seed: v.seed) else { Issue.record("seed \(v.seed) fails without the bug"); return }
+    }
+
+    @Test func aPlantedRebuildThatKeepsKeysInFlightIsFoundByRetryingClients() async throws {
+        var found: FuzzViolation?
+        for seed in UInt64(1)...300 {
+            if case .failure(let v) = await Fuzzer.run(seed: seed, plant: .rebuildKeepsKeysInFlight) { found = v; break }
+        }
+        let v = try #require(found, "the planted bug survived 300 seeds")
+        #expect(["no accepted task lost", "idempotent submission"].contains(v.invariant), "\(v.invariant)")
         guard case .success = await Fuzzer.run(seed: v.seed) else { Issue.record("seed \(v.seed) fails without the bug"); return }
     }
 }

@@ -73,27 +73,36 @@ extension FuzzRun {
     /// passes a budget, and no minute holds more cloud calls than the provider allows. And
     /// the plane holds open exactly the calls the store holds open.
     func checkLLMLedger() async throws {
-        let calls = await store.llmCalls.values.sorted { $0.id < $1.id }
-        let cloud = calls.filter { $0.target == "cloud" }
-        let committed = cloud.reduce(Int64(0)) { $0 + ($1.costMicroUSD ?? $1.reservedMicroUSD) }
+        // Sums and counts over the whole ledger; only the calls new since the last step are
+        // put in order, for the rate check.
+        let calls = await store.llmCalls.values
+        var committed: Int64 = 0, open = 0
+        var fresh: [StoredLLMCall] = []
+        for c in calls {
+            if c.costMicroUSD == nil { open += 1 }
+            guard c.target == "cloud" else { continue }
+            committed += c.costMicroUSD ?? c.reservedMicroUSD
+            if c.id > rateChecked { fresh.append(c) }
+        }
         if let budget = shape.providerBudget, committed > budget {
             throw violation("budgets never exceeded", "the cloud holds \(committed) µ$ charged or reserved, over its \(budget) µ$")
         }
         if let budget = shape.tenantBudget, committed > budget {
             throw violation("budgets never exceeded", "the shared tenant holds \(committed) µ$ charged or reserved, over its \(budget) µ$")
         }
-        if let rpm = shape.requestsPerMinute {
-            for (k, c) in cloud.enumerated() where c.id > rateChecked {
-                let inMinute = cloud[...k].filter { $0.routedNs > c.routedNs - 60_000_000_000 }.count
+        if let rpm = shape.requestsPerMinute, !fresh.isEmpty {
+            fresh.sort { $0.id < $1.id }
+            let cloud = calls.filter { $0.target == "cloud" }
+            for c in fresh {
+                let inMinute = cloud.filter { $0.id <= c.id && $0.routedNs > c.routedNs - 60_000_000_000 }.count
                 if inMinute > rpm {
                     throw violation("rate limits never exceeded", "call \(c.id) is the \(inMinute)th cloud call in a minute; "
                                     + "the provider allows \(rpm)")
                 }
             }
-            rateChecked = cloud.last?.id ?? rateChecked
+            rateChecked = fresh.last!.id
         }
         if loop != nil {
-            let open = calls.filter { $0.costMicroUSD == nil }.count
             let held = await plane.openCalls
             if open != held {
                 throw violation("store and plane agree", "the store holds \(open) open LLM calls, the plane \(held)")

@@ -66,6 +66,12 @@ extension FuzzRun {
                     executors[k].inbox.append((now + FuzzRun.step, m))
                     continue
                 }
+                if executors[k].running.count >= shape.slots, !executors[k].taken.contains("\(m.task)-\(m.attempt)") {
+                    // A run can overtake the stop that freed its slot (deliveries reorder): an
+                    // executor never runs more than its slots, so it waits for the stop.
+                    executors[k].inbox.append((now + FuzzRun.step, m))
+                    continue
+                }
                 guard executors[k].taken.insert("\(m.task)-\(m.attempt)").inserted else {
                     log("executor \(id) drops a repeat of task \(m.task) attempt \(m.attempt)")
                     continue
@@ -82,10 +88,6 @@ extension FuzzRun {
                     continue
                 }
                 try await checkAccepted(task: m.task, attempt: m.attempt, executor: id, started: true)
-                guard executors[k].running.count < shape.slots else {
-                    throw violation("capacity", "executor \(id) was given task \(m.task) with all \(shape.slots) slots busy: "
-                                    + executors[k].running.map { "\($0.task)/\($0.attempt)" }.joined(separator: " "))
-                }
                 let runtime = TimeSpan.seconds(max(0.02, runtimes.exponential(mean: shape.meanRuntime)))
                 executors[k].running.append((m.task, m.attempt, now + runtime))
                 log("executor \(id) runs task \(m.task) attempt \(m.attempt)")
@@ -137,28 +139,53 @@ extension FuzzRun {
         }
     }
 
-    /// After every step the driver is up: every accepted task is stored, and the plane and the
-    /// store agree on each unfinished task.
+    /// After every step the driver is up: every accepted task is stored, no executor holds
+    /// more attempts than its slots, and the plane and the store agree on each task not ended
+    /// and on each the step changed (the only ones that can disagree: an ended task stays
+    /// ended, `checkHistory`).
     func checkStoreAgrees() async throws {
         let rows = await store.tasks
-        for id in acknowledged where rows[id] == nil {
-            throw violation("no accepted task lost", "task \(id) was accepted but is not in the store")
+        while ackChecked < acknowledged.count {
+            let id = acknowledged[ackChecked]
+            guard rows[id] != nil else { throw violation("no accepted task lost", "task \(id) was accepted but is not in the store") }
+            ackChecked += 1
         }
-        for (id, row) in rows.sorted(by: { $0.key < $1.key }) {
-            guard let r = await plane.record(of: id) else {
-                if !["succeeded", "failed", "lost", "cancelled"].contains(row.stored.state) {
-                    throw violation("store and plane agree", "task \(id) is \(row.stored.state) in the store, unknown to the plane")
+        var ids = await store.unfinished
+        for h in await store.history(from: historyCursor) { ids.insert(h.task) }
+        // In any order first; only when something is wrong, in id order, so that the same
+        // seed always names the same task.
+        guard await disagreement(among: Array(ids), rows) != nil,
+              let (invariant, detail) = await disagreement(among: ids.sorted(), rows) else { return }
+        throw violation(invariant, detail)
+    }
+
+    private func disagreement(among ids: [Int64], _ rows: [Int64: MemoryPlaneStore.TaskRow]) async -> (String, String)? {
+        var held: [Int64: [Int64]] = [:]
+        for id in ids {
+            guard let row = rows[id]?.stored, row.state == "dispatched" || row.state == "running", let e = row.executor else { continue }
+            held[e, default: []].append(id)
+        }
+        for (e, tasks) in held.sorted(by: { $0.key < $1.key }) where tasks.count > shape.slots {
+            return ("capacity", "executor \(e) holds \(tasks.count) attempts with \(shape.slots) slots: tasks "
+                    + tasks.sorted().map(String.init).joined(separator: ", "))
+        }
+        for (id, record) in zip(ids, await plane.records(of: ids)) {
+            guard let row = rows[id]?.stored else { continue }
+            guard let r = record else {
+                if !Self.ended.contains(row.state) {
+                    return ("store and plane agree", "task \(id) is \(row.state) in the store, unknown to the plane")
                 }
                 continue
             }
-            guard r.state.description == row.stored.state, r.attempt == row.stored.attempt else {
-                throw violation("store and plane agree", "task \(id): store \(row.stored.state)/\(row.stored.attempt), "
-                                + "plane \(r.state)/\(r.attempt)")
+            guard r.state.description == row.state, r.attempt == row.attempt else {
+                return ("store and plane agree", "task \(id): store \(row.state)/\(row.attempt), plane \(r.state)/\(r.attempt)")
             }
         }
+        return nil
     }
 
-    /// Every state change is recorded once: no task's history repeats a row.
+    /// Every state change is recorded once: no task's history repeats a row, and nothing
+    /// follows an end (a cancelled task does not run on; a finished one is not lost after).
     func checkHistory() async throws {
         let rows = await store.history(from: historyCursor)
         historyCursor += rows.count
@@ -166,17 +193,23 @@ extension FuzzRun {
             if let last = lastHistory[h.task], last.state == h.state, last.attempt == h.attempt {
                 throw violation("audited once", "task \(h.task): \(h.state) of attempt \(h.attempt) recorded twice in a row")
             }
+            if let last = lastHistory[h.task], Self.ended.contains(last.state) {
+                throw violation("an ended task stays ended", "task \(h.task): \(h.state) of attempt \(h.attempt) recorded after "
+                                + "\(last.state) of attempt \(last.attempt)")
+            }
             lastHistory[h.task] = (h.state, h.attempt)
         }
     }
 
+    /// Accepted tasks not ended (or not stored), in id order.
     func unfinished() async throws -> [Int64] {
         let rows = await store.tasks
-        return acknowledged.filter { id in
-            guard let s = rows[id]?.stored.state else { return true }
-            return !["succeeded", "failed", "lost", "cancelled"].contains(s)
-        }
+        let open = await store.unfinished.filter { acknowledgedSet.contains($0) }
+        return (open + acknowledged[ackChecked...].filter { rows[$0] == nil }).sorted()
     }
 
-    func allEnded() async throws -> Bool { try await unfinished().isEmpty }
+    func allEnded() async throws -> Bool {
+        guard pendingKeyed.isEmpty, acknowledged[ackChecked...].isEmpty else { return false }
+        return await !store.unfinished.contains(where: acknowledgedSet.contains)
+    }
 }

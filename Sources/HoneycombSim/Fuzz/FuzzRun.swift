@@ -2,6 +2,7 @@ import Foundation
 import HoneycombCore
 import HoneycombDriver
 import HoneycombStats
+import Synchronization
 
 /// An invariant the fuzzer found broken: which, when, and what led to it.
 public struct FuzzViolation: Error, Sendable, CustomStringConvertible {
@@ -18,6 +19,33 @@ public struct FuzzViolation: Error, Sendable, CustomStringConvertible {
     }
 }
 
+/// How far a running seed has got, and its last events: shared with whoever watches it from
+/// outside (a watchdog that reports a seed making no progress, since a command never answered
+/// would otherwise stall its campaign silently).
+public final class FuzzTrail: Sendable {
+    private struct State {
+        var steps = 0
+        var now = Instant.zero
+        var recent: [String] = []
+    }
+    private let state = Mutex(State())
+    public init() {}
+
+    /// Steps run so far.
+    public var steps: Int { state.withLock { $0.steps } }
+    /// The last 40 events, oldest first.
+    public var recent: [String] { state.withLock { $0.recent } }
+    public var now: Instant { state.withLock { $0.now } }
+
+    func stepped(at now: Instant) { state.withLock { $0.steps += 1; $0.now = now } }
+    func append(_ line: String) {
+        state.withLock {
+            $0.recent.append(line)
+            if $0.recent.count > 40 { $0.recent.removeFirst($0.recent.count - 40) }
+        }
+    }
+}
+
 /// What one seed did.
 public struct FuzzOutcome: Sendable, Equatable {
     public var seed: UInt64
@@ -26,6 +54,9 @@ public struct FuzzOutcome: Sendable, Equatable {
     public var events: Int
     public var tasks: Int
     public var faults: Int
+    /// Keyed submissions answered only after a retry, and cancellations the plane took.
+    public var keyedRetries: Int
+    public var cancels: Int
 }
 
 /// One seed of deterministic simulation testing: the real core inside the real live driver
@@ -39,6 +70,8 @@ final class FuzzRun {
     static let faultyFor = TimeSpan.seconds(60)
     static let liveness = TimeSpan.seconds(60)
     static let agentVersion: Int64 = 1
+    /// The states a task never leaves, as the store spells them.
+    static let ended: Set<String> = ["succeeded", "failed", "lost", "cancelled"]
 
     let seed: UInt64
     let shape: FuzzShape
@@ -53,7 +86,7 @@ final class FuzzRun {
     var replicas: UInt64 = 0
 
     // Streams, one per purpose, so that turning one fault off moves no other draw.
-    let faults, arrivals, runtimes, network, llm: RandomStream
+    let faults, arrivals, runtimes, network, llm, clients: RandomStream
     var steps = 0
     /// Set once the faults have healed.
     var healed = false
@@ -87,18 +120,31 @@ final class FuzzRun {
     var busCursor = 0
     var historyCursor = 0
     var lastHistory: [Int64: (state: String, attempt: Int)] = [:]
+    /// Tasks whose submission a client saw accepted, in that order.
     var acknowledged: [Int64] = []
+    var acknowledgedSet: Set<Int64> = []
+    /// Acknowledged tasks checked to be in the store so far (rows are never deleted).
+    var ackChecked = 0
+    /// Keyed submissions not yet answered (their client retries them every step), the task
+    /// each per-task key was answered with.
+    var pendingKeyed: [KeyedRequest] = []
+    var keyAnswers: [String: Int64] = [:]
+    var keyedCount = 0
+    var keyedRetries = 0
+    var cancels = 0
     var faultCount = 0
 
     // The event log: every line hashed, the last few kept for a violation's report.
     var hash: UInt64 = 0xcbf2_9ce4_8422_2325
     var eventCount = 0
-    var recent: [String] = []
+    /// The last events and how many steps ran, readable from outside the run (a watchdog).
+    let trail: FuzzTrail
     /// Sees every event as it happens (`fuzz --log`).
     var everyEvent: (@Sendable (String) -> Void)?
 
-    init(seed: UInt64, plant: PlaneConfig.PlantedBug? = nil) {
+    init(seed: UInt64, plant: PlaneConfig.PlantedBug? = nil, trail: FuzzTrail = FuzzTrail()) {
         self.seed = seed
+        self.trail = trail
         shape = FuzzShape.draw(seed: seed)
         var c = PlaneConfig(heartbeatTimeout: .seconds(3), retryBackoff: .milliseconds(200), retryBackoffMax: .seconds(2),
                             lease: shape.lease, startTimeout: .seconds(5), scheduler: SchedulerPolicy(candidates: shape.candidates))
@@ -116,6 +162,7 @@ final class FuzzRun {
         runtimes = RandomStream(runSeed: seed, purpose: "fuzz/runtimes")
         network = RandomStream(runSeed: seed, purpose: "fuzz/network")
         llm = RandomStream(runSeed: seed, purpose: "fuzz/llm")
+        clients = RandomStream(runSeed: seed, purpose: "fuzz/clients")
         executors = (0..<shape.executors).map { Executor(id: Int64($0 + 1)) }
         plane = LivePlane(config: c, seed: seed, io: PlaneIO(store: store, bus: bus, presence: presence, clock: clock))
     }
@@ -131,13 +178,12 @@ final class FuzzRun {
         hash = (hash ^ 0x0a) &* 0x100_0000_01b3
         eventCount += 1
         everyEvent?(text)
-        recent.append(text)
-        if recent.count > 40 { recent.removeFirst(recent.count - 40) }
+        trail.append(text)
     }
 
     func violation(_ invariant: String, _ detail: String) -> FuzzViolation {
         log("VIOLATION \(invariant): \(detail)")
-        return FuzzViolation(seed: seed, invariant: invariant, detail: detail, at: clock.now(), recent: recent)
+        return FuzzViolation(seed: seed, invariant: invariant, detail: detail, at: clock.now(), recent: trail.recent)
     }
 
     /// Runs the seed to its end; throws the first violation.
@@ -162,12 +208,15 @@ final class FuzzRun {
         healed = true
         // The bound: a minute for detection, leases, deadlines and backoff, plus three times
         // the backlog's work spread over every slot (a seed may draw more load than its fleet).
-        let backlog = try await unfinished().count
+        let backlog = try await unfinished().count + pendingKeyed.reduce(0) { $0 + $1.list.count }
         let bound = Self.liveness + .seconds(3 * Double(backlog) * shape.meanRuntime / Double(shape.executors * shape.slots))
         let deadline = clock.now() + bound
         log("liveness: \(backlog) tasks to end within \(Int(bound.seconds)) s")
         while try await !allEnded() {
             guard clock.now() < deadline else {
+                if let r = pendingKeyed.first {
+                    throw violation("liveness", "submission \(r.key) not answered \(Int(bound.seconds)) s after the faults healed")
+                }
                 throw violation("liveness", "tasks not ended \(Int(bound.seconds)) s after the faults healed: "
                                 + (try await unfinished().prefix(8).map(String.init).joined(separator: ", ")))
             }
@@ -175,7 +224,8 @@ final class FuzzRun {
         }
         await plane.stop()
         _ = await loop?.result
-        return FuzzOutcome(seed: seed, eventHash: hash, events: eventCount, tasks: acknowledged.count, faults: faultCount)
+        return FuzzOutcome(seed: seed, eventHash: hash, events: eventCount, tasks: acknowledged.count, faults: faultCount,
+                           keyedRetries: keyedRetries, cancels: cancels)
     }
 
     func chance(_ ratePerSecond: Double) -> Bool { faults.bernoulli(ratePerSecond * Self.step.seconds) }
@@ -185,9 +235,12 @@ final class FuzzRun {
     func step(faulty: Bool) async throws {
         clock.advance(Self.step)
         steps += 1
+        trail.stepped(at: clock.now())
         if faulty { await injectFaults() }
         if loop == nil, !(await recover()) { return }
+        if loop != nil { try await retryKeyed() }
         if faulty { try await submitArrivals() }
+        if faulty, chance(shape.cancels) { try await cancelOne() }
         await deliver(faulty: faulty)
         for k in executors.indices { try await act(k) }
         if loop != nil {
@@ -287,8 +340,12 @@ final class FuzzRun {
         for _ in 0..<n {
             let s = Submission(agentVersion: Self.agentVersion, userID: 1, tenant: .shared, priority: 0, input: "{}",
                                latencyTargetMs: nil, requestHash: "-")
+            if clients.bernoulli(shape.keyedShare) {
+                try await submitKeyed(s)
+                continue
+            }
             guard let t = await call("submit", { try await plane.submit(s) }) else { continue }
-            acknowledged.append(t.id)
+            acknowledge(t.id)
             log("task \(t.id) accepted")
         }
     }

@@ -36,6 +36,10 @@ public struct FuzzShape: Sendable, CustomStringConvertible {
     public var providerBudget: Int64?
     public var tenantBudget: Int64?
     public var localModels: Bool
+    /// The share of arrivals a client sends with an idempotency key (a third of them as
+    /// batches), retrying until answered; user cancellations per second.
+    public var keyedShare: Double
+    public var cancels: Double
 
     /// The shape for `seed`, from a stream of its own.
     public static func draw(seed: UInt64) -> FuzzShape {
@@ -53,7 +57,8 @@ public struct FuzzShape: Sendable, CustomStringConvertible {
             storageOutages: sometimes(0.3, 0.05),
             llmShare: r.bernoulli(0.7) ? r.flat(0.2, 1) : 0, requestsPerMinute: r.bernoulli(0.6) ? 2 + r.integer(below: 30) : nil,
             providerBudget: r.bernoulli(0.6) ? Int64(2_000 + r.integer(below: 40_000)) : nil,
-            tenantBudget: r.bernoulli(0.4) ? Int64(2_000 + r.integer(below: 40_000)) : nil, localModels: r.bernoulli(0.6))
+            tenantBudget: r.bernoulli(0.4) ? Int64(2_000 + r.integer(below: 40_000)) : nil, localModels: r.bernoulli(0.6),
+            keyedShare: r.bernoulli(0.6) ? r.flat(0.2, 1) : 0, cancels: sometimes(0.5, 0.5))
     }
 
     public var description: String {
@@ -65,6 +70,6 @@ public struct FuzzShape: Sendable, CustomStringConvertible {
             + "slow \(f(slowCommits)), lost heartbeat \(f(lostHeartbeats)), presence flush \(f(presenceFlushes)), "
             + "S3 out \(f(storageOutages)); LLM \(f(llmShare))% of attempts, rpm \(requestsPerMinute.map(String.init) ?? "none"), "
             + "budget \(providerBudget.map(String.init) ?? "none") µ$, tenant \(tenantBudget.map(String.init) ?? "none") µ$, "
-            + "local models \(localModels)"
+            + "local models \(localModels); keyed \(f(keyedShare))%, cancels \(f(cancels))"
     }
 }

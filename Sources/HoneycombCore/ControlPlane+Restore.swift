@@ -24,10 +24,11 @@ extension ControlPlane {
     }
 
     /// Takes back what a store last knew, into a fresh plane: the agents, the executors (each
-    /// must heartbeat within the timeout or is declared lost), then the attempts under way —
+    /// must heartbeat within what is left of its timeout, counted from its last word while a
+    /// plane listened, or is declared lost), then the attempts under way —
     /// first, so that they keep their executors and nothing runs twice — and last the tasks
     /// waiting, oldest first. An executor the store had declared lost keeps its attempts for
-    /// one lease from now (or loses them at once without leases). Only what changes is
+    /// what is left of one lease (or loses them at once without leases). Only what changes is
     /// audited: attempts whose executor is gone, and what is placed.
     mutating func restore(_ snapshot: PlaneSnapshot, _ now: Instant, _ effects: inout PlaneEffects) {
         precondition(agents.count == 0 && tasks.records.isEmpty, "a plane is restored only when fresh")
@@ -37,9 +38,12 @@ extension ControlPlane {
         for e in known {
             registerExecutor(e.id, e.spec, now, &quiet)
             if e.state == .draining { drain(e.id, now, &quiet) }
+            // Its silence goes on from where it was: the liveness timer falls due when the
+            // timeout, counted from its last word, runs out (at once if it has already).
+            executors.heartbeat(e.id, at: now - snapshot.silence(of: e, now: now))
+            if e.state != .lost { armLiveness(e.id, at: max(now, executors.lastHeartbeat[e.id.index] + config.heartbeatTimeout), &effects) }
         }
-        // Of the registrations only their liveness timers matter: the rest are no changes.
-        for case .setTimer(let timer, let at) in quiet.list { effects.append(.setTimer(timer, at: at)) }
+        // The registrations are no changes, and their liveness timers are replaced above.
         if config.plantedBug != .rebuildForgetsLLMLedger { restoreLLM(snapshot.llm, now, &effects) }
         func underWay(_ t: PlaneSnapshot.Task) -> Bool {
             guard t.underWay, let e = t.executor, t.attempt > 0 else { return false }
@@ -55,7 +59,8 @@ extension ControlPlane {
             executors.transition(e.id, to: .lost)
             router.executorGone(e.id)
             if let lease = config.lease, !executors.tasks(on: e.id).isEmpty {
-                effects.append(.setTimer(.leaseExpiry(e.id, incarnation: executors.incarnation[e.id.index]), at: now + lease))
+                effects.append(.setTimer(.leaseExpiry(e.id, incarnation: executors.incarnation[e.id.index]),
+                                         at: max(now, executors.lastHeartbeat[e.id.index] + lease)))
             } else {
                 loseWork(of: e.id, now, &effects)
             }

@@ -133,10 +133,13 @@ public struct PlaneSnapshot: Sendable {
         public var id: ExecutorID
         public var spec: ExecutorSpec
         public var state: ExecutorState
-        public init(id: ExecutorID, spec: ExecutorSpec, state: ExecutorState = .online) {
+        /// When a plane last heard from it (nil: not known, counted from the restore).
+        public var lastHeard: Instant?
+        public init(id: ExecutorID, spec: ExecutorSpec, state: ExecutorState = .online, lastHeard: Instant? = nil) {
             self.id = id
             self.spec = spec
             self.state = state
+            self.lastHeard = lastHeard
         }
     }
 
@@ -164,11 +167,26 @@ public struct PlaneSnapshot: Sendable {
     public var tasks: [Task]
     /// The router's budgets, rate-limit windows and open calls.
     public var llm: LLMLedger
-    public init(agents: [AgentDefinition] = [], executors: [Executor] = [], tasks: [Task] = [], llm: LLMLedger = LLMLedger()) {
+    /// Until when the store knows a plane was listening (its last write): silence after it,
+    /// while no plane could hear, is not held against an executor.
+    public var listeningUntil: Instant?
+    public init(agents: [AgentDefinition] = [], executors: [Executor] = [], tasks: [Task] = [], llm: LLMLedger = LLMLedger(),
+                listeningUntil: Instant? = nil) {
         self.agents = agents
         self.executors = executors
         self.tasks = tasks
         self.llm = llm
+        self.listeningUntil = listeningUntil
+    }
+
+    /// How long the executor had been silent while a plane was listening: what a restore
+    /// counts against its heartbeat timeout (and its leases), so that a rebuild grants no
+    /// fresh timeout to an executor already silent, and holds no outage of the plane's own
+    /// against one that kept calling.
+    func silence(of e: Executor, now: Instant) -> TimeSpan {
+        guard let heard = e.lastHeard else { return .zero }
+        let until = min(listeningUntil ?? now, now)
+        return until > heard ? until - heard : .zero
     }
 }
 

@@ -13,6 +13,9 @@ package enum PlaneRefusal: Error, CustomStringConvertible, Equatable {
     case keyReusedForBatch(String)
     /// The store did not confirm the write: it failed, or it landed and its reply was lost.
     case storeUnavailable
+    /// The bus has been away so long that this many dispatches wait: new tasks are refused
+    /// until it is back.
+    case dispatchUnavailable(waiting: Int)
     case stopped
 
     package var description: String {
@@ -27,6 +30,8 @@ package enum PlaneRefusal: Error, CustomStringConvertible, Equatable {
         case .keyReusedForBatch(let key): "Idempotency-Key \(key) was used before for a batch of another size"
         case .storeUnavailable: "the state store did not confirm the change (it may have been applied): retry; a submission retried with "
             + "its Idempotency-Key is applied once"
+        case .dispatchUnavailable(let n): "task dispatch (NATS JetStream) is unavailable and \(n) dispatches wait for it: "
+            + "no new task is taken until it is back; retry later"
         case .stopped: "this replica is not the active scheduler"
         }
     }
@@ -216,11 +221,14 @@ package struct StoredExecutor: Sendable {
     /// `online`, `draining`, `lost`, ...
     package var state: String
     package var spec: ExecutorSpecBody
-    package init(id: Int64, name: String, state: String, spec: ExecutorSpecBody) {
+    /// When a plane last wrote that it heard from it (nil: never).
+    package var lastHeardNs: Int64?
+    package init(id: Int64, name: String, state: String, spec: ExecutorSpecBody, lastHeardNs: Int64? = nil) {
         self.id = id
         self.name = name
         self.state = state
         self.spec = spec
+        self.lastHeardNs = lastHeardNs
     }
 }
 
@@ -276,12 +284,17 @@ package struct BatchWrite: Sendable {
     /// LLM calls routed, and those that ended (charged, and the tokens they keep in the window).
     package var llmOpened: [StoredLLMCall] = []
     package var llmEnded: [(id: Int64, cost: Int64, windowTokens: Int, atNs: Int64)] = []
+    /// When executors were last heard from (written every `LivePlane.heardResolution`, not
+    /// on every heartbeat), and until when this plane was listening: what a rebuild counts
+    /// their silence from.
+    package var executorsHeard: [(id: Int64, atNs: Int64)] = []
+    package var listeningNs: Int64?
 
     package init() {}
 
     package var isEmpty: Bool {
         newTasks.isEmpty && taskStates.isEmpty && history.isEmpty && results.isEmpty && audit.isEmpty
-            && executorStates.isEmpty && llmOpened.isEmpty && llmEnded.isEmpty
+            && executorStates.isEmpty && llmOpened.isEmpty && llmEnded.isEmpty && executorsHeard.isEmpty && listeningNs == nil
     }
 }
 

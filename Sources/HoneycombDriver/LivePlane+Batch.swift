@@ -121,6 +121,7 @@ extension LivePlane {
             }
         }
         absorb(&effects, now, &write, &outgoing)
+        noteHeard(heartbeats, now, &write)
         do {
             try await io.store.commit(write)
         } catch {
@@ -129,16 +130,32 @@ extension LivePlane {
             for r in replies { fail(r, PlaneRefusal.storeUnavailable) }
             throw error
         }
-        // Durable now: tell the executors, then the callers.
-        await publish(outgoing)
+        // Durable now: the dispatcher tells the executors; the callers hear at once.
+        if !outgoing.isEmpty {
+            outbox += outgoing
+            wakeDispatcher()
+        }
         // Presence is a cache for operators: renewed beside the batch loop (`flushPresence`), not in it.
         if io.presence != nil { presenceDue += heartbeats }
         for r in replies { answer(r) }
         ledger.forgetOld()
         metrics.batches.add(1)
         metrics.batchCommands.add(batch.count)
-        metrics.dispatched.add(outgoing.count)
         metrics.batchSeconds.observe((io.clock.now() - started).seconds)
+    }
+
+    /// Writes, at most once per `heardResolution`, when each executor was heard from, and
+    /// that this plane was listening: a rebuild counts silence from these.
+    func noteHeard(_ heard: [(Int64, UInt32)], _ now: Instant, _ write: inout BatchWrite) {
+        let resolution = heardResolution
+        for (e, _) in heard where heardWritten[e].map({ now - Instant(nanoseconds: $0) >= resolution }) ?? true {
+            heardWritten[e] = now.nanoseconds
+            write.executorsHeard.append((e, now.nanoseconds))
+        }
+        if listeningWritten.map({ now - Instant(nanoseconds: $0) >= resolution }) ?? true {
+            listeningWritten = now.nanoseconds
+            write.listeningNs = now.nanoseconds
+        }
     }
 
     /// Applies one report; false when the plane finds it stale (not the attempt it has on

@@ -2,26 +2,44 @@ import HoneycombCore
 
 /// The plane's effects turned into rows to write and messages to publish; the outbox.
 extension LivePlane {
-    /// Publishes the batch's messages with any that failed before. What JetStream does not
-    /// take stays in the outbox and goes again with the next batch or tick (message ids make a
-    /// repeat harmless); the callers' commands are durable either way.
-    func publish(_ messages: [ExecutorMessage]) async {
-        let all = outbox + messages
-        guard !all.isEmpty else { return }
+    /// Publishes what the outbox holds, oldest first. What the bus does not take stays, in
+    /// order, for the next call (message ids make a repeat harmless). Batches never wait for
+    /// this: their commands are durable once committed, and the dispatcher (`awaitOutbox`,
+    /// then this) publishes beside them. False when the bus refused.
+    @discardableResult
+    package func publishOutbox() async -> Bool {
+        guard !publishing, !outbox.isEmpty else { return true }
+        publishing = true
+        defer { publishing = false }
+        let sending = outbox
+        outbox = []
         do {
-            try await io.bus.publish(all)
-            outbox = []
+            try await io.bus.publish(sending)
+            metrics.dispatched.add(sending.count)
+            return true
         } catch {
             metrics.publishFailures.add(1)
-            outbox = all
+            outbox = sending + outbox
+            return false
         }
     }
 
-    /// Retries the outbox when no batch has come for a while.
-    package func flushOutbox() async {
-        if !outbox.isEmpty && pending.isEmpty { await publish([]) }
+    /// Waits until the outbox holds messages; false once the batch loop has ended (the
+    /// dispatcher stops with it).
+    package func awaitOutbox() async -> Bool {
+        while outbox.isEmpty || publishing {
+            if loopEnded || !running { return false }
+            await withCheckedContinuation { outboxWake = $0 }
+        }
+        return true
     }
 
+    func wakeDispatcher() {
+        if let w = outboxWake { outboxWake = nil; w.resume() }
+    }
+
+    /// Messages waiting for the bus.
+    package var outboxDepth: Int { outbox.count }
 
     /// Turns the plane's effects into rows to write, messages to publish and timers to keep.
     func absorb(_ fx: inout PlaneEffects, _ now: Instant, _ write: inout BatchWrite,

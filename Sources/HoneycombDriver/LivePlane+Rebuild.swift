@@ -27,8 +27,13 @@ extension LivePlane {
         let executors = stored.executors
         snapshot.executors = executors.map { e in
             PlaneSnapshot.Executor(id: ExecutorID(Int32(e.id)), spec: e.spec.spec(models: config.llm.models),
-                                   state: e.state == "draining" ? .draining : e.state == "lost" ? .lost : .online)
+                                   state: e.state == "draining" ? .draining : e.state == "lost" ? .lost : .online,
+                                   lastHeard: e.lastHeardNs.map { Instant(nanoseconds: $0) })
         }
+        snapshot.listeningUntil = stored.listeningUntilNs.map { Instant(nanoseconds: $0) }
+        heardWritten = [:]
+        for e in executors { heardWritten[e.id] = e.lastHeardNs }
+        listeningWritten = nil
         let tasks = stored.tasks
         for t in tasks {
             guard let agent = agentIDs[t.agentVersion] else { continue }
@@ -54,7 +59,9 @@ extension LivePlane {
             outgoing.append(runMessage(task: t.id, r, now))
         }
         try await io.store.commit(write)
-        try await io.bus.publish(outgoing)
+        // The bus may be away: the dispatcher publishes these when it is back.
+        outbox = outgoing
+        publishing = false
         return (executors.count, tasks.count)
     }
 

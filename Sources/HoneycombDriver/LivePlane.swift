@@ -69,8 +69,20 @@ package actor LivePlane {
 
     /// Executors heard from whose presence is yet to be renewed.
     var presenceDue: [(Int64, UInt32)] = []
-    /// Messages the bus has not yet taken.
+    /// Messages committed and not yet taken by the bus, oldest first. Its durable form is the
+    /// store: a rebuild publishes again every dispatch not known to have started.
     var outbox: [ExecutorMessage] = []
+    var publishing = false
+    var outboxWake: CheckedContinuation<Void, Never>?
+    /// While the outbox holds this many messages (the bus has been away a while), new
+    /// submissions are refused at once (`dispatchUnavailable`); the rest goes on.
+    package var outboxLimit = 100_000
+    /// When each executor's hearing, and this plane's listening, were last written.
+    var heardWritten: [Int64: Int64] = [:]
+    var listeningWritten: Int64?
+    /// How stale the written times may be: an eighth of the heartbeat timeout (at least a
+    /// second). A rebuild may count an executor up to this much more silent than it was.
+    var heardResolution: TimeSpan { max(.seconds(1), TimeSpan(nanoseconds: config.heartbeatTimeout.nanoseconds / 8)) }
     /// Task ids taken from the sequence and not yet used.
     var idPool: [Int64] = []
     var idNext = 0
@@ -217,6 +229,7 @@ package actor LivePlane {
 
     func enqueue(_ c: Command) {
         guard running else { c.fail(PlaneRefusal.stopped); return }
+        if case .submit = c, outbox.count >= outboxLimit { c.fail(PlaneRefusal.dispatchUnavailable(waiting: outbox.count)); return }
         // The loop stopped on a failed write: nothing is taken until the plane is rebuilt (a
         // command queued now would wait for a loop that is not coming).
         guard !loopEnded else { c.fail(PlaneRefusal.storeUnavailable); return }
@@ -238,6 +251,7 @@ package actor LivePlane {
         for c in pending { c.fail(PlaneRefusal.stopped) }
         pending = []
         if let w = wake { wake = nil; w.resume() }
+        wakeDispatcher()
     }
 
     // MARK: The batch loop
@@ -252,6 +266,7 @@ package actor LivePlane {
             pending = []
             for c in left { c.fail(running ? PlaneRefusal.storeUnavailable : PlaneRefusal.stopped) }
             resumeIdleWaiters()
+            wakeDispatcher()
         }
         while running {
             if pending.isEmpty {

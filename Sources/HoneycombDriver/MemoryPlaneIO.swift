@@ -24,6 +24,7 @@ package actor MemoryPlaneStore: PlaneStore {
 
     package private(set) var agents: [StoredAgent] = []
     package private(set) var executors: [Int64: StoredExecutor] = [:]
+    package private(set) var listeningUntilNs: Int64?
     package private(set) var tasks: [Int64: TaskRow] = [:]
     /// The tasks not ended (queued, dispatched, running, backing off), for checks that look
     /// at those only.
@@ -34,6 +35,9 @@ package actor MemoryPlaneStore: PlaneStore {
     package private(set) var commits = 0
     /// Commits refused by the unique index on (user, idempotency key).
     package private(set) var uniqueViolations = 0
+    /// `running` rows of an attempt already started, which the store's index keeps out.
+    package private(set) var repeatedStarts = 0
+    private var starts = Set<String>()
     package private(set) var llmCalls: [Int64: StoredLLMCall] = [:]
     private var users: [Int64: String] = [:]
     private var nextTaskID: Int64 = 1
@@ -74,7 +78,7 @@ package actor MemoryPlaneStore: PlaneStore {
                 .sorted { $0.id < $1.id },
             tasks: tasks.values.map(\.stored).filter { !["succeeded", "failed", "lost", "cancelled"].contains($0.state) }
                 .sorted { $0.id < $1.id },
-            llm: ledger)
+            llm: ledger, listeningUntilNs: listeningUntilNs)
     }
 
     package func allocateTaskIDs(_ n: Int) async throws -> [Int64] {
@@ -126,12 +130,18 @@ package actor MemoryPlaneStore: PlaneStore {
                 unfinished.insert(s.id)
             }
         }
-        for h in w.history { history.append((h.task, h.state, h.attempt, h.executor)) }
+        for h in w.history {
+            // As PostgreSQL's unique index on an attempt's start: a repeat is not written (and counted).
+            if h.state == "running", !starts.insert("\(h.task)-\(h.attempt)").inserted { repeatedStarts += 1; continue }
+            history.append((h.task, h.state, h.attempt, h.executor))
+        }
         for r in w.results where !(results[r.task] ?? []).contains(where: { $0.attempt == r.attempt }) {
             results[r.task, default: []].append((r.attempt, r.succeeded, r.output))
         }
         for a in w.audit { audit.append((a.actor, a.action, a.subject)) }
         for e in w.executorStates { executors[e.id]?.state = e.state }
+        for e in w.executorsHeard { executors[e.id]?.lastHeardNs = e.atNs }
+        if let ns = w.listeningNs { listeningUntilNs = ns }
         for c in w.llmOpened { llmCalls[c.id] = c }
         for e in w.llmEnded {
             llmCalls[e.id]?.costMicroUSD = e.cost

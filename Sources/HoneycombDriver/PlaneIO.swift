@@ -63,11 +63,14 @@ package struct StoredPlane: Sendable {
     package var executors: [StoredExecutor] = []
     package var tasks: [StoredTask] = []
     package var llm = StoredLLMLedger()
+    /// The last time a plane wrote that it was listening (nil: never).
+    package var listeningUntilNs: Int64?
     package init(agents: [StoredAgent] = [], executors: [StoredExecutor] = [], tasks: [StoredTask] = [],
-                 llm: StoredLLMLedger = StoredLLMLedger()) {
+                 llm: StoredLLMLedger = StoredLLMLedger(), listeningUntilNs: Int64? = nil) {
         self.agents = agents
         self.executors = executors
         self.tasks = tasks
         self.llm = llm
+        self.listeningUntilNs = listeningUntilNs
     }
 }

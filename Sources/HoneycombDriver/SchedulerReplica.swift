@@ -30,9 +30,10 @@ package final class SchedulerReplica: Sendable {
         package var retry: Duration = .milliseconds(500)
         /// Timers are checked this often.
         package var tick: Duration = .milliseconds(20)
-        /// Ticks between outbox retries, and between presence refills.
-        package var outboxEvery = 25
+        /// Ticks between presence refills.
         package var refillEvery = 500
+        /// The longest wait between tries while the bus refuses.
+        package var publishBackoffLimit: Duration = .seconds(2)
         package init() {}
     }
 
@@ -43,6 +44,7 @@ package final class SchedulerReplica: Sendable {
     private let metrics: DriverMetrics
     private let log: @Sendable (String) -> Void
     private let active = Mutex<LivePlane?>(nil)
+    private let lastStanding = Mutex<Standing>(.standby)
     private let stopped = Atomic<Bool>(false)
     /// Terms this replica has begun (a test waits for a takeover by it).
     private let termsBegun = Atomic<Int>(0)
@@ -61,11 +63,23 @@ package final class SchedulerReplica: Sendable {
     package var plane: LivePlane? { active.withLock { $0 } }
     package var terms: Int { termsBegun.load(ordering: .relaxed) }
 
+    /// Why a replica is or is not leading: what its API tells a caller it cannot serve.
+    package enum Standing: Sendable, Equatable {
+        case leading
+        /// Another replica holds the role.
+        case standby
+        /// The store failed the last try at the role, or ended the last term.
+        case storeUnavailable
+    }
+
+    package var standing: Standing { plane != nil ? .leading : lastStanding.withLock { $0 } }
+
     /// Competes for the role and leads until cancelled or `stop()`.
     package func run() async {
         while !Task.isCancelled && !stopped.load(ordering: .relaxed) {
             do {
                 guard let term = try await election.campaign() else {
+                    lastStanding.withLock { $0 = .standby }
                     try? await Task.sleep(for: timing.retry)
                     continue
                 }
@@ -78,6 +92,7 @@ package final class SchedulerReplica: Sendable {
                 }
             } catch {
                 if Task.isCancelled || stopped.load(ordering: .relaxed) { break }
+                lastStanding.withLock { $0 = .storeUnavailable }
                 log("scheduler stopped (\(error)); competing for the role again")
                 try? await Task.sleep(for: timing.retry)
             }
@@ -105,12 +120,22 @@ package final class SchedulerReplica: Sendable {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await live.run() }
                 group.addTask { [timing] in
-                    var ticks = 0
                     while !Task.isCancelled {
                         try await Task.sleep(for: timing.tick)
                         await live.tick()
-                        ticks += 1
-                        if ticks % timing.outboxEvery == 0 { await live.flushOutbox() }
+                    }
+                }
+                // The dispatcher: publishes what batches commit, beside them, so that a slow or
+                // absent bus never holds up a request; backs off while the bus refuses.
+                group.addTask { [timing] in
+                    var backoff = timing.tick
+                    while await live.awaitOutbox() {
+                        if await live.publishOutbox() {
+                            backoff = timing.tick
+                        } else {
+                            try await Task.sleep(for: backoff)
+                            backoff = min(backoff * 2, timing.publishBackoffLimit)
+                        }
                     }
                 }
                 // Presence (a cache) on a loop of its own: a slow Redis never holds up the timers.

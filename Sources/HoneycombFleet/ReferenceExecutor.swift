@@ -44,6 +44,8 @@ public struct FleetStats: Sendable {
     /// Runs put back because every slot was busy (a run that overtook a stop).
     public var heldForSlot = 0
     public var bundlesRefused = 0
+    /// Bundle downloads tried again because storage (or the service) was unavailable.
+    public var bundleRetries = 0
     public var llmRoutes = 0
     public var errors: [String] = []
     /// Submission (accepted by the plane) to delivery at the executor, in nanoseconds.
@@ -275,7 +277,8 @@ final class ReferenceExecutor: Sendable {
         let profile = AgentProfile(json: m.profile)
         var output: [String: String] = ["executor": String(id)]
         var ok = await verifyBundle(m)
-        if !ok { output["error"] = "the bundle failed its signature check" }
+        guard !Task.isCancelled else { return }  // stopped while storage was away
+        if !ok { output["error"] = "the bundle was refused: it failed its digest or signature check" }
         if ok {
             let seconds = max(0, random.sample(profile.runtime))
             do { try await Task.sleep(for: .nanoseconds(Int64(seconds * 1e9))) } catch { return }  // stopped
@@ -319,20 +322,36 @@ final class ReferenceExecutor: Sendable {
     }
 
     /// Fetches the bundle once per version and checks its digest and signature here too.
+    /// Storage being away is not the bundle's fault: an answer that says so (503, or no
+    /// answer at all) is tried again, with backoff, for as long as the attempt is wanted
+    /// (until it is stopped). Only a bundle that fails its check, or that the service itself
+    /// refuses, fails the attempt.
     private func verifyBundle(_ m: ExecutorMessage) async -> Bool {
         guard let path = m.bundlePath else { return false }
         if bundles.withLock({ $0.contains(path) }) { return true }
-        guard let (status, data) = try? await client.send("GET", path), status == 200 else {
-            fleet.record { $0.bundlesRefused += 1 }
-            return false
+        var backoff = 0.25
+        while true {
+            let answer = try? await client.send("GET", path)
+            switch answer?.0 {
+            case 200?:
+                guard BundleCheck.failure(of: Array(answer!.1), publisherKey: m.publisherKey, signature: m.bundleSignature,
+                                          sha256: m.bundleSHA256 ?? "") == nil else {
+                    fleet.record { $0.bundlesRefused += 1 }
+                    return false
+                }
+                _ = bundles.withLock { $0.insert(path) }
+                return true
+            case nil, 503?, 504?:
+                // Unavailable (storage, or the service itself): later, unless stopped meanwhile.
+                fleet.record { $0.bundleRetries += 1 }
+                do { try await Task.sleep(for: .seconds(backoff)) } catch { return false }
+                if silenced { return false }
+                backoff = min(backoff * 2, 5)
+            default:
+                fleet.record { $0.bundlesRefused += 1 }
+                return false
+            }
         }
-        guard BundleCheck.failure(of: Array(data), publisherKey: m.publisherKey, signature: m.bundleSignature,
-                                  sha256: m.bundleSHA256 ?? "") == nil else {
-            fleet.record { $0.bundlesRefused += 1 }
-            return false
-        }
-        _ = bundles.withLock { $0.insert(path) }
-        return true
     }
 }
 

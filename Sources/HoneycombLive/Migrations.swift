@@ -160,6 +160,22 @@ public enum Migrations {
         CREATE INDEX llm_calls_recent ON llm_calls (routed_ns) WHERE target = 'cloud';
         GRANT SELECT, INSERT, UPDATE ON llm_calls TO honeycomb_service;
         """),
+        Migration(version: 6, name: "liveness across rebuilds", sql: """
+        -- When a plane last wrote that it heard from the executor, and until when a plane was
+        -- listening: a rebuild counts an executor's silence from these, so that it grants no
+        -- fresh heartbeat timeout to one already silent.
+        ALTER TABLE executors ADD COLUMN last_heard_ns BIGINT;
+        CREATE TABLE plane_listening (
+            id INT PRIMARY KEY CHECK (id = 1),
+            until_ns BIGINT NOT NULL
+        );
+        -- A status change is recorded once: a start repeated (its reply was lost) is not a second
+        -- run. Repeats written before this keep their first row.
+        DELETE FROM task_status_history h USING task_status_history first
+        WHERE h.state = 'running' AND first.state = 'running' AND h.task_id = first.task_id AND h.attempt = first.attempt
+          AND h.id > first.id;
+        CREATE UNIQUE INDEX task_status_history_one_start ON task_status_history (task_id, attempt) WHERE state = 'running';
+        """),
     ]
 
     /// Applies what is missing, oldest first, each migration and its record in one

@@ -97,10 +97,13 @@ public final class HoneycombService: Sendable {
 
     var plane: LivePlane? { scheduler.plane }
 
-    /// The plane, or 503 on a standby replica.
+    /// The plane, or 503: on a standby replica, or while the store keeps this one from leading.
     func requirePlane() throws -> LivePlane {
-        guard let p = plane else { throw Problem.unavailable("this replica is a standby; the active scheduler is another") }
-        return p
+        if let p = plane { return p }
+        switch scheduler.standing {
+        case .storeUnavailable: throw Problem.dependencyUnavailable(.postgres)
+        default: throw Problem.unavailable("this replica is a standby; the active scheduler is another")
+        }
     }
 
     /// The user's row id, created on first use (tokens are issued only by the key's holder).

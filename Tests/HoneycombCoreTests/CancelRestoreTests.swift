@@ -93,6 +93,41 @@ import Testing
         #expect(h.state(1) == .backoff)
     }
 
+    /// An executor's silence goes on across a restore: counted from its last word while a plane
+    /// was listening, never from the restore, and never over time no plane could hear.
+    @Test func aRestoreGrantsNoFreshTimeoutToAnExecutorAlreadySilent() {
+        var h = PlaneHarness(config: PlaneConfig(heartbeatTimeout: .seconds(30)), agents: [])
+        h.now = Instant.zero + .seconds(100)
+        // The plane last wrote at 60 s, then stopped (its store went away) until now, 100 s.
+        // Executor 1 had been silent since 20 s; 2 was heard at 50 s; 3 at 59 s (just before).
+        let fx = h.send(.restored(PlaneSnapshot(
+            agents: [smallAgent],
+            executors: [.init(id: ExecutorID(1), spec: Self.oneSlot, lastHeard: .zero + .seconds(20)),
+                        .init(id: ExecutorID(2), spec: Self.oneSlot, lastHeard: .zero + .seconds(50)),
+                        .init(id: ExecutorID(3), spec: Self.oneSlot, lastHeard: .zero + .seconds(59)),
+                        .init(id: ExecutorID(4), spec: Self.oneSlot)],
+            listeningUntil: .zero + .seconds(60))))
+        let due = Dictionary(uniqueKeysWithValues: h.timers(in: fx).compactMap { t -> (Int32, Instant)? in
+            if case .liveness(let e, _) = t.0 { (e.rawValue, t.1) } else { nil }
+        })
+        // 40 s silent while heard: due at once. 10 s and 1 s: the rest of their 30 s. Unknown: a full timeout.
+        let seconds = due.mapValues { $0.nanoseconds / 1_000_000_000 }
+        #expect(seconds == [1: 100, 2: 120, 3: 129, 4: 130])
+        for (e, at) in h.timers(in: fx) where at == h.now { h.send(.timerFired(e)) }
+        #expect(h.plane.executors.state(of: ExecutorID(1)) == .lost)
+        #expect(h.plane.executors.state(of: ExecutorID(2)) == .online)
+    }
+
+    @Test func aLeaseRestoredRunsFromTheExecutorsLastWord() {
+        var h = PlaneHarness(config: PlaneConfig(lease: .seconds(20)), agents: [])
+        h.now = Instant.zero + .seconds(100)
+        let fx = h.send(.restored(PlaneSnapshot(
+            agents: [smallAgent], executors: [.init(id: ExecutorID(3), spec: Self.oneSlot, state: .lost, lastHeard: .zero + .seconds(85))],
+            tasks: [Self.restored(1, attempt: 1, on: 3, state: .running)], listeningUntil: .zero + .seconds(95))))
+        let lease = h.timers(in: fx).first { if case .leaseExpiry = $0.0 { true } else { false } }!
+        #expect(lease.1 == Instant.zero + .seconds(110))  // 10 s of its 20 were used while a plane listened
+    }
+
     @Test func anAttemptNeverStartedIsTakenBackAtItsDeadline() {
         var h = PlaneHarness(config: PlaneConfig(retryBackoff: .seconds(1), startTimeout: .seconds(10)), agents: [smallAgent])
         h.register(0, slots: 1)

@@ -43,6 +43,8 @@ struct DriverHarness {
         try await plane.register(executor: 7, DriverHarness.spec)
         let task = try await plane.submit(DriverHarness.submission())
         #expect(await h.store.tasks[task.id]?.stored.state == "dispatched")
+        #expect(await h.bus.delivered.isEmpty)  // the dispatcher publishes beside the batches
+        await plane.publishOutbox()
         let sent = await h.bus.messages(to: 7)
         #expect(sent.map(\.kind) == [.run] && sent.first?.task == task.id && sent.first?.attempt == 1)
         #expect(try await plane.report(task: task.id, attempt: 1, executor: 7, .started))
@@ -85,7 +87,40 @@ struct DriverHarness {
         _ = try await plane.rebuild()
         let id = await h.store.tasks.keys.first!
         #expect(await plane.state(of: id) == "dispatched")
+        await plane.publishOutbox()
         #expect(await h.bus.messages(to: 7).map(\.task) == [id])
+    }
+
+    /// Executor 7 dies before the store goes away; executor 8 keeps heartbeating into the
+    /// outage. The rebuild after a minute declares 7 lost at once, and keeps 8.
+    @Test func aRebuildGrantsNoFreshTimeoutToAnExecutorThatDiedBeforeTheOutage() async throws {
+        let h = await DriverHarness.make()
+        await h.store.put(executor: StoredExecutor(id: 8, name: "e8", state: "enrolled", spec: DriverHarness.spec))
+        let (plane, loop) = try await h.replica()
+        try await plane.register(executor: 7, DriverHarness.spec)
+        try await plane.register(executor: 8, DriverHarness.spec)
+        for _ in 0..<7 {
+            h.clock.advance(.seconds(5))
+            _ = try await plane.heartbeat(executor: 8)
+        }
+        // 35 s on, 7 silent all along (its timer not yet fired); then the store fails.
+        await h.store.inject(.fail)
+        await #expect(throws: PlaneRefusal.storeUnavailable) { try await plane.heartbeat(executor: 8) }
+        _ = await loop.result
+        h.clock.advance(.seconds(60))
+        _ = try await plane.rebuild()
+        let loop2 = Task { try await plane.run() }
+        await plane.tick()
+        await plane.settled()
+        #expect(await plane.executorView(7)?.state == "lost")
+        #expect(await plane.executorView(8)?.state == "online")
+        // 8 was heard as the outage began: the minute no plane could hear it is not held against it.
+        h.clock.advance(.seconds(29))
+        await plane.tick()
+        await plane.settled()
+        #expect(await plane.executorView(8)?.state == "online")
+        await plane.stop()
+        _ = await loop2.result
     }
 
     @Test func messagesTheBusRefusedGoOutFromTheOutboxOnce() async throws {
@@ -95,11 +130,13 @@ struct DriverHarness {
         await h.bus.fail()
         // Durable, so accepted, though the bus refused its dispatch.
         let task = try await plane.submit(DriverHarness.submission())
+        #expect(await plane.publishOutbox() == false)
         #expect(await h.bus.refused == 1)
         #expect(await h.bus.delivered.isEmpty)
+        #expect(await plane.outboxDepth == 1)
         #expect(await h.store.tasks[task.id]?.stored.state == "dispatched")
-        await plane.flushOutbox()
-        await plane.flushOutbox()
+        #expect(await plane.publishOutbox())
+        #expect(await plane.publishOutbox())
         #expect(await h.bus.messages(to: 7).map(\.task) == [task.id])
         await plane.stop()
         _ = await loop.result
@@ -113,6 +150,7 @@ struct DriverHarness {
         let dispatched = try await a.submit(DriverHarness.submission(2))
         let waiting = try await a.submit(DriverHarness.submission(3))   // two slots: it waits
         #expect(try await a.report(task: running.id, attempt: 1, executor: 7, .started))
+        await a.publishOutbox()
         // The active replica dies; the standby rebuilds from the same store.
         await a.stop()
         _ = await loopA.result
@@ -121,10 +159,12 @@ struct DriverHarness {
         #expect(await b.state(of: dispatched.id) == "dispatched")
         #expect(await b.state(of: waiting.id) == "queued")
         // The dispatched attempt went out again with the same message id: the bus delivered it once.
+        await b.publishOutbox()
         #expect(await h.bus.messages(to: 7).map(\.task) == [running.id, dispatched.id])
         // A report of the earlier leader's attempt counts on the new one.
         #expect(try await b.report(task: running.id, attempt: 1, executor: 7, .succeeded(output: nil)))
         #expect(await b.state(of: waiting.id) == "dispatched")
+        await b.publishOutbox()
         #expect(await h.bus.messages(to: 7).map(\.task) == [running.id, dispatched.id, waiting.id])
         await b.stop()
         _ = await loopB.result

@@ -55,7 +55,7 @@ import Testing
         // The attempt under way finishes on the new leader; nothing was dispatched twice.
         #expect(try await successor.heartbeat(executor: 7) == false)
         #expect(try await successor.report(task: running.id, attempt: 1, executor: 7, .succeeded(output: nil)))
-        #expect(await h.bus.messages(to: 7).map(\.task) == [running.id, dispatched.id])
+        #expect(await Self.eventually { await h.bus.messages(to: 7).map(\.task) == [running.id, dispatched.id] })
         #expect(await h.store.history(of: running.id).map(\.state) == ["submitted", "dispatched", "running", "succeeded"])
         // Stopped gracefully, the role is free again.
         b.stop()
@@ -78,7 +78,7 @@ import Testing
         let second = try #require(a.plane)
         let id = try #require(await h.store.tasks.keys.first)
         #expect(await second.state(of: id) == "dispatched")
-        #expect(await h.bus.messages(to: 7).map(\.task) == [id])
+        #expect(await Self.eventually { await h.bus.messages(to: 7).map(\.task) == [id] })
         a.stop()
         await run.value
     }

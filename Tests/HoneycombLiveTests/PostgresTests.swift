@@ -25,12 +25,12 @@ struct PostgresTests {
     @Test func migrationsApplyOnceInOrder() async throws {
         let db = try await Self.freshDatabase()
         #expect(try await Migrations.currentVersion(on: db) == 0)
-        #expect(try await Migrations.apply(on: db) == [1, 2, 3, 4, 5])
+        #expect(try await Migrations.apply(on: db) == [1, 2, 3, 4, 5, 6])
         #expect(try await Migrations.apply(on: db) == [])
-        #expect(try await Migrations.currentVersion(on: db) == 5)
+        #expect(try await Migrations.currentVersion(on: db) == 6)
         let tables = try await db.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
-        #expect(tables.rows.map { $0[0]! } == ["agent_versions", "agents", "audit_log", "enrollment_tokens", "executors", "llm_calls", "schema_migrations",
-                                               "task_results", "task_status_history", "tasks", "users"])
+        #expect(tables.rows.map { $0[0]! } == ["agent_versions", "agents", "audit_log", "enrollment_tokens", "executors", "llm_calls", "plane_listening",
+                                               "schema_migrations", "task_results", "task_status_history", "tasks", "users"])
     }
 
     @Test func twoReplicasMigratingAtOnceApplyEachMigrationOnce() async throws {
@@ -42,7 +42,7 @@ struct PostgresTests {
         async let a = Migrations.apply(on: db)
         async let b = Migrations.apply(on: other)
         let (x, y) = try await (a, b)
-        #expect((x + y).sorted() == [1, 2, 3, 4, 5])
+        #expect((x + y).sorted() == [1, 2, 3, 4, 5, 6])
     }
 
     @Test func theAuditLogIsAppendOnly() async throws {

@@ -38,8 +38,14 @@ struct Problem: Error, HTTPResponseError {
     static func unauthorized(_ detail: String) -> Problem {
         Problem(.unauthorized, "Unauthorized", detail, headers: [.wwwAuthenticate: "Bearer"])
     }
-    static func unavailable(_ detail: String) -> Problem {
-        Problem(.serviceUnavailable, "Service unavailable", detail, headers: [.retryAfter: "1"])
+    static func unavailable(_ detail: String, retryAfter seconds: Int = 1) -> Problem {
+        Problem(.serviceUnavailable, "Service unavailable", detail, headers: [.retryAfter: String(seconds)])
+    }
+
+    /// A dependency is away: an availability event, answered 503 with `Retry-After` and the
+    /// name of what is unavailable, never a failure of anyone's work.
+    static func dependencyUnavailable(_ dependency: Dependency) -> Problem {
+        .unavailable("\(dependency.role) (\(dependency.rawValue)) is unavailable; retry later", retryAfter: 2)
     }
 
     /// The problem for any error a handler threw.
@@ -53,8 +59,14 @@ struct Problem: Error, HTTPResponseError {
             case .keyReused: return .unprocessable(r.description)
             case .keyReusedForBatch: return .conflict(r.description)
             case .storeUnavailable, .stopped: return .unavailable(r.description)
+            case .dispatchUnavailable: return .unavailable(r.description, retryAfter: 5)
             }
         case let d as DecodingError: return .badRequest("the JSON body does not fit: \(describe(d))")
+        case let d as DependencyFailure: return .dependencyUnavailable(d.dependency)
+        case let e as PostgresError where Dependency.postgres.isOutage(e): return .dependencyUnavailable(.postgres)
+        case is RedisError: return .dependencyUnavailable(.redis)
+        case is NatsError: return .dependencyUnavailable(.nats)
+        case let e as S3Error where e.status == 0 || e.status >= 500: return .dependencyUnavailable(.s3)
         case let e as HTTPResponseError where e.status == .notFound:
             return Problem(.notFound, "No such route", "no route answers this method and path")
         case let e as HTTPResponseError where e.status == .contentTooLarge:

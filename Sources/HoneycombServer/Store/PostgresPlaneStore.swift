@@ -35,7 +35,9 @@ struct PostgresPlaneStore: PlaneStore {
 
     func load(at now: Instant) async throws -> StoredPlane {
         StoredPlane(agents: try await agentVersions(), executors: try await liveExecutors(), tasks: try await unfinishedTasks(),
-                    llm: try await llmLedger(since: (now - .minutes(1)).nanoseconds))
+                    llm: try await llmLedger(since: (now - .minutes(1)).nanoseconds),
+                    listeningUntilNs: try await db.execute("SELECT until_ns FROM plane_listening WHERE id = 1").rows.first
+                        .map { try RowFields($0, of: "plane listening").int64(0) })
     }
 
     /// The open LLM calls and the cloud calls of the last minute, what ended calls were
@@ -82,7 +84,7 @@ struct PostgresPlaneStore: PlaneStore {
     /// rather than being started a second time elsewhere.
     func liveExecutors() async throws -> [StoredExecutor] {
         try await db.execute("""
-            SELECT id, name, state, labels::text, cpu_millis, memory_bytes, slots, local_models::text FROM executors e
+            SELECT id, name, state, labels::text, cpu_millis, memory_bytes, slots, local_models::text, last_heard_ns FROM executors e
             WHERE state IN ('online', 'draining')
                OR (state = 'lost' AND EXISTS (SELECT 1 FROM tasks t WHERE t.executor_id = e.id AND t.state IN ('dispatched', 'running')))
             ORDER BY id
@@ -91,7 +93,8 @@ struct PostgresPlaneStore: PlaneStore {
             return StoredExecutor(id: try f.int64(0), name: try f.text(1), state: try f.text(2),
                                   spec: ExecutorSpecBody(labels: try f.json(3, as: [String: String].self) ?? [:], cpuMillis: try f.int64(4),
                                                          memoryBytes: try f.int64(5), slots: try f.int64(6),
-                                                         localModels: try f.json(7, as: [ExecutorSpecBody.LocalModelBody].self)))
+                                                         localModels: try f.json(7, as: [ExecutorSpecBody.LocalModelBody].self)),
+                                  lastHeardNs: try f.optionalInt64(8))
         }
     }
 
@@ -148,6 +151,7 @@ struct PostgresPlaneStore: PlaneStore {
                     INSERT INTO task_status_history (task_id, state, attempt, executor_id, at)
                     SELECT t, s, a, e, to_timestamp(ns / 1e9)
                     FROM unnest($1::bigint[], $2::text[], $3::int[], $4::bigint[], $5::bigint[]) AS x(t, s, a, e, ns)
+                    ON CONFLICT (task_id, attempt) WHERE state = 'running' DO NOTHING
                     """, [PGArray.of(h.map { String($0.task) }), PGArray.of(h.map(\.state)),
                           PGArray.of(h.map { String($0.attempt) }), PGArray.of(h.map { $0.executor.map(String.init) }),
                           PGArray.of(h.map { String($0.atNs) })])
@@ -191,6 +195,19 @@ struct PostgresPlaneStore: PlaneStore {
                     FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::bigint[]) AS x(id, c, w, ns) WHERE llm_calls.id = x.id
                     """, [PGArray.of(e.map { String($0.id) }), PGArray.of(e.map { String($0.cost) }),
                           PGArray.of(e.map { String($0.windowTokens) }), PGArray.of(e.map { String($0.atNs) })])
+            }
+            if !w.executorsHeard.isEmpty {
+                let e = w.executorsHeard
+                try await tx.execute("""
+                    UPDATE executors SET last_heard_ns = x.ns FROM unnest($1::bigint[], $2::bigint[]) AS x(id, ns)
+                    WHERE executors.id = x.id
+                    """, [PGArray.of(e.map { String($0.id) }), PGArray.of(e.map { String($0.atNs) })])
+            }
+            if let ns = w.listeningNs {
+                try await tx.execute("""
+                    INSERT INTO plane_listening (id, until_ns) VALUES (1, $1)
+                    ON CONFLICT (id) DO UPDATE SET until_ns = greatest(plane_listening.until_ns, excluded.until_ns)
+                    """, [String(ns)])
             }
             if !w.executorStates.isEmpty {
                 let e = w.executorStates

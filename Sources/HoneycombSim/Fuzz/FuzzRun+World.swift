@@ -189,6 +189,9 @@ extension FuzzRun {
     func checkHistory() async throws {
         let rows = await store.history(from: historyCursor)
         historyCursor += rows.count
+        if await store.repeatedStarts > 0 {
+            throw violation("audited once", "an attempt's start was written twice (the store's index kept the repeat out)")
+        }
         for h in rows {
             if let last = lastHistory[h.task], last.state == h.state, last.attempt == h.attempt {
                 throw violation("audited once", "task \(h.task): \(h.state) of attempt \(h.attempt) recorded twice in a row")

@@ -246,7 +246,7 @@ final class FuzzRun {
         if loop != nil {
             await plane.tick()
             await plane.settled()
-            await plane.flushOutbox()
+            await plane.publishOutbox()
             await plane.flushPresence()
             // As the scheduler's replica refills presence every ten seconds.
             if steps % 100 == 0 { try await refillPresence() }

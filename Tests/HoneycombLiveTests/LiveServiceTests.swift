@@ -164,6 +164,27 @@ struct LiveServiceTests {
         #expect(status == 400 && detail.contains("priority"))
         (status, _, detail) = try await problem(Data(#"{"agent": "echo", "input": {"a": "\u0000"}}"#.utf8))
         #expect(status == 400 && detail.contains("NUL"))
+        (status, _, detail) = try await problem(Data(#"{"agent": "echo", "priority": 1.5}"#.utf8))
+        #expect(status == 400 && detail.contains("at priority: expected an integer, found 1.5"), "\(detail)")
+        (status, _, detail) = try await problem(Data(#"{"agent": "echo", "priority": 99999999999999999999}"#.utf8))
+        #expect(status == 400 && detail.contains("at priority") && detail.contains("out of range"), "\(detail)")
+        (status, _, detail) = try await problem(Data(#"{"agent": "echo", "agent": "other"}"#.utf8))
+        #expect(status == 400 && detail.contains("line 1, column 19") && detail.contains("\"agent\" appears twice"), "\(detail)")
+        (status, _, detail) = try await problem(Data(#"{"agent": "e"#.utf8) + Data([0xC3, 0x28]) + Data(#""}"#.utf8))
+        #expect(status == 400 && detail.contains("not valid UTF-8") && detail.contains("column 13"), "\(detail)")
+        (status, _, detail) = try await problem(Data("{\"agent\": \"e\u{0}\"}".utf8))
+        #expect(status == 400 && detail.contains("NUL byte"), "\(detail)")
+        (status, _, detail) = try await problem(Data((String(repeating: "[", count: 100) + String(repeating: "]", count: 100)).utf8))
+        #expect(status == 400 && detail.contains("nested deeper"), "\(detail)")
+        (status, _, detail) = try await problem(Data(#"{"agent": "echo", "input": [1, 2"#.utf8))
+        #expect(status == 400 && detail.contains("ends inside an array"), "\(detail)")
+        // A body is JSON only when it says so.
+        for type in ["text/plain", nil] {
+            let headers = type.map { ["Content-Type": $0] } ?? [:]
+            let (status, data) = try await alice.send("POST", "/v1/tasks", body: Data(#"{"agent": "echo"}"#.utf8), headers: headers)
+            let p = (try? JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:]
+            #expect(status == 415 && (p["detail"] as? String ?? "").contains("application/json"), "\(type ?? "none"): \(p)")
+        }
         (status, _, detail) = try await problem(Data(#"{"agent": "nobody"}"#.utf8))
         #expect(status == 404 && detail.contains("nobody"))
         (status, _, _) = try await problem(Data(repeating: 0x20, count: 200_000))

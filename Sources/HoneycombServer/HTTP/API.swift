@@ -148,11 +148,24 @@ public enum API {
     }
 
     /// The body decoded as `T`, read up to `limit` bytes (413 beyond), with a clear 400 when
-    /// it does not fit.
+    /// it does not fit and 415 when it is not declared `application/json`.
     static func body<T: Decodable>(_ request: Request, as: T.Type, limit: Int = 64 << 10) async throws -> T {
+        try requireJSON(request)
         var request = request
         let buffer = try await request.collectBody(upTo: limit)
         guard buffer.readableBytes > 0 else { throw Problem.badRequest("this route needs a JSON body") }
-        return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
+        return try StrictJSON.decode(T.self, from: Array(buffer.readableBytesView))
+    }
+
+    /// A body must say it is JSON: `application/json` (parameters such as `charset=utf-8` allowed).
+    static func requireJSON(_ request: Request) throws {
+        guard let type = request.headers[.contentType] else {
+            throw Problem(.unsupportedMediaType, "Unsupported media type", "the body must be sent as Content-Type: application/json")
+        }
+        let essence = type.split(separator: ";", maxSplits: 1)[0].trimmingCharacters(in: .whitespaces).lowercased()
+        guard essence == "application/json" else {
+            throw Problem(.unsupportedMediaType, "Unsupported media type",
+                          "the body must be sent as Content-Type: application/json, not \(essence)")
+        }
     }
 }

@@ -62,6 +62,7 @@ struct Problem: Error, HTTPResponseError {
             case .dispatchUnavailable: return .unavailable(r.description, retryAfter: 5)
             }
         case let d as DecodingError: return .badRequest("the JSON body does not fit: \(describe(d))")
+        case let e as JSONSyntaxError: return .badRequest("the body is not valid JSON: \(e)")
         case let d as DependencyFailure: return .dependencyUnavailable(d.dependency)
         case let e as PostgresError where Dependency.postgres.isOutage(e): return .dependencyUnavailable(.postgres)
         case is RedisError: return .dependencyUnavailable(.redis)
@@ -86,7 +87,9 @@ struct Problem: Error, HTTPResponseError {
         }
         switch e {
         case .keyNotFound(let key, let ctx): return "at \(path(ctx.codingPath + [key])): required, missing"
-        case .typeMismatch(let type, let ctx): return "at \(path(ctx.codingPath)): expected \(typeName(type))"
+        case .typeMismatch(let type, let ctx):
+            let found = ctx.debugDescription.hasPrefix("found ") ? ", \(ctx.debugDescription)" : ""
+            return "at \(path(ctx.codingPath)): expected \(typeName(type))\(found)"
         case .valueNotFound(let type, let ctx): return "at \(path(ctx.codingPath)): expected \(typeName(type)), found null"
         case .dataCorrupted(let ctx):
             return ctx.codingPath.isEmpty ? "not valid JSON" : "at \(path(ctx.codingPath)): \(ctx.debugDescription)"
@@ -97,9 +100,12 @@ struct Problem: Error, HTTPResponseError {
     private static func typeName(_ t: Any.Type) -> String {
         switch t {
         case is String.Type: "a string"
-        case is Int.Type, is Int64.Type, is Int8.Type: "an integer"
-        case is Double.Type: "a number"
+        case is Int.Type, is Int64.Type, is Int32.Type, is Int16.Type, is Int8.Type, is UInt.Type, is UInt64.Type, is UInt32.Type,
+             is UInt16.Type, is UInt8.Type: "an integer"
+        case is Double.Type, is Float.Type: "a number"
         case is Bool.Type: "true or false"
+        case is [String: Any].Type: "an object"
+        case is [Any].Type: "an array"
         default: "\(t)"
         }
     }

@@ -46,6 +46,13 @@ struct Serve: AsyncParsableCommand {
     var startTimeout = 60.0
     @Option(help: "Seed of the plane's random placement choices ($HONEYCOMB_SEED; default: drawn at start and logged).")
     var seed: UInt64?
+    @Option(name: .customLong("idle-timeout"),
+            help: "Seconds a connection may go without a complete request part (idle, or headers half sent) before it is closed.")
+    var idleTimeout = 30.0
+    @Option(name: .customLong("body-timeout"), help: "Seconds a request body may take to arrive in full (408 after).")
+    var bodyTimeout = 30.0
+    @Option(name: .customLong("max-connections"), help: "Open connections at most; beyond, new ones wait to be accepted.")
+    var maxConnections = 8192
 
     func run() async throws {
         let env = ProcessInfo.processInfo.environment
@@ -75,6 +82,12 @@ struct Serve: AsyncParsableCommand {
             s3SecretKey: try setting(s3SecretKey, "s3-secret-key", env: "HONEYCOMB_S3_SECRET_KEY"),
             signingKey: key, plane: plane)
         config.host = host
+        guard idleTimeout > 0, bodyTimeout > 0, maxConnections > 0 else {
+            throw ValidationError("--idle-timeout, --body-timeout and --max-connections must be positive")
+        }
+        config.idleTimeout = idleTimeout
+        config.bodyTimeout = bodyTimeout
+        config.maxConnections = maxConnections
         config.port = port ?? env["HONEYCOMB_PORT"].flatMap(Int.init) ?? 8080
         config.bucket = bucket
         config.namespace = namespace

@@ -10,53 +10,11 @@ import Testing
 /// again: every task it acknowledged is still there and runs to its end, once.
 @Suite(.enabled(if: LiveEnvironment.available, "servers not started: run the README's test command"), .serialized)
 struct KillRestartTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
-    /// A free port on 127.0.0.1 (bound, read, released).
-    static func freePort() -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = 0
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-        return Int(UInt16(bigEndian: addr.sin_port))
-    }
-
-    /// Starts `honeycomb serve` and waits until it is the ready, active scheduler.
-    static func serve(port: Int, databaseURL: String, keyFile: String, namespace: String, log: URL) async throws -> Process {
-        let p = Process()
-        p.executableURL = root.appendingPathComponent(".build/debug/honeycomb")
-        p.arguments = ["serve", "--port", String(port), "--database-url", databaseURL, "--signing-key", keyFile,
-                       "--namespace", namespace, "--heartbeat-timeout", "10"]
-        if !FileManager.default.fileExists(atPath: log.path) { FileManager.default.createFile(atPath: log.path, contents: nil) }
-        let handle = try FileHandle(forWritingTo: log)
-        handle.seekToEndOfFile()
-        p.standardOutput = handle
-        p.standardError = handle
-        try p.run()
-        let probe = APIClient(base: URL(string: "http://127.0.0.1:\(port)")!)
-        let ready = try await LiveEnvironment.eventually(60) {
-            (try? await probe.send("GET", "/readyz"))?.status == 200
-        }
-        #expect(ready, "serve did not become ready; its log: \(log.path)")
-        return p
-    }
-
     @Test func killedAndRestartedInTheMiddleOfLoadItLosesNoAcceptedTask() async throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("honeycomb-kill-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let key = try Ed25519PrivateKey()
-        let keyFile = dir.appendingPathComponent("key").path
-        try Encoding.hex(key.seed).write(toFile: keyFile, atomically: true, encoding: .utf8)
-        let db = try await LiveEnvironment.freshDatabaseURL()
-        let namespace = "k\(UInt32.random(in: 0...UInt32.max))"
-        let port = Self.freePort()
-        let log = dir.appendingPathComponent("serve.log")
-        var server = try await Self.serve(port: port, databaseURL: db, keyFile: keyFile, namespace: namespace, log: log)
+        let serve = try await ServeProcess.prepare("kill")
+        let (key, db, log) = (serve.key, serve.databaseURL, serve.log)
+        let port = ServeProcess.freePort()
+        var server = try await serve.start(port: port)
         defer { if server.isRunning { server.terminate() } }
 
         let base = URL(string: "http://127.0.0.1:\(port)")!
@@ -103,7 +61,7 @@ struct KillRestartTests {
         kill(server.processIdentifier, SIGKILL)
         server.waitUntilExit()
         try await Task.sleep(for: .seconds(0.5))
-        server = try await Self.serve(port: port, databaseURL: db, keyFile: keyFile, namespace: namespace, log: log)
+        server = try await serve.start(port: port)
         try await Task.sleep(for: .seconds(1.5))
         load.submitting.store(false, ordering: .relaxed)
         for s in submitters { await s.value }

@@ -3,15 +3,19 @@ import HoneycombCore
 import HoneycombDriver
 import HoneycombLive
 import Hummingbird
+import NIOCore
 import Synchronization
 
 /// The request context: who is asking, once the token is checked.
 public struct APIContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     var claims: TokenClaims?
+    /// The connection, to close it after an answer that says `Connection: close`.
+    let channel: any Channel
 
     public init(source: Source) {
         coreContext = .init(source: source)
+        channel = source.channel
     }
 
     /// Bodies are read explicitly, each route with its own limit (`API.body`).
@@ -149,12 +153,33 @@ public enum API {
 
     /// The body decoded as `T`, read up to `limit` bytes (413 beyond), with a clear 400 when
     /// it does not fit and 415 when it is not declared `application/json`.
-    static func body<T: Decodable>(_ request: Request, as: T.Type, limit: Int = 64 << 10) async throws -> T {
+    static func body<T: Decodable>(_ request: Request, as: T.Type, limit: Int = 64 << 10, within: Duration) async throws -> T {
         try requireJSON(request)
-        var request = request
-        let buffer = try await request.collectBody(upTo: limit)
+        let buffer = try await collect(request, upTo: limit, within: within)
         guard buffer.readableBytes > 0 else { throw Problem.badRequest("this route needs a JSON body") }
         return try StrictJSON.decode(T.self, from: Array(buffer.readableBytesView))
+    }
+
+    /// The whole body, or 408 when it does not arrive in time (a slow or stalled sender must
+    /// not hold a connection and a handler for ever).
+    static func collect(_ request: Request, upTo limit: Int, within: Duration) async throws -> ByteBuffer {
+        try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
+            group.addTask {
+                var r = request
+                return try await r.collectBody(upTo: limit)
+            }
+            group.addTask {
+                try await Task.sleep(for: within)
+                return nil
+            }
+            let first = try await group.next()!
+            group.cancelAll()
+            guard let buffer = first else {
+                throw Problem(.requestTimeout, "Request timeout", "the request's body did not arrive within \(within)",
+                              headers: [.connection: "close"])
+            }
+            return buffer
+        }
     }
 
     /// A body must say it is JSON: `application/json` (parameters such as `charset=utf-8` allowed).
@@ -167,5 +192,12 @@ public enum API {
             throw Problem(.unsupportedMediaType, "Unsupported media type",
                           "the body must be sent as Content-Type: application/json, not \(essence)")
         }
+    }
+}
+
+extension HoneycombService {
+    /// The request's JSON body as `T`, within this service's body timeout.
+    func body<T: Decodable>(_ request: Request, as type: T.Type, limit: Int = 64 << 10) async throws -> T {
+        try await API.body(request, as: type, limit: limit, within: .nanoseconds(Int64(config.bodyTimeout * 1e9)))
     }
 }

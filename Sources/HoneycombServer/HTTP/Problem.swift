@@ -1,6 +1,7 @@
 import Foundation
 import HoneycombDriver
 import Hummingbird
+import NIOCore
 import HoneycombLive
 
 /// An RFC 9457 problem: every error the API returns, as `application/problem+json`, with a
@@ -112,10 +113,10 @@ struct Problem: Error, HTTPResponseError {
 }
 
 /// Turns every error into a problem, counts requests, and never lets a detail out.
-struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
+struct ProblemMiddleware: RouterMiddleware {
     let metrics: ServiceMetrics
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: APIContext, next: (Request, APIContext) async throws -> Response) async throws -> Response {
         let start = WallClock.nanoseconds()
         defer {
             metrics.requests.add(1)
@@ -128,6 +129,11 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             let problem = Problem.from(error)
             if problem.status == .internalServerError {
                 context.logger.error("\(request.method) \(request.uri.path) failed: \(error)")
+            }
+            if problem.headers[.connection] == "close" {
+                // The server closes the connection once this answer is written (rather than
+                // reading on what the client still sends).
+                context.channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
             }
             return try problem.response(from: request, context: context)
         }

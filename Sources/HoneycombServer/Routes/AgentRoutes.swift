@@ -24,7 +24,7 @@ enum AgentRoutes {
         guard let name = context.parameters.get("name") else { throw Problem.badRequest("the path names no agent") }
         try Check.name(name, "name")
         // Base64 makes the body a third larger than the bundle.
-        let body = try await API.body(request, as: PublishRequest.self, limit: s.config.maxBundleBytes * 4 / 3 + (64 << 10))
+        let body = try await s.body(request, as: PublishRequest.self, limit: s.config.maxBundleBytes * 4 / 3 + (64 << 10))
         try Check.name(body.version, "version")
         try Check.range(body.cpuMillis, 0...1_000_000, "cpuMillis")
         try Check.range(body.memoryBytes, 0...(1 << 44), "memoryBytes")

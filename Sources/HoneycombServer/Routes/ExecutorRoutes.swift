@@ -49,7 +49,7 @@ enum ExecutorRoutes {
     }
 
     static func enroll(_ s: HoneycombService, _ request: Request) async throws -> Response {
-        let body = try await API.body(request, as: EnrollRequest.self)
+        let body = try await s.body(request, as: EnrollRequest.self)
         try Check.name(body.name, "name")
         let hash = Encoding.hex(Digest.sha256(Array(body.enrollmentToken.utf8)))
         func unusable() -> Problem {
@@ -94,7 +94,7 @@ enum ExecutorRoutes {
 
     static func register(_ s: HoneycombService, _ request: Request, _ context: APIContext) async throws -> Response {
         let id = try context.selfExecutor()
-        let body = try await API.body(request, as: ExecutorSpecBody.self)
+        let body = try await s.body(request, as: ExecutorSpecBody.self)
         try Check.range(body.slots, 1...100_000, "slots")
         try Check.range(body.cpuMillis, 0...100_000_000, "cpuMillis")
         try Check.range(body.memoryBytes, 0...(1 << 50), "memoryBytes")
@@ -119,7 +119,7 @@ enum ExecutorRoutes {
 
     static func reports(_ s: HoneycombService, _ request: Request, _ context: APIContext) async throws -> Response {
         let executor = try context.selfExecutor()
-        let body = try await API.body(request, as: ReportsRequest.self, limit: 8 << 20)
+        let body = try await s.body(request, as: ReportsRequest.self, limit: 8 << 20)
         try Check.range(body.reports.count, 1...1000, "reports (count)")
         var items: [ReportItem] = []
         for (k, r) in body.reports.enumerated() {
@@ -148,11 +148,11 @@ enum ExecutorRoutes {
             let run = try await plane.report(task: task, attempt: Int(attempt), executor: executor, .started)
             return try API.json(["run": run])
         case "progress":
-            let body = try await API.body(request, as: ProgressRequest.self)
+            let body = try await s.body(request, as: ProgressRequest.self)
             try Check.range(body.fraction, 0...1, "fraction")
             return try API.json(["continue": await plane.isCurrent(task: task, attempt: Int(attempt), executor: executor)])
         default:
-            let body = try await API.body(request, as: ResultRequest.self)
+            let body = try await s.body(request, as: ResultRequest.self)
             let output = try body.output.map { try $0.text(field: "output") }
             let accepted = try await plane.report(task: task, attempt: Int(attempt), executor: executor,
                                                   body.succeeded ? .succeeded(output: output) : .failed(output: output))

@@ -20,7 +20,7 @@ enum LLMRoutes {
 
     static func route(_ s: HoneycombService, _ request: Request, _ context: APIContext) async throws -> Response {
         let claims = try context.requireClaims()
-        let body = try await API.body(request, as: LLMRouteBody.self)
+        let body = try await s.body(request, as: LLMRouteBody.self)
         if claims.role == .executor && claims.sub != String(body.executor) {
             throw Problem.forbidden("an executor may ask only for calls of its own (executor \(claims.sub))")
         }
@@ -49,7 +49,7 @@ enum LLMRoutes {
     static func complete(_ s: HoneycombService, _ request: Request, _ context: APIContext) async throws -> Response {
         let executor = try Int64(context.requireClaims().sub) ?? 0
         let call = try context.pathID("call")
-        let body = try await API.body(request, as: LLMCompletion.self)
+        let body = try await s.body(request, as: LLMCompletion.self)
         let outcome: LLMOutcome
         if body.succeeded {
             try Check.range(body.inputTokens ?? 0, 0...100_000_000, "inputTokens")

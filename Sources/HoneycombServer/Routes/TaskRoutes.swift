@@ -27,7 +27,7 @@ enum TaskRoutes {
     }
 
     static func submit(_ s: HoneycombService, _ request: Request, _ context: APIContext) async throws -> Response {
-        let body = try await API.body(request, as: TaskRequest.self)
+        let body = try await s.body(request, as: TaskRequest.self)
         let (plane, submission) = try await checked(s, body, claims: try context.requireClaims(), field: "")
         let submitted = try await plane.submit([submission], key: try idempotencyKey(request).map(IdempotencyKey.task))[0]
         return try API.json(["id": JSONValue.number(Double(submitted.id)), "state": .string(submitted.state)],
@@ -35,7 +35,7 @@ enum TaskRoutes {
     }
 
     static func submitBatch(_ s: HoneycombService, _ request: Request, _ context: APIContext) async throws -> Response {
-        let body = try await API.body(request, as: TaskBatchRequest.self, limit: 8 << 20)
+        let body = try await s.body(request, as: TaskBatchRequest.self, limit: 8 << 20)
         try Check.range(body.tasks.count, 1...1000, "tasks (count)")
         let claims = try context.requireClaims()
         var plane: LivePlane?

@@ -15,7 +15,7 @@ enum UserRoutes {
     }
 
     static func createUser(_ s: HoneycombService, _ request: Request, _ context: APIContext) async throws -> Response {
-        let body = try await API.body(request, as: UserRequest.self)
+        let body = try await s.body(request, as: UserRequest.self)
         try Check.name(body.name, "name")
         guard body.role != .executor else { throw Problem.badRequest("role: executors enroll; a user is admin or user") }
         let ttl = body.ttlSeconds ?? 86400

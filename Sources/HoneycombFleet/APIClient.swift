@@ -33,6 +33,13 @@ public struct APIClient: Sendable {
     /// Sends a request and returns the status and body, whatever the status.
     public func send(_ method: String, _ path: String, json: (any Encodable)? = nil, body: Data? = nil,
                      headers: [String: String] = [:]) async throws -> (status: Int, body: Data) {
+        let r = try await exchange(method, path, json: json, body: body, headers: headers)
+        return (r.status, r.body)
+    }
+
+    /// Sends a request and returns the status, body and the answer's headers, whatever the status.
+    public func exchange(_ method: String, _ path: String, json: (any Encodable)? = nil, body: Data? = nil,
+                         headers: [String: String] = [:]) async throws -> (status: Int, body: Data, headers: [String: String]) {
         guard let url = URL(string: path, relativeTo: base) else { throw APIError(status: 0, detail: "bad path \(path)") }
         var request = URLRequest(url: url)
         request.httpMethod = method
@@ -46,7 +53,10 @@ public struct APIClient: Sendable {
         }
         do {
             let (data, response) = try await session.data(for: request)
-            return ((response as? HTTPURLResponse)?.statusCode ?? 0, data)
+            let http = response as? HTTPURLResponse
+            var fields: [String: String] = [:]
+            for (k, v) in http?.allHeaderFields ?? [:] { fields[String(describing: k).lowercased()] = String(describing: v) }
+            return (http?.statusCode ?? 0, data, fields)
         } catch {
             throw APIError(status: 0, detail: "\(method) \(url.absoluteString): \(error.localizedDescription)")
         }

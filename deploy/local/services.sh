@@ -5,6 +5,9 @@
 # thrown away by `stop`. `start` writes $DIR/env with the addresses for the tests to read.
 #
 # Usage: deploy/local/services.sh start|stop|status
+#        deploy/local/services.sh stop-one|start-one postgres|redis|nats|weed
+# (`stop-one` and `start-one` take one server away and bring it back on the same port and
+# data, for the outage tests: PostgreSQL and nats-server keep their data, Redis comes back empty.)
 set -euo pipefail
 
 dir=${HONEYCOMB_SERVICES_DIR:-/tmp/honeycomb-services}
@@ -30,10 +33,7 @@ wait_port() {
   return 1
 }
 
-start() {
-  mkdir -p "$dir"
-  chmod 755 "$dir"
-
+start_postgres() {
   # PostgreSQL refuses to run as root: it runs as the postgres user from Debian's package.
   local bin; bin=$(pg_bin)
   [[ -n "$bin" ]] || { say "PostgreSQL is not installed (deploy/local/install-deps.sh --servers)"; exit 1; }
@@ -52,15 +52,21 @@ start() {
   "$bin/psql" -h 127.0.0.1 -p "$pg_port" -U honeycomb -d postgres -qtA \
     -c "SELECT 1 FROM pg_database WHERE datname = 'honeycomb'" | grep -q 1 ||
     "$bin/createdb" -h 127.0.0.1 -p "$pg_port" -U honeycomb honeycomb
+}
 
+start_redis() {
   redis-server --bind 127.0.0.1 --port "$redis_port" --save "" --appendonly no \
     --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --dir "$dir"
   wait_port "$redis_port" 20 redis
+}
 
+start_nats() {
   mkdir -p "$dir/nats"
-  nohup nats-server -a 127.0.0.1 -p "$nats_port" -js -sd "$dir/nats" -P "$dir/nats.pid" >"$dir/nats.log" 2>&1 &
+  nohup nats-server -a 127.0.0.1 -p "$nats_port" -js -sd "$dir/nats" -P "$dir/nats.pid" >>"$dir/nats.log" 2>&1 &
   wait_port "$nats_port" 20 nats
+}
 
+start_weed() {
   # One S3 identity, so that SeaweedFS checks every request's SigV4 signature.
   mkdir -p "$dir/weed"
   cat >"$dir/s3.json" <<'S3'
@@ -71,9 +77,18 @@ S3
   nohup weed mini -s3.config="$dir/s3.json" -dir="$dir/weed" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
     -master.port="$weed_master_port" -volume.port=$((weed_master_port + 1)) \
     -filer.port=$((weed_master_port + 2)) -s3.port="$s3_port" -s3.port.iceberg=0 -s3.port.lance=0 \
-    -webdav=false -admin.ui=false -bucket=honeycomb-bundles >"$dir/weed.log" 2>&1 &
+    -webdav=false -admin.ui=false -bucket=honeycomb-bundles >>"$dir/weed.log" 2>&1 &
   echo $! >"$dir/weed.pid"
   wait_port "$s3_port" 90 weed
+}
+
+start() {
+  mkdir -p "$dir"
+  chmod 755 "$dir"
+  start_postgres
+  start_redis
+  start_nats
+  start_weed
 
   cat >"$dir/env" <<ENV
 HONEYCOMB_PG_URL=postgresql://honeycomb@127.0.0.1:$pg_port/honeycomb
@@ -97,17 +112,39 @@ stop_pid() {
   rm -f "$file"
 }
 
-stop() {
+stop_postgres() {
   local bin; bin=$(pg_bin)
   if [[ -n "$bin" && -f "$dir/pg/postmaster.pid" ]]; then
     local run_as=()
     [[ $(id -u) -eq 0 ]] && run_as=(runuser -u postgres --)
     "${run_as[@]}" "$bin/pg_ctl" -D "$dir/pg" -m fast -w stop >/dev/null 2>&1 || true
   fi
-  stop_pid "$dir/redis.pid"
-  stop_pid "$dir/nats.pid"
+}
+stop_redis() { stop_pid "$dir/redis.pid"; }
+stop_nats() { stop_pid "$dir/nats.pid"; }
+stop_weed() {
   stop_pid "$dir/weed.pid"
+  # `weed mini` runs its servers in one process; wait until its ports are free again.
+  local i
+  for ((i = 0; i < 100; i++)); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$s3_port") 2>/dev/null || return 0
+    sleep 0.1
+  done
+}
+
+stop() {
+  stop_postgres
+  stop_redis
+  stop_nats
+  stop_weed
   rm -rf "$dir"
+}
+
+one() {
+  case "${2:-}" in
+    postgres | redis | nats | weed) "$1_$2" ;;
+    *) echo "usage: $0 $1-one postgres|redis|nats|weed" >&2; exit 2 ;;
+  esac
 }
 
 status() {
@@ -120,5 +157,7 @@ case "${1:-}" in
   start) start ;;
   stop) stop ;;
   status) status ;;
-  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+  stop-one) one stop "${2:-}" ;;
+  start-one) one start "${2:-}" ;;
+  *) echo "usage: $0 start|stop|status|stop-one NAME|start-one NAME" >&2; exit 2 ;;
 esac

@@ -23,13 +23,19 @@ struct ChaosTests {
     static let recoveryBound = 15.0
     static let outage = 5.0
 
+    /// Runs deploy/local/services.sh and waits for it with waitpid: Foundation's
+    /// `Process.waitUntilExit` was seen not to return here (the script left `<defunct>`).
     static func services(_ action: String, _ name: String) throws {
-        let p = Process()
-        p.executableURL = ServeProcess.root.appendingPathComponent("deploy/local/services.sh")
-        p.arguments = [action, name]
-        try p.run()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else { throw LiveEnvironment.Failure("services.sh \(action) \(name) failed") }
+        let script = ServeProcess.root.appendingPathComponent("deploy/local/services.sh").path
+        let argv: [UnsafeMutablePointer<CChar>?] = [strdup(script), strdup(action), strdup(name), nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        guard posix_spawn(&pid, script, nil, nil, argv, environ) == 0 else {
+            throw LiveEnvironment.Failure("could not run services.sh \(action) \(name)")
+        }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        guard status == 0 else { throw LiveEnvironment.Failure("services.sh \(action) \(name) failed (\(status))") }
     }
 
     /// What the submitters saw, phase by phase.

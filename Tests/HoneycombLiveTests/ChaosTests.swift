@@ -64,21 +64,9 @@ struct ChaosTests {
         let admin = APIClient(base: base, token: try serve.token("root", .admin))
         let alice = admin.with(token: try serve.token("alice", .user))
         let publisher = try Ed25519PrivateKey()
-        struct Published: Decodable { var sha256: String }
         // "cold" is first run during the storage outage: its bundle must be fetched then.
-        for agent in ["work", "cold"] {
-            let bundle = LiveHarness.wasm(agent)
-            let _: Published = try await alice.call("POST", "/v1/agents/\(agent)/versions", json: PublishRequest(
-                version: "1", description: nil, cpuMillis: 10, memoryBytes: 1, labels: nil, maxAttempts: 3,
-                profile: .object(["runtimeMs": .number(30)]), bundle: Data(bundle).base64EncodedString(),
-                signature: Encoding.hex(try publisher.sign(bundle)), publisherKey: Encoding.hex(publisher.publicKey.raw)))
-        }
-        var fc = FleetConfiguration(controlPlane: base, natsURL: LiveEnvironment.env["HONEYCOMB_NATS_URL"]!,
-                                    adminToken: admin.token!, count: 4)
-        fc.heartbeatInterval = 0.5
-        fc.slots = 16
-        let fleet = try await ExecutorFleet(config: fc)
-        try await fleet.start()
+        for agent in ["work", "cold"] { try await ServeProcess.publish(agent, as: alice, publisher: publisher) }
+        let fleet = try await ServeProcess.fleet(base, admin: admin)
 
         let load = Load()
         let submitters = (0..<8).map { _ in

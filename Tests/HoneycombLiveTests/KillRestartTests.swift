@@ -22,18 +22,8 @@ struct KillRestartTests {
         let admin = APIClient(base: base, token: try authority.issue(subject: "root", role: .admin, ttl: 3600))
         let alice = admin.with(token: try authority.issue(subject: "alice", role: .user, ttl: 3600))
         let publisher = try Ed25519PrivateKey()
-        let bundle = LiveHarness.wasm("work")
-        struct Published: Decodable { var sha256: String }
-        let _: Published = try await alice.call("POST", "/v1/agents/work/versions", json: PublishRequest(
-            version: "1", description: nil, cpuMillis: 10, memoryBytes: 1, labels: nil, maxAttempts: 3,
-            profile: .object(["runtimeMs": .number(30)]), bundle: Data(bundle).base64EncodedString(),
-            signature: Encoding.hex(try publisher.sign(bundle)), publisherKey: Encoding.hex(publisher.publicKey.raw)))
-        var fc = FleetConfiguration(controlPlane: base, natsURL: LiveEnvironment.env["HONEYCOMB_NATS_URL"]!,
-                                    adminToken: admin.token!, count: 4)
-        fc.heartbeatInterval = 0.5
-        fc.slots = 16
-        let fleet = try await ExecutorFleet(config: fc)
-        try await fleet.start()
+        try await ServeProcess.publish("work", as: alice, publisher: publisher)
+        let fleet = try await ServeProcess.fleet(base, admin: admin)
 
         // Eight submitters keep submitting; only ids answered with 201 count as accepted.
         final class Load: Sendable {

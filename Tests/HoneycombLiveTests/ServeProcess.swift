@@ -72,6 +72,26 @@ struct ServeProcess {
         try TokenAuthority(signingKey: key).issue(subject: subject, role: role, ttl: 3600)
     }
 
+    /// Publishes version 1 of `agent` (30 ms runs), signed by `publisher`.
+    static func publish(_ agent: String, as client: APIClient, publisher: Ed25519PrivateKey) async throws {
+        let bundle = LiveHarness.wasm(agent)
+        let _: LiveHarness.Published = try await client.call("POST", "/v1/agents/\(agent)/versions", json: PublishRequest(
+            version: "1", description: nil, cpuMillis: 10, memoryBytes: 1, labels: nil, maxAttempts: 3,
+            profile: .object(["runtimeMs": .number(30)]), bundle: Data(bundle).base64EncodedString(),
+            signature: Encoding.hex(try publisher.sign(bundle)), publisherKey: Encoding.hex(publisher.publicKey.raw)))
+    }
+
+    /// Four reference executors of 16 slots each, heartbeating every 0.5 s, started.
+    static func fleet(_ base: URL, admin: APIClient) async throws -> ExecutorFleet {
+        var fc = FleetConfiguration(controlPlane: base, natsURL: LiveEnvironment.env["HONEYCOMB_NATS_URL"]!,
+                                    adminToken: admin.token!, count: 4)
+        fc.heartbeatInterval = 0.5
+        fc.slots = 16
+        let fleet = try await ExecutorFleet(config: fc)
+        try await fleet.start()
+        return fleet
+    }
+
     /// A process's resident memory in bytes, from /proc (VmRSS).
     static func residentBytes(_ pid: Int32) -> Int? {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),

@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // C libraries: a modulemap and one shim header each, found with pkg-config.
@@ -76,7 +77,10 @@ let package = Package(
         // which draw their arrivals, run times and failures as the simulator does.
         .target(
             name: "HoneycombFleet",
-            dependencies: ["HoneycombCore", "HoneycombDriver", "HoneycombLive", "HoneycombAPI", "HoneycombSim", "HoneycombStats"]
+            dependencies: ["HoneycombCore", "HoneycombDriver", "HoneycombLive", "HoneycombAPI", "HoneycombSim", "HoneycombStats",
+                           .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                           .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOHTTP1", package: "swift-nio")]
         ),
         .executableTarget(
             name: "honeycomb",

@@ -1,7 +1,7 @@
+import AsyncHTTPClient
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
+import NIOCore
+import NIOHTTP1
 
 /// A failed call to the API: the status and the problem's detail.
 public struct APIError: Error, CustomStringConvertible, Sendable {
@@ -10,25 +10,38 @@ public struct APIError: Error, CustomStringConvertible, Sendable {
     public var description: String { status == 0 ? detail : "HTTP \(status): \(detail)" }
 }
 
-/// A small JSON client of Honeycomb's API (URLSession), for the reference executor, the
-/// live benchmark and the tests.
+/// A small JSON client of Honeycomb's API, for the reference executor, the live benchmark and
+/// the tests, on AsyncHTTPClient: it never sends a request again by itself. (URLSession on
+/// Linux does: its libcurl re-sends a request whose reused connection died before an answer,
+/// and Foundation cannot rewind the body, so the copy goes without it and hangs until the
+/// timeout — seen when a replica was killed under load.) Whether to try again is the caller's.
 public struct APIClient: Sendable {
     public var base: URL
     public var token: String?
-    let session: URLSession
+    /// How long a request may take, answer included.
+    public var timeout: TimeAmount = .seconds(30)
+    /// The largest answer read.
+    static let maxAnswerBytes = 64 << 20
 
-    public init(base: URL, token: String? = nil, session: URLSession? = nil) {
+    /// One pool of connections for the process (a static, so it is never shut down under a
+    /// request); up to 64 connections to a host, as the executors' concurrent reports need.
+    static let http: HTTPClient = {
+        var c = HTTPClient.Configuration()
+        c.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 64
+        c.decompression = .disabled
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: c)
+    }()
+
+    public init(base: URL, token: String? = nil) {
         self.base = base
         self.token = token
-        self.session = session ?? {
-            let c = URLSessionConfiguration.ephemeral
-            c.timeoutIntervalForRequest = 30
-            c.httpMaximumConnectionsPerHost = 64
-            return URLSession(configuration: c)
-        }()
     }
 
-    public func with(token: String) -> APIClient { APIClient(base: base, token: token, session: session) }
+    public func with(token: String) -> APIClient {
+        var c = self
+        c.token = token
+        return c
+    }
 
     /// Sends a request and returns the status and body, whatever the status.
     public func send(_ method: String, _ path: String, json: (any Encodable)? = nil, body: Data? = nil,
@@ -37,28 +50,31 @@ public struct APIClient: Sendable {
         return (r.status, r.body)
     }
 
-    /// Sends a request and returns the status, body and the answer's headers, whatever the status.
+    /// Sends a request and returns the status, body and the answer's headers (names in lower
+    /// case), whatever the status.
     public func exchange(_ method: String, _ path: String, json: (any Encodable)? = nil, body: Data? = nil,
                          headers: [String: String] = [:]) async throws -> (status: Int, body: Data, headers: [String: String]) {
         guard let url = URL(string: path, relativeTo: base) else { throw APIError(status: 0, detail: "bad path \(path)") }
-        var request = URLRequest(url: url)
-        request.httpMethod = method
-        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
-        for (k, v) in headers { request.setValue(v, forHTTPHeaderField: k) }
+        var request = HTTPClientRequest(url: url.absoluteString)
+        request.method = HTTPMethod(rawValue: method)
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        for (k, v) in headers { request.headers.replaceOrAdd(name: k, value: v) }
+        var payload: Data?
         if let json {
-            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-            request.httpBody = try JSONEncoder().encode(json)
+            request.headers.replaceOrAdd(name: "Content-Type", value: "application/json")
+            payload = try JSONEncoder().encode(json)
         } else if let body {
-            request.httpBody = body
+            payload = body
         }
+        if let payload { request.body = .bytes(ByteBuffer(bytes: payload)) }
         do {
-            let (data, response) = try await session.data(for: request)
-            let http = response as? HTTPURLResponse
+            let response = try await Self.http.execute(request, timeout: timeout)
+            let answer = try await response.body.collect(upTo: Self.maxAnswerBytes)
             var fields: [String: String] = [:]
-            for (k, v) in http?.allHeaderFields ?? [:] { fields[String(describing: k).lowercased()] = String(describing: v) }
-            return (http?.statusCode ?? 0, data, fields)
+            for (k, v) in response.headers { fields[k.lowercased()] = fields[k.lowercased()].map { "\($0), \(v)" } ?? v }
+            return (Int(response.status.code), Data(answer.readableBytesView), fields)
         } catch {
-            throw APIError(status: 0, detail: "\(method) \(url.absoluteString): \(error.localizedDescription)")
+            throw APIError(status: 0, detail: "\(method) \(url.absoluteString): \(error)")
         }
     }
 

@@ -93,7 +93,7 @@ public final class ExecutorFleet: Sendable {
         struct Enrolled: Decodable { var id: Int64; var token: String; var stream: String; var subject: String }
         for k in 0..<config.count {
             let minted: Minted = try await admin.call("POST", "/v1/enrollment-tokens")
-            let anonymous = APIClient(base: config.controlPlane, session: admin.session)
+            let anonymous = APIClient(base: config.controlPlane)
             let e: Enrolled = try await anonymous.call("POST", "/v1/executors/enroll",
                                                        json: EnrollRequest(enrollmentToken: minted.token, name: "\(config.namePrefix)-\(k)"))
             let executor = ReferenceExecutor(id: e.id, stream: e.stream, subject: e.subject,

@@ -60,7 +60,8 @@ struct ServeProcess {
         try p.run()
         let probe = APIClient(base: URL(string: "http://127.0.0.1:\(port)")!)
         let up = try await LiveEnvironment.eventually(60) {
-            (try? await probe.send("GET", ready ? "/readyz" : "/healthz"))?.status == 200
+            // Closed after its answer, so that it holds none of serve's connections (a test counts them).
+            (try? await probe.send("GET", ready ? "/readyz" : "/healthz", headers: ["Connection": "close"]))?.status == 200
         }
         #expect(up, "serve did not come up; its log: \(log.path)")
         return p

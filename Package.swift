@@ -26,6 +26,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // C libraries: a modulemap and one shim header each, found with pkg-config.
@@ -51,12 +53,18 @@ let package = Package(
             swiftSettings: optimizedInDebug
         ),
         // The live service's adapters: PostgreSQL (libpq), Redis (hiredis), NATS JetStream
-        // (cnats), OpenSSL (Ed25519 tokens and bundle signatures, SigV4 for S3).
-        .target(name: "HoneycombLive", dependencies: ["HoneycombCore", "CLibPQ", "CHiredis", "CNats", "COpenSSL"]),
+        // (cnats), OpenSSL (Ed25519 tokens and bundle signatures, SigV4 for S3), and the
+        // process's one HTTP client pool (AsyncHTTPClient: S3 and the API's clients).
+        .target(name: "HoneycombLive", dependencies: ["HoneycombCore", "CLibPQ", "CHiredis", "CNats", "COpenSSL",
+                                                      .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                                                      .product(name: "NIOCore", package: "swift-nio"),
+                                                      .product(name: "NIOHTTP1", package: "swift-nio")]),
         // The live driver: the plane's actor (batches, commit, outbox, rebuild), generic over
         // its store, dispatch bus, presence cache and clock, so that it runs alike on the real
-        // adapters, in memory and under the simulator's faults. Imports the core only.
-        .target(name: "HoneycombDriver", dependencies: ["HoneycombCore"], swiftSettings: optimizedInDebug),
+        // adapters, in memory and under the simulator's faults. Imports the core, and
+        // swift-metrics' API for what it counts (the service chooses the backend).
+        .target(name: "HoneycombDriver", dependencies: ["HoneycombCore", .product(name: "CoreMetrics", package: "swift-metrics")],
+                swiftSettings: optimizedInDebug),
         // The API's wire contract: request bodies, JSON values, dispatch subjects. Shared by the
         // server and its clients.
         .target(name: "HoneycombAPI", dependencies: ["HoneycombLive"]),
@@ -71,6 +79,8 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
         // Clients of the service: the reference executors, the load generator and `run-live`,
@@ -100,7 +110,8 @@ let package = Package(
             name: "HoneycombSimTests",
             dependencies: ["HoneycombSim", "HoneycombCore", "HoneycombStats", "HoneycombReport"]
         ),
-        .testTarget(name: "HoneycombDriverTests", dependencies: ["HoneycombDriver", "HoneycombCore"]),
+        .testTarget(name: "HoneycombDriverTests", dependencies: ["HoneycombDriver", "HoneycombCore",
+                                                                .product(name: "MetricsTestKit", package: "swift-metrics")]),
         .testTarget(name: "CommandLineTests", dependencies: ["honeycomb"]),
         .testTarget(name: "HoneycombLiveTests",
                     dependencies: ["HoneycombLive", "HoneycombServer", "HoneycombFleet", "HoneycombAPI", "HoneycombDriver",

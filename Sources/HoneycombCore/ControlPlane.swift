@@ -253,6 +253,8 @@ public struct PlaneCounters: Hashable, Sendable {
     /// Reports about an attempt that is no longer current (after a loss, say): ignored.
     public var staleReports = 0
     public var placementPasses = 0
+
+    public init() {}
 }
 
 /// The control plane: a synchronous, deterministic state machine.

@@ -122,10 +122,12 @@ extension LivePlane {
         }
         absorb(&effects, now, &write, &outgoing)
         noteHeard(heartbeats, now, &write)
+        let committing = io.clock.now()
         do {
             try await io.store.commit(write)
+            metrics.commitSeconds.recordNanoseconds((io.clock.now() - committing).nanoseconds)
         } catch {
-            metrics.storeFailures.add(1)
+            metrics.storeErrors.increment()
             logStoreError(error)
             for r in replies { fail(r, PlaneRefusal.storeUnavailable) }
             throw error
@@ -139,9 +141,10 @@ extension LivePlane {
         if io.presence != nil { presenceDue += heartbeats }
         for r in replies { answer(r) }
         ledger.forgetOld()
-        metrics.batches.add(1)
-        metrics.batchCommands.add(batch.count)
-        metrics.batchSeconds.observe((io.clock.now() - started).seconds)
+        metrics.batches.increment()
+        metrics.batchCommands.increment(by: batch.count)
+        metrics.batchSeconds.recordNanoseconds((io.clock.now() - started).nanoseconds)
+        metrics.noteBatch(plane, outbox: outboxDepth, last: &exported)
     }
 
     /// Writes, at most once per `heardResolution`, when each executor was heard from, and

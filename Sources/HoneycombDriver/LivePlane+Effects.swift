@@ -13,13 +13,18 @@ extension LivePlane {
         defer { publishing = false }
         let sending = outbox
         outbox = []
+        inFlight = sending.count
         do {
             try await io.bus.publish(sending)
-            metrics.dispatched.add(sending.count)
+            inFlight = 0
+            metrics.dispatched.increment(by: sending.count)
+            metrics.outboxMessages.record(outboxDepth)
             return true
         } catch {
-            metrics.publishFailures.add(1)
+            inFlight = 0
+            metrics.publishErrors.increment()
             outbox = sending + outbox
+            metrics.outboxMessages.record(outboxDepth)
             return false
         }
     }
@@ -39,7 +44,8 @@ extension LivePlane {
     }
 
     /// Messages waiting for the bus.
-    package var outboxDepth: Int { outbox.count }
+    /// Messages committed and not yet taken by the bus: those waiting, and those being sent.
+    package var outboxDepth: Int { outbox.count + inFlight }
 
     /// Turns the plane's effects into rows to write, messages to publish and timers to keep.
     func absorb(_ fx: inout PlaneEffects, _ now: Instant, _ write: inout BatchWrite,
@@ -72,7 +78,7 @@ extension LivePlane {
                     if let state { write.executorStates.append((Int64(event.executor), state)) }
                 }
             case .llmAbandoned:
-                metrics.llmAbandoned.add(1)
+                metrics.llmAbandoned.increment()
             case .llmCallOpened(let record):
                 write.llmOpened.append(config.stored(record))
             case .llmCallEnded(let id, let cost, let tokens):

@@ -50,6 +50,7 @@ extension LivePlane {
         var fx = PlaneEffects()
         fresh.handle(.restored(snapshot), at: now, effects: &fx)
         plane = fresh
+        exported = PlaneCounters()
         // Timers and new dispatches from the rebuild itself, then the dispatches in flight.
         var write = BatchWrite()
         var outgoing: [ExecutorMessage] = []
@@ -76,7 +77,9 @@ extension LivePlane {
         }
         presenceDue = []
         let ttl = config.heartbeatTimeout.seconds
-        for e in order { try? await presence.mark(e, incarnation: latest[e]!, ttl: ttl) }
+        for e in order {
+            do { try await presence.mark(e, incarnation: latest[e]!, ttl: ttl) } catch { metrics.presenceErrors.increment() }
+        }
     }
 
     /// Marks present, for one heartbeat timeout, every executor the plane holds online or
@@ -89,8 +92,12 @@ extension LivePlane {
             let state = plane.executors.state(of: ExecutorID(Int32(k)))
             if state == .online || state == .draining { live.append(Int64(k)) }
         }
-        guard !live.isEmpty, let present = try? await Set(presence.present()) else { return }
+        guard !live.isEmpty else { return }
+        let present: Set<Int64>
+        do { present = try await Set(presence.present()) } catch { metrics.presenceErrors.increment(); return }
         let ttl = config.heartbeatTimeout.seconds
-        for id in live where !present.contains(id) { try? await presence.markIfAbsent(id, ttl: ttl) }
+        for id in live where !present.contains(id) {
+            do { try await presence.markIfAbsent(id, ttl: ttl) } catch { metrics.presenceErrors.increment() }
+        }
     }
 }

@@ -73,6 +73,8 @@ package actor LivePlane {
     /// store: a rebuild publishes again every dispatch not known to have started.
     var outbox: [ExecutorMessage] = []
     var publishing = false
+    /// How many messages the publish under way carries (out of `outbox` meanwhile).
+    var inFlight = 0
     var outboxWake: CheckedContinuation<Void, Never>?
     /// While the outbox holds this many messages (the bus has been away a while), new
     /// submissions are refused at once (`dispatchUnavailable`); the rest goes on.
@@ -87,6 +89,8 @@ package actor LivePlane {
     var idPool: [Int64] = []
     var idNext = 0
     var effects = PlaneEffects()
+    /// The plane's counts as the metrics last carried them over.
+    var exported = PlaneCounters()
 
     package init(config: PlaneConfig, seed: UInt64, io: PlaneIO, metrics: DriverMetrics = DriverMetrics()) {
         self.config = config
@@ -122,6 +126,7 @@ package actor LivePlane {
             do {
                 found = try await io.store.keyedTasks(user: batch[0].userID, keys: asked)
             } catch {
+                metrics.storeErrors.increment()
                 logStoreError(error)
                 throw PlaneRefusal.storeUnavailable
             }
@@ -229,7 +234,7 @@ package actor LivePlane {
 
     func enqueue(_ c: Command) {
         guard running else { c.fail(PlaneRefusal.stopped); return }
-        if case .submit = c, outbox.count >= outboxLimit { c.fail(PlaneRefusal.dispatchUnavailable(waiting: outbox.count)); return }
+        if case .submit = c, outboxDepth >= outboxLimit { c.fail(PlaneRefusal.dispatchUnavailable(waiting: outboxDepth)); return }
         // The loop stopped on a failed write: nothing is taken until the plane is rebuilt (a
         // command queued now would wait for a loop that is not coming).
         guard !loopEnded else { c.fail(PlaneRefusal.storeUnavailable); return }

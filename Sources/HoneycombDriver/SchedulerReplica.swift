@@ -78,7 +78,9 @@ package final class SchedulerReplica: Sendable {
     package func run() async {
         while !Task.isCancelled && !stopped.load(ordering: .relaxed) {
             do {
-                guard let term = try await election.campaign() else {
+                let won: SchedulerTerm?
+                do { won = try await election.campaign() } catch { metrics.storeErrors.increment(); throw error }
+                guard let term = won else {
                     lastStanding.withLock { $0 = .standby }
                     try? await Task.sleep(for: timing.retry)
                     continue
@@ -113,7 +115,11 @@ package final class SchedulerReplica: Sendable {
         log("active scheduler: rebuilt \(executors) executors and \(tasks) unfinished tasks from the store; placement seed \(seed)")
         active.withLock { $0 = live }
         termsBegun.add(1, ordering: .relaxed)
-        defer { active.withLock { $0 = nil } }
+        metrics.noteLeading()
+        defer {
+            active.withLock { $0 = nil }
+            metrics.noteStandby()
+        }
         if stopped.load(ordering: .relaxed) { await live.stop() }
         do {
           try await withTaskCancellationHandler {

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import HoneycombLive
 import NIOCore
 import NIOHTTP1
 
@@ -11,10 +12,7 @@ public struct APIError: Error, CustomStringConvertible, Sendable {
 }
 
 /// A small JSON client of Honeycomb's API, for the reference executor, the live benchmark and
-/// the tests, on AsyncHTTPClient: it never sends a request again by itself. (URLSession on
-/// Linux does: its libcurl re-sends a request whose reused connection died before an answer,
-/// and Foundation cannot rewind the body, so the copy goes without it and hangs until the
-/// timeout — seen when a replica was killed under load.) Whether to try again is the caller's.
+/// the tests, on the process's `HTTPPool` (it never sends a request again by itself).
 public struct APIClient: Sendable {
     public var base: URL
     public var token: String?
@@ -22,15 +20,6 @@ public struct APIClient: Sendable {
     public var timeout: TimeAmount = .seconds(30)
     /// The largest answer read.
     static let maxAnswerBytes = 64 << 20
-
-    /// One pool of connections for the process (a static, so it is never shut down under a
-    /// request); up to 64 connections to a host, as the executors' concurrent reports need.
-    static let http: HTTPClient = {
-        var c = HTTPClient.Configuration()
-        c.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 64
-        c.decompression = .disabled
-        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: c)
-    }()
 
     public init(base: URL, token: String? = nil) {
         self.base = base
@@ -68,7 +57,7 @@ public struct APIClient: Sendable {
         }
         if let payload { request.body = .bytes(ByteBuffer(bytes: payload)) }
         do {
-            let response = try await Self.http.execute(request, timeout: timeout)
+            let response = try await HTTPPool.shared.execute(request, timeout: timeout)
             let answer = try await response.body.collect(upTo: Self.maxAnswerBytes)
             var fields: [String: String] = [:]
             for (k, v) in response.headers { fields[k.lowercased()] = fields[k.lowercased()].map { "\($0), \(v)" } ?? v }

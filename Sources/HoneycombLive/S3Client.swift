@@ -1,7 +1,7 @@
+import AsyncHTTPClient
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
+import NIOCore
+import NIOHTTP1
 
 /// An error talking to S3: the operation, the HTTP status and S3's own error code.
 public struct S3Error: Error, CustomStringConvertible, Sendable {
@@ -77,18 +77,19 @@ public struct SigV4Signer: Sendable {
     }
 }
 
-/// A small S3 client: path-style requests signed with SigV4, over URLSession.
+/// A small S3 client: path-style requests signed with SigV4, on the process's `HTTPPool`
+/// (a PUT whose connection died is never re-sent without its body).
 public struct S3Client: Sendable {
     public var endpoint: URL
     public var signer: SigV4Signer
-    let session: URLSession
+    /// How long a request may take, answer included.
+    public var timeout: TimeAmount = .seconds(30)
+    /// The largest object read.
+    static let maxObjectBytes = 256 << 20
 
     public init(endpoint: URL, accessKey: String, secretKey: String, region: String = "us-east-1") {
         self.endpoint = endpoint
         signer = SigV4Signer(accessKey: accessKey, secretKey: secretKey, region: region)
-        let config = URLSessionConfiguration.ephemeral
-        config.timeoutIntervalForRequest = 30
-        session = URLSession(configuration: config)
     }
 
     /// Creates the bucket; one that exists already (and is ours) is fine.
@@ -132,15 +133,16 @@ public struct S3Client: Sendable {
         headers["host"] = url.port.map { "\(host):\($0)" } ?? host
         let signed = signer.sign(method: method, path: path, headers: headers,
                                  payloadSHA256: Encoding.hex(Digest.sha256(body)), date: Date())
-        var request = URLRequest(url: url)
-        request.httpMethod = method
-        for (k, v) in headers.merging(signed, uniquingKeysWith: { $1 }) where k != "host" { request.setValue(v, forHTTPHeaderField: k) }
-        if !body.isEmpty { request.httpBody = Data(body) }
+        var request = HTTPClientRequest(url: url.absoluteString)
+        request.method = HTTPMethod(rawValue: method)
+        for (k, v) in headers.merging(signed, uniquingKeysWith: { $1 }) { request.headers.replaceOrAdd(name: k, value: v) }
+        if !body.isEmpty { request.body = .bytes(ByteBuffer(bytes: body)) }
         do {
-            let (data, response) = try await session.data(for: request)
-            return ((response as? HTTPURLResponse)?.statusCode ?? 0, Array(data))
+            let response = try await HTTPPool.shared.execute(request, timeout: timeout)
+            let answer = try await response.body.collect(upTo: Self.maxObjectBytes)
+            return (Int(response.status.code), Array(answer.readableBytesView))
         } catch {
-            throw S3Error(description: "S3 \(method) \(path) at \(endpoint): \(error.localizedDescription)", status: 0)
+            throw S3Error(description: "S3 \(method) \(path) at \(endpoint): \(error)", status: 0)
         }
     }
 

@@ -1,47 +1,102 @@
+import CoreMetrics
 import HoneycombDriver
+import Prometheus
 import Synchronization
 
-/// The service's own counters and latency histograms, served at `/metrics` in Prometheus's
-/// text format.
-final class ServiceMetrics: Sendable {
-    let requests = MetricCounter()
-    let requestErrors = MetricCounter()
-    let bundlesRefused = MetricCounter()
-    let tokensRefused = MetricCounter()
-    let requestSeconds = MetricHistogram(bounds: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1])
-    /// The live driver's own.
-    let plane = DriverMetrics()
+/// swift-metrics' backend in `serve`: swift-prometheus' registry, one per service rather than
+/// the process's global `MetricsSystem` (so replicas in one process keep their own), with
+/// each metric's help text.
+final class PrometheusBackend: DescribingMetricsFactory {
+    let registry = PrometheusCollectorRegistry()
+    private let help = Mutex<[String: String]>([:])
+    /// Latency buckets: 0.5 ms to 10 s.
+    static let buckets: [Duration] = [.microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10),
+                                      .milliseconds(20), .milliseconds(50), .milliseconds(100), .milliseconds(250),
+                                      .milliseconds(500), .seconds(1), .milliseconds(2500), .seconds(5), .seconds(10)]
 
-    /// The exposition text, with the plane's own gauges.
-    func render(leader: Bool, queued: Int, counters: (dispatched: Int, retried: Int, rescheduled: Int, lost: Int)?) -> String {
-        var out = ""
-        func counter(_ name: String, _ help: String, _ v: Int) {
-            out += "# HELP \(name) \(help)\n# TYPE \(name) counter\n\(name) \(v)\n"
-        }
-        func gauge(_ name: String, _ help: String, _ v: Int) {
-            out += "# HELP \(name) \(help)\n# TYPE \(name) gauge\n\(name) \(v)\n"
-        }
-        counter("honeycomb_http_requests_total", "HTTP requests answered.", requests.current)
-        counter("honeycomb_http_errors_total", "HTTP requests answered with a problem.", requestErrors.current)
-        counter("honeycomb_batches_total", "Batches of plane commands written.", plane.batches.current)
-        counter("honeycomb_batch_commands_total", "Plane commands in those batches.", plane.batchCommands.current)
-        counter("honeycomb_dispatch_messages_total", "Messages published to executors.", plane.dispatched.current)
-        counter("honeycomb_store_failures_total", "Batches the store refused.", plane.storeFailures.current)
-        counter("honeycomb_publish_failures_total", "Batches JetStream refused at first.", plane.publishFailures.current)
-        counter("honeycomb_llm_calls_abandoned_total", "LLM calls given up unreported (their executor gone or past the call timeout).",
-                plane.llmAbandoned.current)
-        counter("honeycomb_bundles_refused_total", "Bundles refused for a bad signature or digest.", bundlesRefused.current)
-        counter("honeycomb_tokens_refused_total", "Requests refused for their token.", tokensRefused.current)
-        gauge("honeycomb_leader", "1 on the active scheduler.", leader ? 1 : 0)
-        gauge("honeycomb_tasks_queued", "Tasks waiting for an executor.", queued)
-        if let c = counters {
-            counter("honeycomb_plane_dispatched_total", "Attempts dispatched by the plane.", c.dispatched)
-            counter("honeycomb_plane_retried_total", "Attempts retried.", c.retried)
-            counter("honeycomb_plane_rescheduled_total", "Attempts rescheduled after executor loss.", c.rescheduled)
-            counter("honeycomb_plane_executors_lost_total", "Executors declared lost.", c.lost)
-        }
-        out += plane.batchSeconds.render("honeycomb_batch_seconds", "Time to apply and write one batch.")
-        out += requestSeconds.render("honeycomb_http_request_seconds", "Time to answer one request.")
-        return out
+    func describe(_ label: String, help text: String) { help.withLock { $0[label] = text } }
+
+    private func name(_ label: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: label, unitName: "", helpText: help.withLock { $0[label] } ?? "")
     }
+
+    func makeCounter(label: String, dimensions: [(String, String)]) -> any CounterHandler {
+        registry.makeCounter(descriptor: name(label), labels: dimensions)
+    }
+    func makeFloatingPointCounter(label: String, dimensions: [(String, String)]) -> any FloatingPointCounterHandler {
+        registry.makeCounter(descriptor: name(label), labels: dimensions)
+    }
+    func makeRecorder(label: String, dimensions: [(String, String)], aggregate: Bool) -> any RecorderHandler {
+        aggregate ? registry.makeValueHistogram(descriptor: name(label), labels: dimensions, buckets: Self.buckets.map(\.seconds))
+                  : registry.makeGauge(descriptor: name(label), labels: dimensions)
+    }
+    func makeMeter(label: String, dimensions: [(String, String)]) -> any MeterHandler {
+        registry.makeGauge(descriptor: name(label), labels: dimensions)
+    }
+    func makeTimer(label: String, dimensions: [(String, String)]) -> any TimerHandler {
+        registry.makeDurationHistogram(descriptor: name(label), labels: dimensions, buckets: Self.buckets)
+    }
+    func destroyCounter(_ handler: any CounterHandler) {
+        if let c = handler as? Prometheus.Counter { registry.unregisterCounter(c) }
+    }
+    func destroyFloatingPointCounter(_ handler: any FloatingPointCounterHandler) {
+        if let c = handler as? Prometheus.Counter { registry.unregisterCounter(c) }
+    }
+    func destroyRecorder(_ handler: any RecorderHandler) {
+        if let g = handler as? Prometheus.Gauge { registry.unregisterGauge(g) }
+        if let h = handler as? Histogram<Double> { registry.unregisterValueHistogram(h) }
+    }
+    func destroyMeter(_ handler: any MeterHandler) {
+        if let g = handler as? Prometheus.Gauge { registry.unregisterGauge(g) }
+    }
+    func destroyTimer(_ handler: any TimerHandler) {
+        if let h = handler as? Histogram<Duration> { registry.unregisterDurationHistogram(h) }
+    }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}
+
+/// The service's metrics, served at `/metrics` in Prometheus's text format: its own (requests,
+/// refusals, its dependencies) and the live driver's (batches, commits, outbox, executors).
+final class ServiceMetrics: Sendable {
+    let backend = PrometheusBackend()
+    let requests: CoreMetrics.Counter
+    let requestErrors: CoreMetrics.Counter
+    let bundlesRefused: CoreMetrics.Counter
+    let tokensRefused: CoreMetrics.Counter
+    let requestSeconds: CoreMetrics.Timer
+    /// 1 while the dependency answers, 0 while it is away, as the last check found it.
+    private let up: [Dependency: CoreMetrics.Gauge]
+    /// Requests that failed on the dependency itself (the driver counts its own calls).
+    private let errors: [Dependency: CoreMetrics.Counter]
+    /// The live driver's own.
+    let plane: DriverMetrics
+
+    init() {
+        let f = backend
+        requests = f.counter("honeycomb_http_requests_total", "HTTP requests answered.")
+        requestErrors = f.counter("honeycomb_http_errors_total", "HTTP requests answered with a problem.")
+        bundlesRefused = f.counter("honeycomb_bundles_refused_total", "Bundles refused for a bad signature or digest.")
+        tokensRefused = f.counter("honeycomb_tokens_refused_total", "Requests refused for their token.")
+        requestSeconds = f.timer("honeycomb_http_request_seconds", "Time to answer one request.")
+        var up: [Dependency: CoreMetrics.Gauge] = [:]
+        var errors: [Dependency: CoreMetrics.Counter] = [:]
+        for d in Dependency.allCases {
+            up[d] = f.gauge("honeycomb_dependency_up", "1 while the dependency answers, 0 while it is away (checked at each scrape and readiness probe).",
+                            [("dependency", d.label)])
+            errors[d] = f.counter(DriverMetrics.dependencyErrors, DriverMetrics.dependencyErrorsHelp, [("dependency", d.label)])
+        }
+        self.up = up
+        self.errors = errors
+        plane = DriverMetrics(factory: f)
+    }
+
+    func noteChecked(_ d: Dependency, up answered: Bool) { up[d]!.record(answered ? 1 : 0) }
+
+    func noteFailed(_ d: Dependency) { errors[d]!.increment() }
+
+    /// The exposition text.
+    func render() -> [UInt8] { backend.registry.emitToBuffer() }
 }

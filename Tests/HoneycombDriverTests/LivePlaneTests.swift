@@ -23,8 +23,9 @@ struct DriverHarness {
     }
 
     /// A replica's plane on this store, rebuilt and running.
-    func replica(seed: UInt64 = 1) async throws -> (LivePlane, Task<Void, Error>) {
-        let plane = LivePlane(config: config, seed: seed, io: PlaneIO(store: store, bus: bus, presence: nil, clock: clock))
+    func replica(seed: UInt64 = 1, metrics: DriverMetrics = DriverMetrics()) async throws -> (LivePlane, Task<Void, Error>) {
+        let plane = LivePlane(config: config, seed: seed, io: PlaneIO(store: store, bus: bus, presence: nil, clock: clock),
+                              metrics: metrics)
         _ = try await plane.rebuild()
         let loop = Task { try await plane.run() }
         return (plane, loop)

@@ -155,6 +155,33 @@ struct ChaosTests {
         }
     }
 
+    /// A sample's value in Prometheus's text exposition: `name{labels} value`.
+    static func sample(_ text: String, _ series: String) -> Double? {
+        for line in text.split(separator: "\n") where line.hasPrefix(series + " ") {
+            return line.split(separator: " ").last.flatMap { Double($0) }
+        }
+        return nil
+    }
+
+    /// What an SRE reads at `/metrics` while the dependency is away: it is down, the calls to
+    /// it fail and are counted, and (NATS) the outbox holds what waits for it.
+    static func scrapeDuringOutage(_ admin: APIClient, _ label: String) async throws -> String {
+        let (status, body) = try await admin.send("GET", "/metrics")
+        let text = String(decoding: body, as: UTF8.self)
+        #expect(status == 200, "/metrics answered \(status) while \(label) was away: \(text.prefix(300))")
+        let up = sample(text, "honeycomb_dependency_up{dependency=\"\(label)\"}")
+        #expect(up == 0, "honeycomb_dependency_up for \(label) read \(up.map { "\($0)" } ?? "nothing") while it was away")
+        let errors = sample(text, "honeycomb_dependency_errors_total{dependency=\"\(label)\"}") ?? 0
+        #expect(errors > 0, "no failed call to \(label) was counted while it was away")
+        var figure = "\(Int(errors)) failed calls counted"
+        if label == "nats" {
+            let outbox = sample(text, "honeycomb_outbox_messages") ?? 0
+            #expect(outbox > 0, "the outbox read empty while NATS was away")
+            figure += ", \(Int(outbox)) messages in the outbox"
+        }
+        return figure
+    }
+
     @Test func eachDependencyStoppedAndServeKilledUnderLoadLosesNoAcknowledgedTask() async throws {
         let serve = try await ServeProcess.prepare("chaos")
         let port = ServeProcess.freePort()
@@ -185,6 +212,8 @@ struct ChaosTests {
             if dependency == "weed" {
                 #expect(fleet.snapshot.bundleRetries > 0, "no executor had to fetch a bundle while storage was away: the phase proved nothing")
             }
+            let label = dependency == "weed" ? "s3" : dependency
+            let seen = try await Self.scrapeDuringOutage(admin, label)
             let during = load.acceptedCount
             let outageSeconds = Date().timeIntervalSince(down)
             try Self.services("start-one", dependency)
@@ -193,7 +222,10 @@ struct ChaosTests {
             let recovery = try await load.recovered(after: back, ready: admin)
             #expect(recovery != nil && recovery! <= Self.recoveryBound,
                     "after \(dependency) came back the service was not ready and accepting within \(Self.recoveryBound) s; log \(serve.log.path)")
-            figures.append("\(dependency): \(rate(before, during, outageSeconds)) accepted while down, ready and accepting "
+            let (_, after) = try await admin.send("GET", "/metrics")
+            #expect(Self.sample(String(decoding: after, as: UTF8.self), "honeycomb_dependency_up{dependency=\"\(label)\"}") == 1,
+                    "honeycomb_dependency_up for \(label) did not read 1 once it was back")
+            figures.append("\(dependency): \(rate(before, during, outageSeconds)) accepted while down (\(seen)), ready and accepting "
                            + "\(seconds(recovery)) after it came back")
             load.enter("steady")
             try await Task.sleep(for: .seconds(2))

@@ -50,7 +50,17 @@ struct LiveServiceTests {
         #expect(unknown == 404)
         // Prometheus metrics, for admins only.
         let (m, text) = try await h.admin.send("GET", "/metrics")
-        #expect(m == 200 && String(decoding: text, as: UTF8.self).contains("honeycomb_leader 1"))
+        let exposition = String(decoding: text, as: UTF8.self)
+        #expect(m == 200)
+        #expect(ChaosTests.sample(exposition, "honeycomb_leader") == 1)
+        for d in ["postgres", "redis", "nats", "s3"] {
+            #expect(ChaosTests.sample(exposition, "honeycomb_dependency_up{dependency=\"\(d)\"}") == 1, "\(d) not up in \(exposition)")
+        }
+        for series in ["honeycomb_batches_total", "honeycomb_attempts_dispatched_total", "honeycomb_commit_seconds_count",
+                       "honeycomb_http_requests_total", "honeycomb_executors_online"] {
+            #expect((ChaosTests.sample(exposition, series) ?? 0) > 0, "\(series) not counted in \(exposition)")
+        }
+        #expect(exposition.contains("# HELP honeycomb_outbox_messages ") && exposition.contains("# TYPE honeycomb_batch_seconds histogram"))
         #expect(try await alice.send("GET", "/metrics").status == 403)
         fleet.stop()
         await h.stop()

@@ -33,18 +33,18 @@ struct AuthMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: APIContext, next: (Request, APIContext) async throws -> Response) async throws -> Response {
         if Self.open.contains(request.uri.path) { return try await next(request, context) }
         guard let header = request.headers[.authorization] else {
-            metrics.tokensRefused.add(1)
+            metrics.tokensRefused.increment()
             throw Problem.unauthorized("this route needs a bearer token (Authorization: Bearer <token>)")
         }
         guard header.hasPrefix("Bearer ") else {
-            metrics.tokensRefused.add(1)
+            metrics.tokensRefused.increment()
             throw Problem.unauthorized("the Authorization header must be \"Bearer <token>\"")
         }
         var context = context
         do {
             context.claims = try cache.verify(String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces), authority)
         } catch let e as TokenError {
-            metrics.tokensRefused.add(1)
+            metrics.tokensRefused.increment()
             throw Problem.unauthorized(e.description)
         }
         return try await next(request, context)
@@ -124,7 +124,7 @@ public enum API {
                 if !spec.roles.isEmpty {
                     guard let claims = context.claims else { throw Problem.unauthorized("this route needs a bearer token") }
                     guard spec.roles.contains(claims.role) else {
-                        service.metrics.tokensRefused.add(1)
+                        service.metrics.tokensRefused.increment()
                         throw Problem.forbidden("a \(claims.role.rawValue) token may not \(spec.summary.lowercased()); "
                             + "this needs the role \(spec.roles.map(\.rawValue).sorted().joined(separator: " or "))")
                     }

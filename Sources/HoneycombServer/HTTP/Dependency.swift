@@ -27,6 +27,18 @@ enum Dependency: String, CaseIterable, Sendable {
         }
     }
 
+    /// The dependency whose absence the error is, if it is one.
+    static func away(in error: Error) -> Dependency? {
+        switch error {
+        case let d as DependencyFailure: d.dependency
+        case let e as PostgresError where Dependency.postgres.isOutage(e): .postgres
+        case is RedisError: .redis
+        case is NatsError: .nats
+        case let e as S3Error where e.status == 0 || e.status >= 500: .s3
+        default: nil
+        }
+    }
+
     /// True when a PostgreSQL error means the server is away (no connection, or it is
     /// shutting down, SQLSTATE classes 08 and 57), not that a statement was wrong.
     func isOutage(_ e: PostgresError) -> Bool {

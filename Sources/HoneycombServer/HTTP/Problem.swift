@@ -51,6 +51,7 @@ struct Problem: Error, HTTPResponseError {
 
     /// The problem for any error a handler threw.
     static func from(_ error: Error) -> Problem {
+        if let d = Dependency.away(in: error) { return .dependencyUnavailable(d) }
         switch error {
         case let p as Problem: return p
         case let r as PlaneRefusal:
@@ -64,11 +65,6 @@ struct Problem: Error, HTTPResponseError {
             }
         case let d as DecodingError: return .badRequest("the JSON body does not fit: \(describe(d))")
         case let e as JSONSyntaxError: return .badRequest("the body is not valid JSON: \(e)")
-        case let d as DependencyFailure: return .dependencyUnavailable(d.dependency)
-        case let e as PostgresError where Dependency.postgres.isOutage(e): return .dependencyUnavailable(.postgres)
-        case is RedisError: return .dependencyUnavailable(.redis)
-        case is NatsError: return .dependencyUnavailable(.nats)
-        case let e as S3Error where e.status == 0 || e.status >= 500: return .dependencyUnavailable(.s3)
         case let e as HTTPResponseError where e.status == .notFound:
             return Problem(.notFound, "No such route", "no route answers this method and path")
         case let e as HTTPResponseError where e.status == .contentTooLarge:
@@ -119,13 +115,14 @@ struct ProblemMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: APIContext, next: (Request, APIContext) async throws -> Response) async throws -> Response {
         let start = WallClock.nanoseconds()
         defer {
-            metrics.requests.add(1)
-            metrics.requestSeconds.observe(Double(WallClock.nanoseconds() - start) / 1e9)
+            metrics.requests.increment()
+            metrics.requestSeconds.recordNanoseconds(WallClock.nanoseconds() - start)
         }
         do {
             return try await next(request, context)
         } catch {
-            metrics.requestErrors.add(1)
+            metrics.requestErrors.increment()
+            if let d = Dependency.away(in: error) { metrics.noteFailed(d) }
             let problem = Problem.from(error)
             if problem.status == .internalServerError {
                 context.logger.error("\(request.method) \(request.uri.path) failed: \(error)")

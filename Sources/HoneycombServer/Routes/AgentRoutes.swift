@@ -40,7 +40,7 @@ enum AgentRoutes {
         }
         let subject = "agent/\(name)/\(body.version)"
         func refuse(_ why: String) async -> Problem {
-            s.metrics.bundlesRefused.add(1)
+            s.metrics.bundlesRefused.increment()
             await s.audit(actor: claims.sub, action: "bundle.refused", subject: subject, detail: ["reason": why])
             return Problem.unprocessable(why)
         }
@@ -81,7 +81,7 @@ enum AgentRoutes {
         }
         if let why = BundleCheck.failure(of: bytes, publisherKey: row.publisherKey, signature: row.signature,
                                          sha256: row.bundleSHA256) {
-            s.metrics.bundlesRefused.add(1)
+            s.metrics.bundlesRefused.increment()
             await s.audit(actor: claims.sub, action: "bundle.refused", subject: "agent/\(name)/\(version)", detail: ["reason": why])
             throw Problem(.conflict, "Bundle refused", "the stored bundle of \(name) \(version) was refused: \(why)")
         }

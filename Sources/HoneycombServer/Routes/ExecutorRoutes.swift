@@ -53,7 +53,7 @@ enum ExecutorRoutes {
         try Check.name(body.name, "name")
         let hash = Encoding.hex(Digest.sha256(Array(body.enrollmentToken.utf8)))
         func unusable() -> Problem {
-            s.metrics.tokensRefused.add(1)
+            s.metrics.tokensRefused.increment()
             return Problem.unauthorized("the enrollment token is unknown, used already, or expired")
         }
         let taken = Problem.conflict("an executor named \(body.name) is enrolled already; enroll under another name")

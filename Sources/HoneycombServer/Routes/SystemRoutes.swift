@@ -13,13 +13,9 @@ enum SystemRoutes {
                 try await readiness(s)
             }),
             (RouteSpec(method: .get, path: "/metrics", roles: [.admin], summary: "Read Prometheus metrics"), { _, _ in
-                let p = s.plane
-                let queued = await p?.queued ?? 0
-                let c = await p?.counters
-                let text = s.metrics.render(leader: p != nil, queued: queued,
-                                            counters: c.map { ($0.dispatched, $0.retried, $0.rescheduled, $0.executorsLost) })
+                _ = await dependencies(s)
                 return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
-                                body: .init(byteBuffer: ByteBuffer(string: text)))
+                                body: .init(byteBuffer: ByteBuffer(bytes: s.metrics.render())))
             }),
             (RouteSpec(method: .get, path: "/openapi.json", roles: [.admin, .user, .executor],
                        summary: "Read this API's OpenAPI document"), { _, _ in
@@ -31,12 +27,32 @@ enum SystemRoutes {
 
     static func readiness(_ s: HoneycombService) async throws -> Response {
         var checks: [String: String] = [:]
-        do { try await s.store.ping(); checks["postgres"] = "ok" } catch { checks["postgres"] = "unreachable" }
-        do { _ = try await s.redis.command(["PING"]); checks["redis"] = "ok" } catch { checks["redis"] = "unreachable" }
-        checks["nats"] = s.nats.isConnected ? "ok" : "unreachable"
-        do { checks["s3"] = try await s.s3.bucketExists(s.config.bucket) ? "ok" : "no bucket" } catch { checks["s3"] = "unreachable" }
+        for (d, state) in await dependencies(s) { checks[d.label] = state }
         checks["scheduler"] = s.plane != nil ? "active" : "standby"
         let ready = checks.values.allSatisfy { $0 == "ok" || $0 == "active" }
         return try API.json(checks, status: ready ? .ok : .serviceUnavailable)
+    }
+
+    /// Each dependency's state now: `ok`, `unreachable`, or (S3) `no bucket`; the metrics' up
+    /// gauges follow.
+    static func dependencies(_ s: HoneycombService) async -> [(Dependency, String)] {
+        var found: [(Dependency, String)] = []
+        for d in Dependency.allCases {
+            var state = "ok"
+            switch d {
+            case .postgres: if (try? await s.store.ping()) == nil { state = "unreachable" }
+            case .redis: if (try? await s.redis.command(["PING"])) == nil { state = "unreachable" }
+            case .nats: if !s.nats.isConnected { state = "unreachable" }
+            case .s3:
+                switch try? await s.s3.bucketExists(s.config.bucket) {
+                case true?: break
+                case false?: state = "no bucket"
+                case nil: state = "unreachable"
+                }
+            }
+            s.metrics.noteChecked(d, up: state == "ok")
+            found.append((d, state))
+        }
+        return found
     }
 }

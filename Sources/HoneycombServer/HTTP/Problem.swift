@@ -111,6 +111,7 @@ struct Problem: Error, HTTPResponseError {
 /// Turns every error into a problem, counts requests, and never lets a detail out.
 struct ProblemMiddleware: RouterMiddleware {
     let metrics: ServiceMetrics
+    let methods: MethodTable
 
     func handle(_ request: Request, context: APIContext, next: (Request, APIContext) async throws -> Response) async throws -> Response {
         let start = WallClock.nanoseconds()
@@ -123,7 +124,11 @@ struct ProblemMiddleware: RouterMiddleware {
         } catch {
             metrics.requestErrors.increment()
             if let d = Dependency.away(in: error) { metrics.noteFailed(d) }
-            let problem = Problem.from(error)
+            var problem = Problem.from(error)
+            if problem.status == .notFound, let e = error as? HTTPResponseError, e.status == .notFound, !(error is Problem),
+               let allow = methods.allowed(request.uri.path) {
+                problem = Problem(.methodNotAllowed, "Method not allowed", "this path answers \(allow) only", headers: [.allow: allow])
+            }
             if problem.status == .internalServerError {
                 context.logger.error("\(request.method) \(request.uri.path) failed: \(error)")
             }

@@ -8,7 +8,12 @@ enum StrictJSON {
 
     /// `T` from the body's bytes.
     static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws -> T {
-        try T(from: NodeDecoder(node: try parse(bytes), codingPath: []))
+        try decode(type, from: try parse(bytes))
+    }
+
+    /// `T` from a parsed value.
+    static func decode<T: Decodable>(_ type: T.Type, from node: JSONNode) throws -> T {
+        try T(from: NodeDecoder(node: node, codingPath: []))
     }
 
     static func parse(_ bytes: [UInt8]) throws -> JSONNode {
@@ -30,6 +35,15 @@ indirect enum JSONNode {
     case string(String)
     case array([JSONNode])
     case object([String: JSONNode])
+
+    /// A number's text as an integer, if it has no fraction: `72`, `72.0`, `1e3`; nil for
+    /// `1.5`, and for numbers written with a fraction or exponent beyond 2⁵³ (not exact).
+    static func integer(_ text: String) -> Int64? {
+        if let v = Int64(text) { return v }
+        guard text.contains(where: { ".eE".contains($0) }), let d = Double(text), d.isFinite, d == d.rounded(),
+              abs(d) <= 9_007_199_254_740_992 else { return nil }
+        return Int64(d)
+    }
 
     /// What it is, for messages: "found 1.5", "found a string".
     var found: String {
@@ -290,11 +304,12 @@ private struct SingleNode: SingleValueDecodingContainer {
         return d
     }
     func decode(_ type: Float.Type) throws -> Float { Float(try decode(Double.self)) }
-    /// Integers are written as integers: 1.5, 1e3 and 300 for an Int8 are refused, saying so.
+    /// An integer is a number without a fraction (as JSON Schema counts them: 72.0 and 1e3
+    /// are integers); 1.5, and 300 for an Int8, are refused, saying so.
     func integer<T: FixedWidthInteger>(_ type: T.Type) throws -> T {
         guard case .number(let n) = node else { throw mismatch(type, node, codingPath) }
-        if let v = T(n) { return v }
-        if n.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }) { throw mismatch(type, node, codingPath) }
+        guard let whole = JSONNode.integer(n) else { throw mismatch(type, node, codingPath) }
+        if let v = T(exactly: whole) { return v }
         throw DecodingError.dataCorrupted(.init(codingPath: codingPath,
                                                 debugDescription: "\(n) is out of range (\(T.min) to \(T.max))"))
     }

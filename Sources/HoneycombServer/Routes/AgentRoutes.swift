@@ -9,28 +9,26 @@ enum AgentRoutes {
     static func routes(_ s: HoneycombService) -> [Route] {
         [
             (RouteSpec(method: .post, path: "/v1/agents/:name/versions", roles: [.user, .admin],
-                       summary: "Publish an agent version with its signed bundle", requestBody: "PublishRequest"),
+                       summary: "Publish an agent version with its signed bundle", requestBody: PublishRequest.self,
+                       answers: [Answer(status: 201, body: "Published", note: "Stored, and offered to the scheduler",
+                                        links: [("GetBundle", "getV1AgentsNameVersionsVersionBundle",
+                                                 ["name": "$request.path.name", "version": "$response.body#/version"])])]),
              { request, context in try await publish(s, request, context) }),
-            (RouteSpec(method: .get, path: "/v1/agents", roles: [.admin, .user, .executor], summary: "Browse the marketplace"),
+            (RouteSpec(method: .get, path: "/v1/agents", roles: [.admin, .user, .executor], summary: "Browse the marketplace",
+                       answers: [.ok("Marketplace", "Every agent with its versions")]),
              { _, _ in try API.json(["agents": try await s.store.marketplace()]) }),
             (RouteSpec(method: .get, path: "/v1/agents/:name/versions/:version/bundle", roles: [.admin, .executor],
-                       summary: "Fetch a verified bundle"),
+                       summary: "Fetch a verified bundle",
+                       answers: [Answer(status: 200, type: "application/wasm", note: "The bundle, its digest and signature checked again")]),
              { _, context in try await bundle(s, context) }),
         ]
     }
 
     static func publish(_ s: HoneycombService, _ request: Request, _ context: APIContext) async throws -> Response {
         let claims = try context.requireClaims()
-        guard let name = context.parameters.get("name") else { throw Problem.badRequest("the path names no agent") }
-        try Check.name(name, "name")
+        let name = try context.pathName("name")
         // Base64 makes the body a third larger than the bundle.
         let body = try await s.body(request, as: PublishRequest.self, limit: s.config.maxBundleBytes * 4 / 3 + (64 << 10))
-        try Check.name(body.version, "version")
-        try Check.range(body.cpuMillis, 0...1_000_000, "cpuMillis")
-        try Check.range(body.memoryBytes, 0...(1 << 44), "memoryBytes")
-        try Check.range(body.maxAttempts ?? 3, 1...100, "maxAttempts")
-        for (k, v) in body.labels ?? [:] { try Check.name(k, "labels key"); try Check.name(v, "labels.\(k)") }
-        _ = try (body.profile ?? .object([:])).text(field: "profile")
         guard let bundle = Data(base64Encoded: body.bundle).map(Array.init) else { throw Problem.badRequest("bundle: expected base64") }
         guard bundle.count <= s.config.maxBundleBytes else {
             throw Problem(.contentTooLarge, "Content too large", "bundle: \(bundle.count) bytes, more than \(s.config.maxBundleBytes)")
@@ -70,9 +68,8 @@ enum AgentRoutes {
     /// The bundle, re-verified against its recorded digest and signature before it is offered.
     static func bundle(_ s: HoneycombService, _ context: APIContext) async throws -> Response {
         let claims = try context.requireClaims()
-        guard let name = context.parameters.get("name"), let version = context.parameters.get("version") else {
-            throw Problem.badRequest("the path names no agent version")
-        }
+        let name = try context.pathName("name")
+        let version = try context.pathName("version")
         guard let row = try await s.store.agentVersion(name: name, version: version) else {
             throw Problem.notFound("there is no agent \(name) version \(version)")
         }

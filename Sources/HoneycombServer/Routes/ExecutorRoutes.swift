@@ -9,34 +9,43 @@ enum ExecutorRoutes {
     static func routes(_ s: HoneycombService) -> [Route] {
         let executor: Set<Role> = [.executor]
         return [
-            (RouteSpec(method: .post, path: "/v1/enrollment-tokens", roles: [.admin], summary: "Create a one-time enrollment token"),
+            (RouteSpec(method: .post, path: "/v1/enrollment-tokens", roles: [.admin], summary: "Create a one-time enrollment token",
+                       answers: [.created("EnrollmentToken", "A token one executor may enroll with, within the hour")]),
              { _, context in try await enrollmentToken(s, context) }),
             (RouteSpec(method: .post, path: "/v1/executors/enroll", roles: [],
-                       summary: "Enroll an executor with a one-time token", requestBody: "EnrollRequest"),
+                       summary: "Enroll an executor with a one-time token", requestBody: EnrollRequest.self,
+                       answers: [.created("Enrolled", "The executor's id, its token and its dispatch subject")]),
              { request, _ in try await enroll(s, request) }),
-            (RouteSpec(method: .get, path: "/v1/executors", roles: [.admin], summary: "List executors with presence and health"),
+            (RouteSpec(method: .get, path: "/v1/executors", roles: [.admin], summary: "List executors with presence and health",
+                       answers: [.ok("Executors", "Every enrolled executor")]),
              { _, _ in try await list(s) }),
             (RouteSpec(method: .post, path: "/v1/executors/:id/register", roles: executor,
-                       summary: "Report capabilities and local models", requestBody: "ExecutorSpecBody"),
+                       summary: "Report capabilities and local models", requestBody: ExecutorSpecBody.self,
+                       answers: [.ok("Registered", "Registered with the plane")]),
              { request, context in try await register(s, request, context) }),
-            (RouteSpec(method: .post, path: "/v1/executors/:id/heartbeat", roles: executor, summary: "Heartbeat"),
+            (RouteSpec(method: .post, path: "/v1/executors/:id/heartbeat", roles: executor, summary: "Heartbeat",
+                       answers: [.ok("Heartbeat", "Heard")]),
              { _, context in
                  let reregister = try await s.requirePlane().heartbeat(executor: try context.selfExecutor())
                  return try API.json(["reregister": reregister])
              }),
-            (RouteSpec(method: .post, path: "/v1/executors/:id/drain", roles: [.admin], summary: "Drain an executor"),
+            (RouteSpec(method: .post, path: "/v1/executors/:id/drain", roles: [.admin], summary: "Drain an executor",
+                       answers: [.ok("ExecutorState", "Draining: it takes no new work")]),
              { _, context in try await drain(s, context) }),
             (RouteSpec(method: .post, path: "/v1/executors/:id/reports", roles: executor,
-                       summary: "Report several task attempts' starts and results", requestBody: "ReportsRequest"),
+                       summary: "Report several task attempts' starts and results", requestBody: ReportsRequest.self,
+                       answers: [.ok("ReportsAccepted", "Whether the plane took each")]),
              { request, context in try await reports(s, request, context) }),
             (RouteSpec(method: .post, path: "/v1/executors/:id/tasks/:task/attempts/:attempt/start", roles: executor,
-                       summary: "Report a task attempt started"),
+                       summary: "Report a task attempt started", answers: [.ok("StartAnswer", "Whether to run it")]),
              { request, context in try await report(s, request, context, kind: "start") }),
             (RouteSpec(method: .post, path: "/v1/executors/:id/tasks/:task/attempts/:attempt/progress", roles: executor,
-                       summary: "Report a task attempt's progress", requestBody: "ProgressRequest"),
+                       summary: "Report a task attempt's progress", requestBody: ProgressRequest.self,
+                       answers: [.ok("ProgressAnswer", "Whether to go on")]),
              { request, context in try await report(s, request, context, kind: "progress") }),
             (RouteSpec(method: .post, path: "/v1/executors/:id/tasks/:task/attempts/:attempt/result", roles: executor,
-                       summary: "Report a task attempt's result", requestBody: "ResultRequest"),
+                       summary: "Report a task attempt's result", requestBody: ResultRequest.self,
+                       answers: [.ok("ResultAnswer", "Whether the plane took it")]),
              { request, context in try await report(s, request, context, kind: "result") }),
         ]
     }
@@ -50,7 +59,6 @@ enum ExecutorRoutes {
 
     static func enroll(_ s: HoneycombService, _ request: Request) async throws -> Response {
         let body = try await s.body(request, as: EnrollRequest.self)
-        try Check.name(body.name, "name")
         let hash = Encoding.hex(Digest.sha256(Array(body.enrollmentToken.utf8)))
         func unusable() -> Problem {
             s.metrics.tokensRefused.increment()
@@ -95,14 +103,6 @@ enum ExecutorRoutes {
     static func register(_ s: HoneycombService, _ request: Request, _ context: APIContext) async throws -> Response {
         let id = try context.selfExecutor()
         let body = try await s.body(request, as: ExecutorSpecBody.self)
-        try Check.range(body.slots, 1...100_000, "slots")
-        try Check.range(body.cpuMillis, 0...100_000_000, "cpuMillis")
-        try Check.range(body.memoryBytes, 0...(1 << 50), "memoryBytes")
-        for (k, v) in body.labels { try Check.name(k, "labels key"); try Check.name(v, "labels.\(k)") }
-        for (k, m) in (body.localModels ?? []).enumerated() {
-            try Check.range(m.slots, 1...10_000, "localModels[\(k)].slots")
-            try Check.range(m.tokensPerSecond, 0.001...1e9, "localModels[\(k)].tokensPerSecond")
-        }
         let plane = try s.requirePlane()
         try await s.store.register(executor: id, body)
         try await plane.register(executor: id, body)
@@ -120,10 +120,8 @@ enum ExecutorRoutes {
     static func reports(_ s: HoneycombService, _ request: Request, _ context: APIContext) async throws -> Response {
         let executor = try context.selfExecutor()
         let body = try await s.body(request, as: ReportsRequest.self, limit: 8 << 20)
-        try Check.range(body.reports.count, 1...1000, "reports (count)")
         var items: [ReportItem] = []
         for (k, r) in body.reports.enumerated() {
-            try Check.range(r.attempt, 1...Int(UInt16.max), "reports[\(k)].attempt")
             switch r.kind {
             case "start": items.append(ReportItem(task: r.task, attempt: r.attempt, report: .started))
             case "result":
@@ -141,7 +139,6 @@ enum ExecutorRoutes {
         let executor = try context.selfExecutor()
         let task = try context.pathID("task")
         let attempt = try context.pathID("attempt")
-        try Check.range(attempt, 1...Int64(UInt16.max), "attempt")
         let plane = try s.requirePlane()
         switch kind {
         case "start":
@@ -149,7 +146,6 @@ enum ExecutorRoutes {
             return try API.json(["run": run])
         case "progress":
             let body = try await s.body(request, as: ProgressRequest.self)
-            try Check.range(body.fraction, 0...1, "fraction")
             return try API.json(["continue": await plane.isCurrent(task: task, attempt: Int(attempt), executor: executor)])
         default:
             let body = try await s.body(request, as: ResultRequest.self)

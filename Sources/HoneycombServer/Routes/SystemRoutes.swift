@@ -6,21 +6,24 @@ import Hummingbird
 enum SystemRoutes {
     static func routes(_ s: HoneycombService) -> [Route] {
         [
-            (RouteSpec(method: .get, path: "/healthz", roles: [], summary: "Liveness"), { _, _ in
+            (RouteSpec(method: .get, path: "/healthz", roles: [], summary: "Liveness", answers: [.ok("Health", "Alive")]), { _, _ in
                 try API.json(["status": "ok"])
             }),
-            (RouteSpec(method: .get, path: "/readyz", roles: [], summary: "Readiness: dependencies reachable"), { _, _ in
+            (RouteSpec(method: .get, path: "/readyz", roles: [], summary: "Readiness: dependencies reachable",
+                       answers: [.ok("Readiness", "Ready: every dependency answers, and this replica schedules"),
+                                 Answer(status: 503, body: "Readiness", note: "Not ready: what is not")]), { _, _ in
                 try await readiness(s)
             }),
-            (RouteSpec(method: .get, path: "/metrics", roles: [.admin], summary: "Read Prometheus metrics"), { _, _ in
+            (RouteSpec(method: .get, path: "/metrics", roles: [.admin], summary: "Read Prometheus metrics",
+                       answers: [Answer(status: 200, type: "text/plain", note: "Prometheus's text exposition format")]), { _, _ in
                 _ = await dependencies(s)
                 return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                                 body: .init(byteBuffer: ByteBuffer(bytes: s.metrics.render())))
             }),
             (RouteSpec(method: .get, path: "/openapi.json", roles: [.admin, .user, .executor],
-                       summary: "Read this API's OpenAPI document"), { _, _ in
+                       summary: "Read this API's OpenAPI document", answers: [.ok("OpenAPIDocument", "This document")]), { _, _ in
                 Response(status: .ok, headers: [.contentType: "application/json"],
-                         body: .init(byteBuffer: ByteBuffer(bytes: OpenAPI.document(API.routes(s).map(\.0)))))
+                         body: .init(byteBuffer: ByteBuffer(bytes: OpenAPI.document(API.routes(s).map(\.0), contract: s.contract))))
             }),
         ]
     }

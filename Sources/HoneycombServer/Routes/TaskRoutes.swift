@@ -10,21 +10,49 @@ enum TaskRoutes {
     static func routes(_ s: HoneycombService) -> [Route] {
         let users: Set<Role> = [.user, .admin]
         return [
-            (RouteSpec(method: .post, path: "/v1/tasks", roles: users, summary: "Submit a task", requestBody: "TaskRequest"),
+            (RouteSpec(method: .post, path: "/v1/tasks", roles: users, summary: "Submit a task", requestBody: TaskRequest.self,
+                       answers: [task(.created("Submitted", "Accepted: the task is in the store")),
+                                 task(.ok("Submitted", "The task an earlier request with this Idempotency-Key submitted"))],
+                       idempotent: true),
              { request, context in try await submit(s, request, context) }),
             (RouteSpec(method: .post, path: "/v1/task-batches", roles: users, summary: "Submit up to 1000 tasks at once",
-                       requestBody: "TaskBatchRequest"),
+                       requestBody: TaskBatchRequest.self,
+                       answers: [task(.created("BatchSubmitted", "Accepted, all of them"), id: "$response.body#/ids/0"),
+                                 task(.ok("BatchSubmitted", "The tasks an earlier request with this Idempotency-Key submitted"),
+                                      id: "$response.body#/ids/0")],
+                       idempotent: true),
              { request, context in try await submitBatch(s, request, context) }),
-            (RouteSpec(method: .get, path: "/v1/tasks", roles: users, summary: "List and filter task history"),
+            (RouteSpec(method: .get, path: "/v1/tasks", roles: users, summary: "List and filter task history",
+                       answers: [.ok("TaskPage", "A page of tasks, oldest first")], query: listQuery),
              { request, context in try await list(s, request, context) }),
-            (RouteSpec(method: .get, path: "/v1/tasks/:id", roles: users, summary: "Get a task with its history and result"),
+            (RouteSpec(method: .get, path: "/v1/tasks/:id", roles: users, summary: "Get a task with its history and result",
+                       answers: [.ok("Task", "The task, its status history and its latest result")]),
              { _, context in try await get(s, context) }),
-            (RouteSpec(method: .post, path: "/v1/tasks/:id/cancel", roles: users, summary: "Cancel a task"),
+            (RouteSpec(method: .post, path: "/v1/tasks/:id/cancel", roles: users, summary: "Cancel a task",
+                       answers: [.ok("TaskState", "The task's state now")]),
              { _, context in try await cancel(s, context) }),
-            (RouteSpec(method: .get, path: "/v1/tasks/:id/explain", roles: users, summary: "Explain why a task waits"),
+            (RouteSpec(method: .get, path: "/v1/tasks/:id/explain", roles: users, summary: "Explain why a task waits",
+                       answers: [.ok("Explanation", "What each placement filter removed, and the best candidates")]),
              { _, context in try await explain(s, context) }),
         ]
     }
+
+    /// An answer naming a task, linked to reading, cancelling and explaining it.
+    static func task(_ answer: Answer, id: String = "$response.body#/id") -> Answer {
+        var a = answer
+        a.links = [("GetTask", "getV1TasksId", ["id": id]), ("CancelTask", "postV1TasksIdCancel", ["id": id]),
+                   ("ExplainTask", "getV1TasksIdExplain", ["id": id])]
+        return a
+    }
+
+    /// The list's query parameters.
+    static let listQuery = [
+        Parameter(name: "state", schema: Contract.taskState, note: "Only tasks in this state"),
+        Parameter(name: "agent", schema: Contract.name, note: "Only tasks of this agent"),
+        Parameter(name: "user", schema: .string(min: 1, max: 200), note: "Only this user's tasks (admins; a user sees their own)"),
+        Parameter(name: "limit", schema: .integer(min: 1, max: 1000), note: "At most this many (100 when left out)"),
+        Parameter(name: "after", schema: .integer(min: 0, max: Int64(Int32.max)), note: "Tasks after this id (a page's `next`)"),
+    ]
 
     static func submit(_ s: HoneycombService, _ request: Request, _ context: APIContext) async throws -> Response {
         let body = try await s.body(request, as: TaskRequest.self)
@@ -36,7 +64,6 @@ enum TaskRoutes {
 
     static func submitBatch(_ s: HoneycombService, _ request: Request, _ context: APIContext) async throws -> Response {
         let body = try await s.body(request, as: TaskBatchRequest.self, limit: 8 << 20)
-        try Check.range(body.tasks.count, 1...1000, "tasks (count)")
         let claims = try context.requireClaims()
         var plane: LivePlane?
         var list: [Submission] = []
@@ -50,23 +77,17 @@ enum TaskRoutes {
         return try API.json(["ids": submitted.map(\.id)], status: submitted.allSatisfy(\.existing) ? .ok : .created)
     }
 
-    /// The `Idempotency-Key` header, checked: 1 to 200 printable ASCII characters.
+    /// The `Idempotency-Key` header, checked against the contract.
     static func idempotencyKey(_ request: Request) throws -> String? {
         guard let key = request.headers.first(where: { $0.name.canonicalName == "idempotency-key" })?.value else { return nil }
-        guard (1...200).contains(key.utf8.count), key.unicodeScalars.allSatisfy({ $0.value >= 0x21 && $0.value <= 0x7e }) else {
-            throw Problem.badRequest("Idempotency-Key: expected 1 to 200 printable ASCII characters")
-        }
+        try Contract.idempotencyKey.check(.string(key), at: "Idempotency-Key (a header)", [:])
         return key
     }
 
     /// A task request checked field by field (`field` prefixes the names in messages).
     static func checked(_ s: HoneycombService, _ body: TaskRequest, claims: TokenClaims,
                         field: String) async throws -> (LivePlane, Submission) {
-        try Check.name(body.agent, field + "agent")
-        if let v = body.version { try Check.name(v, field + "version") }
         let priority = body.priority ?? 0
-        try Check.range(priority, -128...127, field + "priority")
-        if let l = body.latencyTargetMs { try Check.range(l, 1...86_400_000, field + "latencyTargetMs") }
         let input = try (body.input ?? .object([:])).text(field: field + "input")
         let plane = try s.requirePlane()
         guard let version = await plane.agentVersion(named: body.agent, version: body.version) else {
@@ -99,21 +120,12 @@ enum TaskRoutes {
     static func list(_ s: HoneycombService, _ request: Request, _ context: APIContext) async throws -> Response {
         let claims = try context.requireClaims()
         let q = request.uri.queryParameters
-        let limit = try q.get("limit").map { v -> Int in
-            guard let n = Int(v), (1...1000).contains(n) else { throw Problem.badRequest("limit: expected 1 to 1000, found \(v)") }
-            return n
-        } ?? 100
-        let after = try q.get("after").map { v -> Int64 in
-            guard let n = Int64(v), n >= 0 else { throw Problem.badRequest("after: expected a task id, found \(v)") }
-            return n
-        } ?? 0
-        let state = q.get("state").map { String($0) }
-        if let st = state, !TaskState.allCases.map(\.description).contains(st) {
-            throw Problem.badRequest("state: expected one of \(TaskState.allCases.dropFirst().map(\.description).joined(separator: ", ")), found \(st)")
-        }
-        let user = claims.role == .admin ? q.get("user").map { String($0) } : claims.sub
-        let tasks = try await s.store.tasks(after: after, state: state, agent: q.get("agent").map { String($0) }, user: user,
-                                            limit: limit)
+        var value: [String: String] = [:]
+        for p in listQuery { value[p.name] = try p.read(q.get(p.name)) }
+        let limit = value["limit"].flatMap { Int($0) } ?? 100
+        let after = value["after"].flatMap { Int64($0) } ?? 0
+        let user = claims.role == .admin ? value["user"] : claims.sub
+        let tasks = try await s.store.tasks(after: after, state: value["state"], agent: value["agent"], user: user, limit: limit)
         struct Page: Encodable { var tasks: [TaskView]; var next: Int64? }
         return try API.json(Page(tasks: tasks, next: tasks.count == limit ? tasks.last?.id : nil))
     }

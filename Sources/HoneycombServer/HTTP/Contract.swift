@@ -23,6 +23,37 @@ enum Contract {
         "id": id, "task": id, "call": id, "attempt": attempt, "name": name, "version": name,
     ]
 
+    /// An example of requests and answers, by component: shown in the document
+    /// (`examples`), tried by the contract test's examples phase, and each checked against its
+    /// own schema (`ContractDocumentTests`).
+    static let examples: [String: String] = [
+        "UserRequest": #"{"name": "alice", "role": "user", "ttlSeconds": 86400}"#,
+        "TaskRequest": #"{"agent": "echo", "input": {"text": "hello"}, "priority": 5, "latencyTargetMs": 2000}"#,
+        "TaskBatchRequest": #"{"tasks": [{"agent": "echo"}, {"agent": "echo", "version": "1", "input": {"n": 2}}]}"#,
+        "ReportsRequest": #"{"reports": [{"task": 42, "attempt": 1, "kind": "start"}, "#
+            + #"{"task": 41, "attempt": 2, "kind": "result", "succeeded": true, "output": {"text": "done"}}]}"#,
+        "LLMRouteBody": #"{"executor": 7, "model": "llama-8b", "promptTokens": 500, "maxCompletionTokens": 200, "latencyTargetMs": 2000}"#,
+        "LLMCompletion": #"{"succeeded": true, "inputTokens": 500, "outputTokens": 120}"#,
+        "EnrollRequest": #"{"enrollmentToken": "hce_2q9Yl0GvVf8p", "name": "edge-7"}"#,
+        "ExecutorSpecBody": #"{"labels": {"zone": "eu-1"}, "cpuMillis": 8000, "memoryBytes": 17179869184, "slots": 8, "#
+            + #""localModels": [{"model": "llama-8b", "slots": 2, "tokensPerSecond": 40}]}"#,
+        "ProgressRequest": #"{"fraction": 0.5}"#,
+        "ResultRequest": #"{"succeeded": true, "output": {"text": "done"}}"#,
+        "Submitted": #"{"id": 42, "state": "queued"}"#,
+        "BatchSubmitted": #"{"ids": [42, 43]}"#,
+        "Problem": #"{"type": "https://honeycomb.hivefabric.dev/problems/bad-request", "title": "Bad request", "status": 400, "#
+            + #""detail": "at priority: expected an integer in -128...127, found 300", "instance": "/v1/tasks"}"#,
+        "Task": #"{"id": 42, "agent": "echo", "version": "1", "user": "alice", "state": "succeeded", "attempt": 1, "executor": 7, "#
+            + #""priority": 5, "submittedAt": "2026-12-03T10:00:00Z", "updatedAt": "2026-12-03T10:00:01Z", "input": {"text": "hello"}, "#
+            + #""history": [{"state": "submitted", "attempt": 0, "at": "2026-12-03T10:00:00Z"}, "#
+            + #"{"state": "running", "attempt": 1, "executor": 7, "at": "2026-12-03T10:00:00Z"}, "#
+            + #"{"state": "succeeded", "attempt": 1, "executor": 7, "at": "2026-12-03T10:00:01Z"}], "#
+            + #""result": {"attempt": 1, "succeeded": true, "output": {"text": "done"}, "reportedAt": "2026-12-03T10:00:01Z"}}"#,
+        "Route": #"{"target": "local", "reason": "local", "model": "llama-8b", "predictedLatencyMs": 850, "reservedUSD": 0, "#
+            + #""executor": 7, "call": 3}"#,
+        "Heartbeat": #"{"reregister": false}"#,
+    ]
+
     /// The request bodies and answers of the components section.
     static func components(maxBundleBytes: Int) -> [String: Schema] {
         // Its size is bounded by the body's (413 beyond), not by a maxLength here: a schema

@@ -33,6 +33,12 @@ enum OpenAPI {
             paths[r.openAPIPath, default: [:]][r.method.rawValue.lowercased()] = op
         }
         var schemas: [String: Any] = contract.mapValues { $0.document }
+        for (name, example) in Contract.examples {
+            guard var schema = schemas[name] as? [String: Any],
+                  let value = try? JSONSerialization.jsonObject(with: Data(example.utf8)) else { continue }
+            schema["examples"] = [value]
+            schemas[name] = schema
+        }
         schemas["JSONValue"] = Schema.jsonValueDocument
         let doc: [String: Any] = [
             "openapi": "3.1.0",

@@ -30,5 +30,10 @@ struct ContractDocumentTests {
         #expect(refused("ReportsRequest", #"{"reports": [{"task": 1, "attempt": 1, "kind": "result"}]}"#)
                     == "at reports[0].succeeded: required, missing")
         #expect(refused("TaskBatchRequest", #"{"tasks": []}"#)?.contains("expected 1 to 1000 items") == true)
+        // A client's string comes back with its control characters escaped, never raw.
+        let echoed = refused("TaskRequest", #"{"agent": "e\u0001x"}"#)
+        #expect(echoed?.contains(#""e\u0001x""#) == true && echoed?.unicodeScalars.contains("\u{1}") == false, "\(echoed ?? "")")
+        // A described integer parameter is read as an integer.
+        #expect(try Parameter(name: "n", schema: Schema.integer(min: 1, max: 9).described("n"), note: "").read("2.0") == "2")
     }
 }

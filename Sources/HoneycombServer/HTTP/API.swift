@@ -133,7 +133,7 @@ struct Parameter: Sendable {
     /// The parameter's text from the request, checked; nil when absent.
     func read(_ text: String?) throws -> String? {
         guard let text else { return nil }
-        guard case .integer = schema else {
+        guard case .integer = schema.shape else {
             try schema.check(.string(text), at: "\(name) (in the query)", [:])
             return text
         }

@@ -36,6 +36,12 @@ indirect enum Schema: Sendable {
 
     func described(_ text: String) -> Schema { .described(text, self) }
 
+    /// The schema without its descriptions.
+    var shape: Schema {
+        if case .described(_, let inner) = self { return inner.shape }
+        return self
+    }
+
     // MARK: The document
 
     /// The JSON Schema object, for the OpenAPI document.

@@ -28,6 +28,10 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/grpc/grpc-swift-2.git", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", from: "2.9.2"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
     ],
     targets: [
         // C libraries: a modulemap and one shim header each, found with pkg-config.
@@ -68,12 +72,21 @@ let package = Package(
         // The API's wire contract: request bodies, JSON values, dispatch subjects. Shared by the
         // server and its clients.
         .target(name: "HoneycombAPI", dependencies: ["HoneycombLive"]),
+        // The executors' gRPC contract: the code protoc generates from Proto/ (committed; made
+        // again with deploy/proto/generate.sh), the descriptor set reflection serves, and the
+        // conversions between its messages and the REST bodies (which the server checks).
+        .target(name: "HoneycombGRPC", dependencies: [
+            "HoneycombAPI", "HoneycombDriver",
+            .product(name: "GRPCCore", package: "grpc-swift-2"),
+            .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+            .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        ]),
         // The live service: the HTTP API (Hummingbird, a route collection per resource), its
         // store layer, and the adapters' side of the driver's I/O. No simulator in it.
         .target(
             name: "HoneycombServer",
             dependencies: [
-                "HoneycombCore", "HoneycombDriver", "HoneycombLive", "HoneycombAPI",
+                "HoneycombCore", "HoneycombDriver", "HoneycombLive", "HoneycombAPI", "HoneycombGRPC",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -81,13 +94,22 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
         ),
-        // Clients of the service: the reference executors, the load generator and `run-live`,
+        // Clients of the service: the command-line client, the reference executors (over REST or gRPC), the load generator and `run-live`,
         // which draw their arrivals, run times and failures as the simulator does.
         .target(
             name: "HoneycombFleet",
             dependencies: ["HoneycombCore", "HoneycombDriver", "HoneycombLive", "HoneycombAPI", "HoneycombSim", "HoneycombStats",
+                           "HoneycombGRPC",
+                           .product(name: "GRPCCore", package: "grpc-swift-2"),
+                           .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
+                           .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                           .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                            .product(name: "AsyncHTTPClient", package: "async-http-client"),
                            .product(name: "NIOCore", package: "swift-nio"),
                            .product(name: "NIOHTTP1", package: "swift-nio")]

@@ -19,6 +19,8 @@ public struct ServeError: Error, CustomStringConvertible {
 public struct ServeConfiguration: Sendable {
     public var host = "127.0.0.1"
     public var port = 8080
+    /// The executors' gRPC port (the executor service and reflection); none when nil.
+    public var grpcPort: Int?
     public var databaseURL: String
     public var redisURL: String
     public var natsURL: String
@@ -68,6 +70,8 @@ public struct ServeConfiguration: Sendable {
 public final class HoneycombService: Sendable {
     let config: ServeConfiguration
     let authority: TokenAuthority
+    /// Bearer tokens and roles, for both protocols.
+    let tokens: Authenticator
     let metrics = ServiceMetrics()
     /// The schemas of the API's bodies and answers, by name (`Contract`).
     let contract: [String: Schema]
@@ -89,6 +93,7 @@ public final class HoneycombService: Sendable {
         contract = Contract.components(maxBundleBytes: config.maxBundleBytes)
         self.logger = logger
         authority = TokenAuthority(signingKey: config.signingKey)
+        tokens = Authenticator(authority: authority, metrics: metrics)
         let pool = try await ConnectionPool(url: config.databaseURL, size: config.apiConnections)
         try await Migrations.apply(on: pool.next())
         store = APIStore(pool: pool, databaseURL: config.databaseURL)
@@ -163,7 +168,8 @@ extension HoneycombService {
                                                             serverName: "honeycomb",
                                                             availableConnectionsDelegate: MaximumAvailableConnections(
                                                                 config.maxConnections, logger: logger)),
-                    services: [SchedulerService(service: self), MemoryTrimService()],
+                    services: [SchedulerService(service: self), MemoryTrimService()]
+                        + (config.grpcPort.map { [GRPCService(service: self, port: $0)] as [any Service] } ?? []),
                     onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
                     logger: logger)
     }

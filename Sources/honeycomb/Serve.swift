@@ -27,6 +27,9 @@ struct Serve: AsyncParsableCommand {
 
     @Option(help: "Address to listen on.") var host = "127.0.0.1"
     @Option(help: "Port to listen on ($HONEYCOMB_PORT).") var port: Int?
+    @Option(name: .customLong("grpc-port"),
+            help: "Port of the executors' gRPC service, with server reflection ($HONEYCOMB_GRPC_PORT; default: no gRPC).")
+    var grpcPort: Int?
     @Option(name: .customLong("database-url"), help: "PostgreSQL ($HONEYCOMB_DATABASE_URL).") var databaseURL: String?
     @Option(name: .customLong("redis-url"), help: "Redis ($HONEYCOMB_REDIS_URL).") var redisURL: String?
     @Option(name: .customLong("nats-url"), help: "NATS with JetStream ($HONEYCOMB_NATS_URL).") var natsURL: String?
@@ -89,6 +92,10 @@ struct Serve: AsyncParsableCommand {
         config.bodyTimeout = bodyTimeout
         config.maxConnections = maxConnections
         config.port = port ?? env["HONEYCOMB_PORT"].flatMap(Int.init) ?? 8080
+        config.grpcPort = grpcPort ?? env["HONEYCOMB_GRPC_PORT"].flatMap(Int.init)
+        if let g = config.grpcPort, !(1...65535).contains(g) || g == config.port {
+            throw ValidationError("--grpc-port must be a port (1-65535) other than --port")
+        }
         config.bucket = bucket
         config.namespace = namespace
         if let text = env["HONEYCOMB_SEED"], seed == nil, UInt64(text) == nil {

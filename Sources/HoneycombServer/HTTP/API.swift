@@ -26,14 +26,26 @@ public struct APIContext: RequestContext {
 /// Checks the bearer token on every route but the health checks and enrollment (whose body
 /// carries its own one-time token).
 struct AuthMiddleware: RouterMiddleware {
-    let authority: TokenAuthority
-    let metrics: ServiceMetrics
-    let cache = VerifiedTokens()
+    let tokens: Authenticator
     static let open: Set<String> = ["/healthz", "/readyz", "/v1/executors/enroll"]
 
     func handle(_ request: Request, context: APIContext, next: (Request, APIContext) async throws -> Response) async throws -> Response {
         if Self.open.contains(request.uri.path) { return try await next(request, context) }
-        guard let header = request.headers[.authorization] else {
+        var context = context
+        context.claims = try tokens.claims(authorization: request.headers[.authorization])
+        return try await next(request, context)
+    }
+}
+
+/// Bearer tokens and roles, checked alike for REST (`AuthMiddleware`) and gRPC.
+struct Authenticator: Sendable {
+    let authority: TokenAuthority
+    let metrics: ServiceMetrics
+    let cache = VerifiedTokens()
+
+    /// The claims of an `Authorization: Bearer <token>` value, or 401 saying what is wrong.
+    func claims(authorization header: String?) throws -> TokenClaims {
+        guard let header else {
             metrics.tokensRefused.increment()
             throw Problem.unauthorized("this route needs a bearer token (Authorization: Bearer <token>)")
         }
@@ -41,14 +53,21 @@ struct AuthMiddleware: RouterMiddleware {
             metrics.tokensRefused.increment()
             throw Problem.unauthorized("the Authorization header must be \"Bearer <token>\"")
         }
-        var context = context
         do {
-            context.claims = try cache.verify(String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces), authority)
+            return try cache.verify(String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces), authority)
         } catch let e as TokenError {
             metrics.tokensRefused.increment()
             throw Problem.unauthorized(e.description)
         }
-        return try await next(request, context)
+    }
+
+    /// 403 unless the token's role is one of `roles`; `what` is what the call does ("drain an executor").
+    func require(_ claims: TokenClaims, _ roles: Set<Role>, toDo what: String) throws {
+        guard roles.contains(claims.role) else {
+            metrics.tokensRefused.increment()
+            throw Problem.forbidden("a \(claims.role.rawValue) token may not \(what); "
+                + "this needs the role \(roles.map(\.rawValue).sorted().joined(separator: " or "))")
+        }
     }
 }
 
@@ -212,16 +231,12 @@ public enum API {
         let router = Router(context: APIContext.self)
         let table = routes(service)
         router.add(middleware: ProblemMiddleware(metrics: service.metrics, methods: MethodTable(table.map(\.0))))
-        router.add(middleware: AuthMiddleware(authority: service.authority, metrics: service.metrics))
+        router.add(middleware: AuthMiddleware(tokens: service.tokens))
         for (spec, handler) in table {
             router.on(RouterPath(spec.path), method: spec.method) { request, context -> Response in
                 if !spec.roles.isEmpty {
                     guard let claims = context.claims else { throw Problem.unauthorized("this route needs a bearer token") }
-                    guard spec.roles.contains(claims.role) else {
-                        service.metrics.tokensRefused.increment()
-                        throw Problem.forbidden("a \(claims.role.rawValue) token may not \(spec.summary.lowercased()); "
-                            + "this needs the role \(spec.roles.map(\.rawValue).sorted().joined(separator: " or "))")
-                    }
+                    try service.tokens.require(claims, spec.roles, toDo: spec.summary.lowercased())
                 }
                 return try await handler(request, context)
             }

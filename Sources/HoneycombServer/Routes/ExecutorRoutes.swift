@@ -25,10 +25,7 @@ enum ExecutorRoutes {
              { request, context in try await register(s, request, context) }),
             (RouteSpec(method: .post, path: "/v1/executors/:id/heartbeat", roles: executor, summary: "Heartbeat",
                        answers: [.ok("Heartbeat", "Heard")]),
-             { _, context in
-                 let reregister = try await s.requirePlane().heartbeat(executor: try context.selfExecutor())
-                 return try API.json(["reregister": reregister])
-             }),
+             { _, context in try API.json(["reregister": try await s.heartbeat(executor: try context.selfExecutor())]) }),
             (RouteSpec(method: .post, path: "/v1/executors/:id/drain", roles: [.admin], summary: "Drain an executor",
                        answers: [.ok("ExecutorState", "Draining: it takes no new work")]),
              { _, context in try await drain(s, context) }),
@@ -58,27 +55,7 @@ enum ExecutorRoutes {
     }
 
     static func enroll(_ s: HoneycombService, _ request: Request) async throws -> Response {
-        let body = try await s.body(request, as: EnrollRequest.self)
-        let hash = Encoding.hex(Digest.sha256(Array(body.enrollmentToken.utf8)))
-        func unusable() -> Problem {
-            s.metrics.tokensRefused.increment()
-            return Problem.unauthorized("the enrollment token is unknown, used already, or expired")
-        }
-        let taken = Problem.conflict("an executor named \(body.name) is enrolled already; enroll under another name")
-        // A token that cannot work is refused from the pool, before a connection of its own
-        // is opened for the transaction: this route is open to anyone.
-        guard try await s.store.enrollmentTokenUsable(hash: hash) else { throw unusable() }
-        guard try await !s.store.executorNameTaken(body.name) else { throw taken }
-        let id: Int64
-        switch try await s.store.enroll(name: body.name, tokenHash: hash) {
-        case .enrolled(let e): id = e
-        case .tokenUnusable: throw unusable()
-        case .nameTaken: throw taken
-        }
-        let token = try s.authority.issue(subject: String(id), role: .executor, ttl: s.config.executorTokenTTL)
-        return try API.json(["id": JSONValue.number(Double(id)), "token": .string(token),
-                             "stream": .string(s.channel.stream), "subject": .string(s.channel.subject(executor: id))],
-                            status: .created)
+        try API.json(try await s.enroll(try await s.body(request, as: EnrollRequest.self)), status: .created)
     }
 
     static func list(_ s: HoneycombService) async throws -> Response {
@@ -102,10 +79,7 @@ enum ExecutorRoutes {
 
     static func register(_ s: HoneycombService, _ request: Request, _ context: APIContext) async throws -> Response {
         let id = try context.selfExecutor()
-        let body = try await s.body(request, as: ExecutorSpecBody.self)
-        let plane = try s.requirePlane()
-        try await s.store.register(executor: id, body)
-        try await plane.register(executor: id, body)
+        try await s.register(executor: id, try await s.body(request, as: ExecutorSpecBody.self))
         return try API.json(["id": id])
     }
 
@@ -120,19 +94,7 @@ enum ExecutorRoutes {
     static func reports(_ s: HoneycombService, _ request: Request, _ context: APIContext) async throws -> Response {
         let executor = try context.selfExecutor()
         let body = try await s.body(request, as: ReportsRequest.self, limit: 8 << 20)
-        var items: [ReportItem] = []
-        for (k, r) in body.reports.enumerated() {
-            switch r.kind {
-            case "start": items.append(ReportItem(task: r.task, attempt: r.attempt, report: .started))
-            case "result":
-                guard let ok = r.succeeded else { throw Problem.badRequest("reports[\(k)].succeeded: required for a result") }
-                let output = try r.output.map { try $0.text(field: "reports[\(k)].output") }
-                items.append(ReportItem(task: r.task, attempt: r.attempt, report: ok ? .succeeded(output: output) : .failed(output: output)))
-            default:
-                throw Problem.badRequest("reports[\(k)].kind: expected start or result, found \(r.kind)")
-            }
-        }
-        return try API.json(["accepted": try await s.requirePlane().report(items, executor: executor)])
+        return try API.json(["accepted": try await s.report(executor: executor, body)])
     }
 
     static func report(_ s: HoneycombService, _ request: Request, _ context: APIContext, kind: String) async throws -> Response {
@@ -146,7 +108,7 @@ enum ExecutorRoutes {
             return try API.json(["run": run])
         case "progress":
             let body = try await s.body(request, as: ProgressRequest.self)
-            return try API.json(["continue": await plane.isCurrent(task: task, attempt: Int(attempt), executor: executor)])
+            return try API.json(["continue": try await s.progress(executor: executor, task: task, attempt: Int(attempt), body)])
         default:
             let body = try await s.body(request, as: ResultRequest.self)
             let output = try body.output.map { try $0.text(field: "output") }

@@ -21,40 +21,12 @@ enum LLMRoutes {
     }
 
     static func route(_ s: HoneycombService, _ request: Request, _ context: APIContext) async throws -> Response {
-        let claims = try context.requireClaims()
-        let body = try await s.body(request, as: LLMRouteBody.self)
-        if claims.role == .executor && claims.sub != String(body.executor) {
-            throw Problem.forbidden("an executor may ask only for calls of its own (executor \(claims.sub))")
-        }
-        // An executor's question reserves capacity until it reports the call's end; a user's
-        // is advice and reserves nothing.
-        let plane = try s.requirePlane()
-        let d = claims.role == .executor ? try await plane.route(body) : try await plane.advise(body)
-        let models = s.config.plane.llm.models
-        var out: [String: JSONValue] = ["reason": .string(d.reason.rawValue), "model": .string(models[d.model.index].name),
-                                        "predictedLatencyMs": .number(d.predictedLatency.seconds * 1000),
-                                        "reservedUSD": .number(Double(d.reservedMicroUSD) / 1e6)]
-        switch d.target {
-        case .local(let e): out["target"] = .string("local"); out["executor"] = .number(Double(e.rawValue))
-        case .peer(let e): out["target"] = .string("peer"); out["executor"] = .number(Double(e.rawValue))
-        case .cloud(let p): out["target"] = .string("cloud"); out["provider"] = .string(s.config.plane.llm.providers[p.index].name)
-        case .rejected: out["target"] = .string("rejected")
-        }
-        if claims.role == .executor && d.target != .rejected { out["call"] = .number(Double(d.request)) }
-        return try API.json(out)
+        try API.json(try await s.route(try context.requireClaims(), try await s.body(request, as: LLMRouteBody.self)))
     }
 
     static func complete(_ s: HoneycombService, _ request: Request, _ context: APIContext) async throws -> Response {
         let executor = try Int64(context.requireClaims().sub) ?? 0
         let call = try context.pathID("call")
-        let body = try await s.body(request, as: LLMCompletion.self)
-        let outcome: LLMOutcome
-        if body.succeeded {
-            outcome = .succeeded(inputTokens: body.inputTokens ?? 0, outputTokens: body.outputTokens ?? 0)
-        } else {
-            outcome = .failed(retryAfter: body.retryAfterMs.map { .milliseconds(Int64($0)) })
-        }
-        let cost = try await s.requirePlane().complete(call: call, executor: executor, outcome)
-        return try API.json(["call": JSONValue.number(Double(call)), "costUSD": .number(Double(cost) / 1e6)])
+        return try API.json(try await s.complete(executor: executor, call: call, try await s.body(request, as: LLMCompletion.self)))
     }
 }

@@ -21,6 +21,10 @@ public struct FleetConfiguration: Sendable {
     public var seed: UInt64 = 1
     /// Acknowledgement deadline of dispatches, in seconds: unacknowledged, they come again.
     public var ackWait: Double = 30
+    /// How the executors talk to the plane: the REST routes, or the gRPC executor service on
+    /// `grpcPort` of the control plane's host. Bundles come over HTTP either way.
+    public var executorProtocol: ExecutorProtocol = .rest
+    public var grpcPort: Int?
 
     public init(controlPlane: URL, natsURL: String, adminToken: String, count: Int) {
         self.controlPlane = controlPlane
@@ -58,13 +62,15 @@ public struct FleetStats: Sendable {
 }
 
 /// N reference executors in one process: each enrolls with a one-time token, registers its
-/// capabilities, heartbeats, takes tasks from its JetStream subject, asks the plane before
+/// capabilities (over REST or gRPC), heartbeats, takes tasks from its JetStream subject, asks the plane before
 /// running one (so a duplicate delivery never runs twice), "runs" it for a time drawn from
 /// the agent's profile, makes the LLM route calls the profile asks for, and reports.
 public final class ExecutorFleet: Sendable {
     public let config: FleetConfiguration
     let admin: APIClient
     let nats: JetStreamConnection
+    /// The gRPC connections, each shared by up to 64 executors (none over REST).
+    let connections: [GRPCConnection]
     private let executors = Mutex<[ReferenceExecutor]>([])
     private let beats = Mutex<Task<Void, Never>?>(nil)
     let stats = Mutex(FleetStats())
@@ -73,6 +79,15 @@ public final class ExecutorFleet: Sendable {
         self.config = config
         admin = APIClient(base: config.controlPlane, token: config.adminToken)
         nats = try await JetStreamConnection.connect(url: config.natsURL, name: "honeycomb-executors")
+        if config.executorProtocol == .grpc {
+            guard let port = config.grpcPort, let host = config.controlPlane.host else {
+                throw APIError(status: 0, detail: "gRPC executors need the service's gRPC port")
+            }
+            connections = try (0..<(config.count + GRPCConnection.executorsPerConnection - 1) / GRPCConnection.executorsPerConnection)
+                .map { _ in try GRPCConnection(host: host, port: port) }
+        } else {
+            connections = []
+        }
     }
 
     public var snapshot: FleetStats { stats.withLock { $0 } }
@@ -90,14 +105,22 @@ public final class ExecutorFleet: Sendable {
 
     private func enroll() async throws {
         struct Minted: Decodable { var token: String }
-        struct Enrolled: Decodable { var id: Int64; var token: String; var stream: String; var subject: String }
         for k in 0..<config.count {
             let minted: Minted = try await admin.call("POST", "/v1/enrollment-tokens")
-            let anonymous = APIClient(base: config.controlPlane)
-            let e: Enrolled = try await anonymous.call("POST", "/v1/executors/enroll",
-                                                       json: EnrollRequest(enrollmentToken: minted.token, name: "\(config.namePrefix)-\(k)"))
-            let executor = ReferenceExecutor(id: e.id, stream: e.stream, subject: e.subject,
-                                             client: anonymous.with(token: e.token), fleet: self,
+            let name = "\(config.namePrefix)-\(k)"
+            let e: Enrollment
+            let link: any ExecutorLink
+            switch config.executorProtocol {
+            case .rest:
+                e = try await RESTLink.enroll(config.controlPlane, token: minted.token, name: name)
+                link = RESTLink(client: APIClient(base: config.controlPlane, token: e.token), id: e.id)
+            case .grpc:
+                let connection = connections[k / GRPCConnection.executorsPerConnection]
+                e = try await GRPCLink.enroll(connection, token: minted.token, name: name)
+                link = GRPCLink(connection: connection, token: e.token)
+            }
+            let executor = ReferenceExecutor(id: e.id, stream: e.stream, subject: e.subject, link: link,
+                                             client: APIClient(base: config.controlPlane, token: e.token), fleet: self,
                                              seed: config.seed &+ UInt64(k) &* 0x9E37_79B9_7F4A_7C15)
             try await executor.register()
             try await executor.subscribe()
@@ -127,6 +150,7 @@ public final class ExecutorFleet: Sendable {
     public func stop() {
         beats.withLock { $0?.cancel() }
         for e in executors.withLock({ $0 }) { e.kill() }
+        for c in connections { c.close() }
     }
 
     func record(_ body: (inout FleetStats) -> Void) { stats.withLock { body(&$0) } }
@@ -137,6 +161,9 @@ final class ReferenceExecutor: Sendable {
     let id: Int64
     let stream: String
     let subject: String
+    /// The plane's executor API, in the fleet's protocol.
+    let link: any ExecutorLink
+    /// HTTP, for bundles.
     let client: APIClient
     unowned let fleet: ExecutorFleet
     /// Attempts taken, to drop redeliveries: the last 100,000 (a FIFO bounds it).
@@ -152,24 +179,22 @@ final class ReferenceExecutor: Sendable {
     private let dead = Atomic<Bool>(false)
     private let reports: ReportBatcher
 
-    init(id: Int64, stream: String, subject: String, client: APIClient, fleet: ExecutorFleet, seed: UInt64) {
+    init(id: Int64, stream: String, subject: String, link: any ExecutorLink, client: APIClient, fleet: ExecutorFleet, seed: UInt64) {
         self.id = id
         self.stream = stream
         self.subject = subject
+        self.link = link
         self.client = client
         self.fleet = fleet
         random = SharedStream(seed: seed)
-        reports = ReportBatcher(client: client, executor: id)
+        reports = ReportBatcher(link: link)
     }
 
     var silenced: Bool { dead.load(ordering: .relaxed) }
 
     func register() async throws {
         let c = fleet.config
-        struct Registered: Decodable { var id: Int64 }
-        let _: Registered = try await client.call("POST", "/v1/executors/\(id)/register",
-                                                  json: ExecutorSpecBody(labels: c.labels, cpuMillis: c.cpuMillis,
-                                                                         memoryBytes: c.memoryBytes, slots: c.slots))
+        try await link.register(ExecutorSpecBody(labels: c.labels, cpuMillis: c.cpuMillis, memoryBytes: c.memoryBytes, slots: c.slots))
     }
 
     func subscribe() async throws {
@@ -185,10 +210,8 @@ final class ReferenceExecutor: Sendable {
     }
 
     func heartbeat() async {
-        struct Beat: Decodable { var reregister: Bool }
         do {
-            let b: Beat = try await client.call("POST", "/v1/executors/\(id)/heartbeat")
-            if b.reregister {
+            if try await link.heartbeat() {
                 // The plane gave this executor up: its work is gone; register afresh.
                 for t in running.withLock({ $0.values }) { t.cancel() }
                 try await register()
@@ -204,6 +227,7 @@ final class ReferenceExecutor: Sendable {
         dead.store(true, ordering: .relaxed)
         subscription.withLock { $0?.close() }
         for t in running.withLock({ $0.values }) { t.cancel() }
+        if let grpc = link as? GRPCLink { Task { await grpc.close() } }
     }
 
     private func handle(_ m: ExecutorMessage, _ delivery: JetStreamDelivery) async {
@@ -286,15 +310,13 @@ final class ReferenceExecutor: Sendable {
                 let body = LLMRouteBody(executor: id, model: model, promptTokens: (llm["promptTokens"] as? Int) ?? 500,
                                         maxCompletionTokens: (llm["maxCompletionTokens"] as? Int) ?? 200,
                                         latencyTargetMs: (llm["latencyTargetMs"] as? Int) ?? 2000)
-                if let d: [String: JSONValue] = try? await client.call("POST", "/v1/llm/route", json: body) {
+                if let d = try? await link.route(body) {
                     fleet.record { $0.llmRoutes += 1 }
-                    if case .string(let t)? = d["target"] { output["llm"] = t }
+                    output["llm"] = d.target
                     // The call "happens" (no model runs here); its end releases what the route reserved.
-                    if case .number(let call)? = d["call"] {
-                        let _: [String: JSONValue]? = try? await client.call(
-                            "POST", "/v1/llm/calls/\(Int64(call))/complete",
-                            json: LLMCompletion(succeeded: true, inputTokens: body.promptTokens,
-                                                outputTokens: min(body.maxCompletionTokens, 100)))
+                    if let call = d.call {
+                        try? await link.complete(call: call, LLMCompletion(succeeded: true, inputTokens: body.promptTokens,
+                                                                           outputTokens: min(body.maxCompletionTokens, 100)))
                     }
                 }
             }
@@ -379,14 +401,12 @@ struct SeenAttempts: Sendable {
 /// Sends an executor's start and result reports in batches: while one request is on its way,
 /// the next reports gather, and go together in the following one.
 actor ReportBatcher {
-    let client: APIClient
-    let executor: Int64
+    let link: any ExecutorLink
     private var pending: [(ReportsRequest.Report, CheckedContinuation<Bool, Error>)] = []
     private var flushing = false
 
-    init(client: APIClient, executor: Int64) {
-        self.client = client
-        self.executor = executor
+    init(link: any ExecutorLink) {
+        self.link = link
     }
 
     /// True when the plane took the report (for a start: run it).
@@ -401,14 +421,12 @@ actor ReportBatcher {
     }
 
     private func flush() async {
-        struct Answer: Decodable { var accepted: [Bool] }
         while !pending.isEmpty {
             let batch = Array(pending.prefix(500))
             pending.removeFirst(batch.count)
             do {
-                let a: Answer = try await client.call("POST", "/v1/executors/\(executor)/reports",
-                                                      json: ReportsRequest(reports: batch.map(\.0)))
-                for (k, (_, waiter)) in batch.enumerated() { waiter.resume(returning: k < a.accepted.count && a.accepted[k]) }
+                let accepted = try await link.report(ReportsRequest(reports: batch.map(\.0)))
+                for (k, (_, waiter)) in batch.enumerated() { waiter.resume(returning: k < accepted.count && accepted[k]) }
             } catch {
                 for (_, waiter) in batch { waiter.resume(throwing: error) }
             }

@@ -297,11 +297,20 @@ struct LiveOptions: ParsableArguments {
     @Option(name: .customLong("control-plane"), help: "The API's base URL.") var controlPlane = "http://127.0.0.1:8080"
     @Option(name: .customLong("nats-url"), help: "NATS ($HONEYCOMB_NATS_URL).") var natsURL: String?
     @Option(help: "An admin token, to mint enrollment tokens and publish agents ($HONEYCOMB_TOKEN).") var token: String?
+    @Option(name: .customLong("protocol"), help: "How the executors talk to the plane: rest or grpc (bundles come over HTTP either way).")
+    var executorProtocol: ExecutorProtocol = .rest
+    @Option(name: .customLong("grpc-port"), help: "With --protocol grpc: the service's gRPC port, on the control plane's host.")
+    var grpcPort: Int = 9090
 
     /// A fleet of `count` reference executors against it.
     func fleet(count: Int) throws -> FleetConfiguration {
         guard let url = URL(string: controlPlane), url.host != nil else { throw ValidationError("--control-plane is not a URL") }
-        return FleetConfiguration(controlPlane: url, natsURL: try setting(natsURL, "nats-url", env: "HONEYCOMB_NATS_URL"),
-                                  adminToken: try setting(token, "token", env: "HONEYCOMB_TOKEN"), count: count)
+        var config = FleetConfiguration(controlPlane: url, natsURL: try setting(natsURL, "nats-url", env: "HONEYCOMB_NATS_URL"),
+                                        adminToken: try setting(token, "token", env: "HONEYCOMB_TOKEN"), count: count)
+        config.executorProtocol = executorProtocol
+        config.grpcPort = grpcPort
+        return config
     }
 }
+
+extension ExecutorProtocol: ExpressibleByArgument {}

@@ -110,11 +110,16 @@ struct ChaosTests {
         /// Holds the submitters until the executors have started every acknowledged task, so
         /// that the next outage begins with no backlog (a task submitted during the storage
         /// outage then reaches an executor during it, and its bundle must be fetched then).
-        func drain(_ fleet: ExecutorFleet) async throws {
+        func drain(_ fleets: [ExecutorFleet]) async throws {
             paused.store(true, ordering: .relaxed)
             try await Task.sleep(for: .milliseconds(200))  // answers on their way
-            let caughtUp = try await LiveEnvironment.eventually(60) { fleet.snapshot.started >= self.acceptedCount }
-            #expect(caughtUp, "the executors did not catch up with \(acceptedCount) acknowledged tasks within 60 s")
+            let caughtUp = try await LiveEnvironment.eventually(60) { fleets.map(\.snapshot.started).reduce(0, +) >= self.acceptedCount }
+            let behind = fleets.map { f in
+                let s = f.snapshot
+                return "\(f.config.executorProtocol.rawValue): started \(s.started), received \(s.runsReceived), "
+                    + "held \(s.heldForSlot), stale \(s.staleSkipped), \(s.errors.count) errors, last \(s.errors.suffix(3))"
+            }.joined(separator: "; ")
+            #expect(caughtUp, "the executors did not catch up with \(acceptedCount) acknowledged tasks within 60 s: \(behind)")
             paused.store(false, ordering: .relaxed)
         }
 
@@ -122,7 +127,7 @@ struct ChaosTests {
         /// nothing, while serve was dead); every acknowledged task is in PostgreSQL and
         /// succeeded (these agents never fail); none ran twice, by the executors' counts and
         /// by the history. Prints what the submitters saw.
-        func account(_ fleet: ExecutorFleet, _ serve: ServeProcess, _ name: String) async throws {
+        func account(_ fleets: [ExecutorFleet], _ serve: ServeProcess, _ name: String) async throws {
             let wrong = wrong.withLock { $0 }
             #expect(wrong.isEmpty, "answers an outage must not give (\(wrong.count)): \(wrong.prefix(5))")
             let ids = accepted.withLock { $0 }
@@ -140,17 +145,19 @@ struct ChaosTests {
             let states = try await store.execute("SELECT state, count(*) FROM tasks WHERE id = ANY($1::bigint[]) GROUP BY 1",
                                                  [idList]).rows.map { "\($0[0]!): \($0[1]!)" }
             #expect(done, "acknowledged \(ids.count); states now \(states); log \(serve.log.path)")
-            let snapshot = fleet.snapshot
-            let started = snapshot.startedTasks
+            let snapshots = fleets.map(\.snapshot)
+            let started = snapshots.flatMap(\.startedTasks)
             #expect(Set(started).count == started.count, "\(started.count - Set(started).count) tasks started twice")
             // Over every task of this database: a submission whose answer was lost when serve
             // was killed may have been stored and run without being acknowledged.
             let starts = try await store.execute("SELECT count(*) FROM task_status_history WHERE state = 'running'").rows[0][0]
             #expect(starts == String(Set(started).count), "history has \(starts ?? "?") starts, the executors \(Set(started).count)")
-            #expect(snapshot.failed == 0 && snapshot.bundlesRefused == 0,
-                    "\(snapshot.failed) runs failed, \(snapshot.bundlesRefused) bundles refused: an outage became a failure of work")
+            let (failed, refused) = (snapshots.map(\.failed).reduce(0, +), snapshots.map(\.bundlesRefused).reduce(0, +))
+            #expect(failed == 0 && refused == 0, "\(failed) runs failed, \(refused) bundles refused: an outage became a failure of work")
             let answers = answers.withLock { $0 }.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }
-            print("\(name): \(ids.count) tasks acknowledged, all succeeded once; \(snapshot.bundleRetries) bundle downloads retried")
+            let byProtocol = zip(fleets, snapshots).map { "\($0.config.executorProtocol.rawValue) executors \(Set($1.startedTasks).count)" }
+            print("\(name): \(ids.count) tasks acknowledged, all succeeded once (\(byProtocol.joined(separator: ", ")) started); "
+                  + "\(snapshots.map(\.bundleRetries).reduce(0, +)) bundle downloads retried")
             print("\(name): answers \(answers.joined(separator: ", "))")
         }
     }
@@ -185,7 +192,8 @@ struct ChaosTests {
     @Test func eachDependencyStoppedAndServeKilledUnderLoadLosesNoAcknowledgedTask() async throws {
         let serve = try await ServeProcess.prepare("chaos")
         let port = ServeProcess.freePort()
-        var server = try await serve.start(port: port)
+        let grpcPort = ServeProcess.freePort()
+        var server = try await serve.start(port: port, grpcPort: grpcPort)
         defer { if server.isRunning { server.terminate() } }
         let base = URL(string: "http://127.0.0.1:\(port)")!
         let admin = APIClient(base: base, token: try serve.token("root", .admin))
@@ -193,7 +201,9 @@ struct ChaosTests {
         let publisher = try Ed25519PrivateKey()
         // "cold" is first run during the storage outage: its bundle must be fetched then.
         for agent in ["work", "cold"] { try await ServeProcess.publish(agent, as: alice, publisher: publisher) }
-        let fleet = try await ServeProcess.fleet(base, admin: admin)
+        // Half the executors speak REST, half gRPC (their streams broken by each kill of serve).
+        let fleets = [try await ServeProcess.fleet(base, admin: admin, count: 2),
+                      try await ServeProcess.fleet(base, admin: admin, count: 2, grpcPort: grpcPort)]
         let load = Load(as: alice)
 
         var figures: [String] = []
@@ -202,7 +212,7 @@ struct ChaosTests {
         try await Task.sleep(for: .seconds(2))
 
         for dependency in ["postgres", "redis", "nats", "weed"] {
-            try await load.drain(fleet)
+            try await load.drain(fleets)
             if dependency == "weed" { load.agent.withLock { $0 = "cold" } }
             let before = load.acceptedCount
             let down = Date()
@@ -210,7 +220,7 @@ struct ChaosTests {
             try Self.services("stop-one", dependency)
             try await Task.sleep(for: .seconds(Self.outage))
             if dependency == "weed" {
-                #expect(fleet.snapshot.bundleRetries > 0, "no executor had to fetch a bundle while storage was away: the phase proved nothing")
+                #expect(fleets.map(\.snapshot.bundleRetries).reduce(0, +) > 0, "no executor had to fetch a bundle while storage was away: the phase proved nothing")
             }
             let label = dependency == "weed" ? "s3" : dependency
             let seen = try await Self.scrapeDuringOutage(admin, label)
@@ -232,14 +242,14 @@ struct ChaosTests {
         }
 
         // serve killed outright, and started again.
-        try await load.drain(fleet)
+        try await load.drain(fleets)
         load.serveDead.store(true, ordering: .relaxed)
         load.enter("serve killed")
         kill(server.processIdentifier, SIGKILL)
         server.waitUntilExit()
         try await Task.sleep(for: .seconds(1))
         let restarted = Date()
-        server = try await serve.start(port: port)
+        server = try await serve.start(port: port, grpcPort: grpcPort)
         let recovery = try await load.recovered(after: restarted, ready: admin)
         load.serveDead.store(false, ordering: .relaxed)
         figures.append("serve SIGKILLed: ready and accepting \(seconds(recovery)) after its restart began")
@@ -248,9 +258,9 @@ struct ChaosTests {
         try await Task.sleep(for: .seconds(1))
         await load.finish()
 
-        try await load.account(fleet, serve, "chaos")
+        try await load.account(fleets, serve, "chaos")
         for f in figures { print("chaos: \(f)") }
-        fleet.stop()
+        for f in fleets { f.stop() }
         server.terminate()
         server.waitUntilExit()
     }
@@ -298,7 +308,7 @@ struct ChaosTests {
         try await Task.sleep(for: .seconds(3))
         await load.finish()
 
-        try await load.account(fleet, serve, "failover")
+        try await load.account([fleet], serve, "failover")
         print("failover: the standby was ready \(ready.map { String(format: "%.1f s", $0) } ?? "never") and accepting "
               + "\(accepting.map { String(format: "%.1f s", $0) } ?? "never") after the active replica was SIGKILLed")
         fleet.stop()

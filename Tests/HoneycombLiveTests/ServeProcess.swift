@@ -45,13 +45,13 @@ struct ServeProcess {
         return Int(UInt16(bigEndian: addr.sin_port))
     }
 
-    /// Starts `honeycomb serve` on `port` (extra flags after the usual ones); waits until it is
-    /// ready when `ready` (a standby never is).
-    func start(port: Int, _ extra: [String] = [], ready: Bool = true) async throws -> Process {
+    /// Starts `honeycomb serve` on `port`, with gRPC on `grpcPort` when given (extra flags
+    /// after the usual ones); waits until it is ready when `ready` (a standby never is).
+    func start(port: Int, grpcPort: Int? = nil, _ extra: [String] = [], ready: Bool = true) async throws -> Process {
         let p = Process()
         p.executableURL = Self.root.appendingPathComponent(".build/debug/honeycomb")
         p.arguments = ["serve", "--port", String(port), "--database-url", databaseURL, "--signing-key", keyFile,
-                       "--namespace", namespace, "--heartbeat-timeout", "10"] + extra
+                       "--namespace", namespace, "--heartbeat-timeout", "10"] + (grpcPort.map { ["--grpc-port", String($0)] } ?? []) + extra
         if !FileManager.default.fileExists(atPath: log.path) { FileManager.default.createFile(atPath: log.path, contents: nil) }
         let handle = try FileHandle(forWritingTo: log)
         handle.seekToEndOfFile()
@@ -73,21 +73,30 @@ struct ServeProcess {
         try TokenAuthority(signingKey: key).issue(subject: subject, role: role, ttl: 3600)
     }
 
-    /// Publishes version 1 of `agent` (30 ms runs), signed by `publisher`.
-    static func publish(_ agent: String, as client: APIClient, publisher: Ed25519PrivateKey) async throws {
+    /// Publishes version 1 of `agent` (30 ms runs unless `profile` says otherwise, on executors
+    /// with `labels`), signed by `publisher`.
+    static func publish(_ agent: String, as client: APIClient, publisher: Ed25519PrivateKey, labels: [String: String]? = nil,
+                        profile: [String: JSONValue] = ["runtimeMs": .number(30)]) async throws {
         let bundle = LiveHarness.wasm(agent)
         let _: LiveHarness.Published = try await client.call("POST", "/v1/agents/\(agent)/versions", json: PublishRequest(
-            version: "1", description: nil, cpuMillis: 10, memoryBytes: 1, labels: nil, maxAttempts: 3,
-            profile: .object(["runtimeMs": .number(30)]), bundle: Data(bundle).base64EncodedString(),
+            version: "1", description: nil, cpuMillis: 10, memoryBytes: 1, labels: labels, maxAttempts: 3,
+            profile: .object(profile), bundle: Data(bundle).base64EncodedString(),
             signature: Encoding.hex(try publisher.sign(bundle)), publisherKey: Encoding.hex(publisher.publicKey.raw)))
     }
 
-    /// Four reference executors of 16 slots each, heartbeating every 0.5 s, started.
-    static func fleet(_ base: URL, admin: APIClient) async throws -> ExecutorFleet {
+    /// Reference executors (four) of 16 slots each, heartbeating every 0.5 s, over REST or
+    /// (given the service's gRPC port) gRPC, started.
+    static func fleet(_ base: URL, admin: APIClient, count: Int = 4, grpcPort: Int? = nil,
+                      labels: [String: String] = [:]) async throws -> ExecutorFleet {
         var fc = FleetConfiguration(controlPlane: base, natsURL: LiveEnvironment.env["HONEYCOMB_NATS_URL"]!,
-                                    adminToken: admin.token!, count: 4)
+                                    adminToken: admin.token!, count: count)
         fc.heartbeatInterval = 0.5
         fc.slots = 16
+        fc.labels = labels
+        if let grpcPort {
+            fc.executorProtocol = .grpc
+            fc.grpcPort = grpcPort
+        }
         let fleet = try await ExecutorFleet(config: fc)
         try await fleet.start()
         return fleet

@@ -147,3 +147,107 @@ public struct LoadTest: Sendable {
         return figures
     }
 }
+
+/// The executor protocols side by side in one run: for REST and for gRPC in turn (and again,
+/// `rounds` times), a heartbeat flood (every executor heartbeating back to back, closed loop)
+/// and then the task load test with executors of that protocol. The service's CPU time is
+/// read from /proc for its pid, so that heartbeats per CPU-second of the service is a figure
+/// that does not depend on how many cores it had (bench-live.sh pins it to one).
+public struct ProtocolComparison: Sendable {
+    public var test: LoadTest
+    public var heartbeatExecutors = 256
+    public var heartbeatSeconds = 10.0
+    public var grpcPort: Int
+    public var servePID: Int32?
+    public var rounds = 2
+
+    public init(test: LoadTest, grpcPort: Int) {
+        self.test = test
+        self.grpcPort = grpcPort
+    }
+
+    public struct Row: Sendable {
+        var executorProtocol: ExecutorProtocol
+        var heartbeats = 0
+        var heartbeatErrors = 0
+        var seconds = 0.0
+        var serveCPU: Double?
+        var tasks: LoadTest.Figures?
+    }
+
+    /// Seconds of CPU (user and system) the process has used, from /proc/PID/stat.
+    static func cpuSeconds(_ pid: Int32) -> Double? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return nil }
+        // Fields after the command's name: state is field 3, utime 14, stime 15.
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    func flood(_ p: ExecutorProtocol, round: Int) async throws -> Row {
+        var config = test.fleet
+        config.namePrefix += "-beat-\(round)-\(p.rawValue)"  // a name enrolls once
+        config.count = heartbeatExecutors
+        config.executorProtocol = p
+        config.grpcPort = grpcPort
+        config.heartbeatInterval = 3600  // the flood's own beats only
+        let fleet = try await ExecutorFleet(config: config)
+        try await fleet.start()
+        // Drained, so that the task load that follows is not placed on them after they stop.
+        let admin = APIClient(base: config.controlPlane, token: config.adminToken)
+        for id in fleet.ids { let _: [String: JSONValue] = try await admin.call("POST", "/v1/executors/\(id)/drain") }
+        defer { fleet.stop() }
+        let cpu0 = servePID.flatMap(Self.cpuSeconds)
+        let start = ContinuousClock.now
+        let end = start + .seconds(heartbeatSeconds)
+        let counts = try await withThrowingTaskGroup(of: (Int, Int).self) { group in
+            for e in fleet.executorsNow {
+                group.addTask {
+                    var ok = 0, failed = 0
+                    while ContinuousClock.now < end {
+                        do { _ = try await e.link.heartbeat(); ok += 1 } catch { failed += 1 }
+                    }
+                    return (ok, failed)
+                }
+            }
+            var total = (0, 0)
+            for try await c in group { total = (total.0 + c.0, total.1 + c.1) }
+            return total
+        }
+        let elapsed = start.duration(to: .now)
+        var row = Row(executorProtocol: p, heartbeats: counts.0, heartbeatErrors: counts.1,
+                      seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+        if let cpu0, let cpu1 = servePID.flatMap(Self.cpuSeconds) { row.serveCPU = cpu1 - cpu0 }
+        return row
+    }
+
+    public func run(log: @escaping @Sendable (String) -> Void = { print($0) }) async throws -> String {
+        var rows: [Row] = []
+        for round in 1...rounds {
+            for p in ExecutorProtocol.allCases {
+                log("round \(round), \(p.rawValue): heartbeat flood of \(heartbeatExecutors) executors for \(Int(heartbeatSeconds)) s")
+                var row = try await flood(p, round: round)
+                var t = test
+                t.fleet.namePrefix += "-load-\(round)-\(p.rawValue)"
+                t.fleet.executorProtocol = p
+                t.fleet.grpcPort = grpcPort
+                log("round \(round), \(p.rawValue): tasks")
+                row.tasks = try await t.run(log: log)
+                rows.append(row)
+            }
+        }
+        func f(_ x: Double, _ digits: Int = 0) -> String { String(format: "%.\(digits)f", x) }
+        var lines = ["| round | protocol | heartbeats/s | serve CPU s | heartbeats per serve CPU-second | tasks accepted/s | completed of accepted | tasks/s end to end | submit→dispatch p50 | errors |",
+                     "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for (k, r) in rows.enumerated() {
+            let t = r.tasks!
+            let dispatch = Statistics.quantile(sorted: t.dispatchLatencies.sorted(), 0.5)
+            lines.append("| \(k / 2 + 1) | \(r.executorProtocol.rawValue) | \(f(Double(r.heartbeats) / r.seconds)) | "
+                         + "\(r.serveCPU.map { f($0, 1) } ?? "?") | \(r.serveCPU.map { f(Double(r.heartbeats) / $0) } ?? "?") | "
+                         + "\(f(Double(t.accepted) / t.seconds)) | \(t.completed) of \(t.accepted) | \(f(Double(t.completed) / t.completionSeconds)) | "
+                         + "\(f(dispatch * 1000, 1)) ms | \(r.heartbeatErrors + t.errors.count) |")
+        }
+        return lines.joined(separator: "\n")
+    }
+}

@@ -92,6 +92,7 @@ public final class ExecutorFleet: Sendable {
 
     public var snapshot: FleetStats { stats.withLock { $0 } }
     public var ids: [Int64] { executors.withLock { $0.map(\.id) } }
+    var executorsNow: [ReferenceExecutor] { executors.withLock { $0 } }
 
     /// Enrolls, registers and subscribes every executor, and starts their heartbeats.
     public func start() async throws {

@@ -227,6 +227,15 @@ struct LoadTestCommand: AsyncParsableCommand {
     @Option(help: "Concurrent submitting connections.") var connections = 64
     @Option(name: .customLong("runtime-ms"), help: "How long each task runs on its executor.") var runtimeMs = 1.0
     @Option(help: "Tasks per submission request (more than 1 uses POST /v1/task-batches).") var batch = 1
+    @Flag(name: .customLong("compare-protocols"),
+          help: "REST and gRPC executors in turn, in this one run: a heartbeat flood, then the task load, for each.")
+    var compareProtocols = false
+    @Option(name: .customLong("heartbeat-executors"), help: "With --compare-protocols: executors in the heartbeat flood.")
+    var heartbeatExecutors = 256
+    @Option(name: .customLong("heartbeat-seconds"), help: "With --compare-protocols: seconds of heartbeat flood.")
+    var heartbeatSeconds = 10.0
+    @Option(help: "With --compare-protocols: each protocol's turns.") var rounds = 2
+    @Option(name: .customLong("serve-pid"), help: "The service's pid, to read its CPU time (same machine).") var servePID: Int32?
 
     func run() async throws {
         guard rate > 0, duration > 0, connections > 0, executors > 0, slots > 0, (1...1000).contains(batch) else {
@@ -241,7 +250,21 @@ struct LoadTestCommand: AsyncParsableCommand {
         test.runtimeMs = runtimeMs
         test.batch = batch
         do {
-            print(try await test.run())
+            if compareProtocols {
+                guard heartbeatExecutors > 0, heartbeatSeconds > 0, rounds > 0 else {
+                    throw ValidationError("--heartbeat-executors, --heartbeat-seconds and --rounds must be positive")
+                }
+                var comparison = ProtocolComparison(test: test, grpcPort: live.grpcPort)
+                comparison.heartbeatExecutors = heartbeatExecutors
+                comparison.heartbeatSeconds = heartbeatSeconds
+                comparison.rounds = rounds
+                comparison.servePID = servePID
+                print(try await comparison.run())
+            } else {
+                print(try await test.run())
+            }
+        } catch let e as ValidationError {
+            throw e
         } catch {
             throw CLIFailure("loadtest: \(error)")
         }

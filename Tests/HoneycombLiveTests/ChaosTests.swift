@@ -110,7 +110,7 @@ struct ChaosTests {
         /// Holds the submitters until the executors have started every acknowledged task, so
         /// that the next outage begins with no backlog (a task submitted during the storage
         /// outage then reaches an executor during it, and its bundle must be fetched then).
-        func drain(_ fleets: [ExecutorFleet]) async throws {
+        func drain(_ fleets: [ExecutorFleet], _ serve: ServeProcess) async throws {
             paused.store(true, ordering: .relaxed)
             try await Task.sleep(for: .milliseconds(200))  // answers on their way
             let caughtUp = try await LiveEnvironment.eventually(60) { fleets.map(\.snapshot.started).reduce(0, +) >= self.acceptedCount }
@@ -119,7 +119,20 @@ struct ChaosTests {
                 return "\(f.config.executorProtocol.rawValue): started \(s.started), received \(s.runsReceived), "
                     + "held \(s.heldForSlot), stale \(s.staleSkipped), \(s.errors.count) errors, last \(s.errors.suffix(3))"
             }.joined(separator: "; ")
-            #expect(caughtUp, "the executors did not catch up with \(acceptedCount) acknowledged tasks within 60 s: \(behind)")
+            var stuck = ""
+            if !caughtUp, let store = try? await PostgresConnection(url: serve.databaseURL) {
+                // Where the unfinished tasks are, and whose executors hold them.
+                let rows = (try? await store.execute("""
+                    SELECT state, coalesce(executor_id::text, '-'), count(*), min(extract(epoch from now() - updated_at))::int
+                    FROM tasks WHERE state NOT IN ('succeeded', 'failed', 'lost', 'cancelled') GROUP BY 1, 2 ORDER BY 1, 2
+                    """).rows) ?? []
+                let owners = fleets.flatMap { f in f.ids.map { ($0, f.config.executorProtocol.rawValue) } }
+                stuck = rows.map { r in
+                    let owner = Int64(r[1] ?? "").flatMap { id in owners.first { $0.0 == id }?.1 } ?? ""
+                    return "\(r[0] ?? "") on \(r[1] ?? "") \(owner): \(r[2] ?? "") (oldest change \(r[3] ?? "?") s ago)"
+                }.joined(separator: ", ")
+            }
+            #expect(caughtUp, "the executors did not catch up with \(acceptedCount) acknowledged tasks within 60 s: \(behind); unfinished: \(stuck)")
             paused.store(false, ordering: .relaxed)
         }
 
@@ -212,7 +225,7 @@ struct ChaosTests {
         try await Task.sleep(for: .seconds(2))
 
         for dependency in ["postgres", "redis", "nats", "weed"] {
-            try await load.drain(fleets)
+            try await load.drain(fleets, serve)
             if dependency == "weed" { load.agent.withLock { $0 = "cold" } }
             let before = load.acceptedCount
             let down = Date()
@@ -242,7 +255,7 @@ struct ChaosTests {
         }
 
         // serve killed outright, and started again.
-        try await load.drain(fleets)
+        try await load.drain(fleets, serve)
         load.serveDead.store(true, ordering: .relaxed)
         load.enter("serve killed")
         kill(server.processIdentifier, SIGKILL)

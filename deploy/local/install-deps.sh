@@ -34,3 +34,9 @@ if [[ "${1:-}" == "--servers" ]] && ! python3 -c 'import schemathesis, sys; sys.
   echo "install-deps: installing schemathesis 4 (pip)" >&2
   python3 -m pip install -q 'schemathesis>=4.3,<5' >&2
 fi
+
+# Python grpcio with server reflection: the stock gRPC client GRPCTests runs (deploy/grpc/).
+if [[ "${1:-}" == "--servers" ]] && ! python3 -c 'import grpc, grpc_reflection' 2>/dev/null; then
+  echo "install-deps: installing grpcio and grpcio-reflection (pip)" >&2
+  python3 -m pip install -q 'grpcio>=1.60' 'grpcio-reflection>=1.60' >&2
+fi

@@ -102,6 +102,12 @@ extension LivePlane {
                                dispatchedAtNs: now.nanoseconds)
     }
 
+    /// Every state a history row records (what the API's contract lists).
+    package static let historyStates: [String] = [
+        AuditEvent.Kind.taskSubmitted, .taskQueued, .taskDispatched, .taskStarted, .taskSucceeded, .taskAttemptFailed,
+        .taskAttemptLost, .taskPreempted, .taskMoved, .taskRetryScheduled, .taskFailed, .taskLost, .taskCancelled,
+    ].map(historyState)
+
     package static func historyState(_ kind: AuditEvent.Kind) -> String {
         switch kind {
         case .taskSubmitted: "submitted"

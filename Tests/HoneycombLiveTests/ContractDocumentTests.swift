@@ -1,4 +1,5 @@
 import Foundation
+import HoneycombLive
 @testable import HoneycombServer
 import Testing
 
@@ -14,6 +15,16 @@ struct ContractDocumentTests {
             let node = try StrictJSON.parse(Array(example.utf8))
             #expect(throws: Never.self, "the example of \(name)") { try schema.check(node, Self.components) }
         }
+    }
+
+    @Test func thePublishExampleIsSignedForReal() throws {
+        struct Body: Decodable { var bundle, signature, publisherKey: String }
+        let body = try JSONDecoder().decode(Body.self, from: Data(Contract.examples["PublishRequest"]!.utf8))
+        let key = try Ed25519PublicKey(raw: try #require(Encoding.unhex(body.publisherKey)))
+        let bundle = try #require(Data(base64Encoded: body.bundle))
+        #expect(key.verify(try #require(Encoding.unhex(body.signature)), of: Array(bundle)))
+        #expect(BundleCheck.failure(of: Array(bundle), publisherKey: body.publisherKey, signature: body.signature,
+                                    sha256: Encoding.hex(Digest.sha256(Array(bundle)))) == nil)
     }
 
     @Test func theChecksRefuseWhatTheDocumentRefuses() throws {

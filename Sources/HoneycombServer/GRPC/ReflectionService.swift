@@ -120,8 +120,15 @@ struct GRPCService: Service {
     func run() async throws {
         let transport = HTTP2ServerTransport.Posix(
             address: .ipv4(host: service.config.host, port: port), transportSecurity: .plaintext,
-            // A reports message carries up to 1,000 reports, as REST's 8 MiB body does.
-            config: .defaults { $0.rpc.maxRequestPayloadSize = 8 << 20 })
+            config: .defaults {
+                // A reports message carries up to 1,000 reports, as REST's 8 MiB body does.
+                $0.rpc.maxRequestPayloadSize = 8 << 20
+                // A connection without calls is closed after `--idle-timeout`, as HTTP's are; one
+                // whose peer went silent (a machine gone without a reset) is pinged after 30 s
+                // and closed 20 s later, ending its stream.
+                $0.connection.maxIdleTime = .nanoseconds(Int64(service.config.idleTimeout * 1e9))
+                $0.connection.keepalive.time = .seconds(30)
+            })
         let server = GRPCServer(transport: transport, services: [
             ExecutorGRPCService(service: service),
             try ReflectionService(services: [Honeycomb_Executor_V1_ExecutorService.descriptor.fullyQualifiedService,

@@ -1,4 +1,5 @@
 import HoneycombCore
+import HoneycombDriver
 
 /// The API's contract: the schema of every body, parameter and answer, by name. The OpenAPI
 /// document is rendered from these and the server checks requests against the same values
@@ -37,6 +38,12 @@ enum Contract {
         "EnrollRequest": #"{"enrollmentToken": "hce_2q9Yl0GvVf8p", "name": "edge-7"}"#,
         "ExecutorSpecBody": #"{"labels": {"zone": "eu-1"}, "cpuMillis": 8000, "memoryBytes": 17179869184, "slots": 8, "#
             + #""localModels": [{"model": "llama-8b", "slots": 2, "tokensPerSecond": 40}]}"#,
+        // A real signature: the smallest module (\0asm, version 1) signed by the Ed25519 key whose
+        // seed is the bytes 0...31. `honeycomb agents publish` makes these from a key file.
+        "PublishRequest": #"{"version": "1", "description": "Says it back", "cpuMillis": 100, "memoryBytes": 67108864, "#
+            + #""labels": {"zone": "eu-1"}, "maxAttempts": 3, "profile": {"runtimeMs": 30}, "bundle": "AGFzbQEAAAA=", "#
+            + #""signature": "7c15260dd888ae5fcd379017ad1bb44b73b28bafdd09c4b5f6cf568fc4f64822a8bda4d5a939ec1e3878b5099e3650d8"#
+            + #"13258570c98caf6aa0d55f4abb443605", "publisherKey": "03a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8"}"#,
         "ProgressRequest": #"{"fraction": 0.5}"#,
         "ResultRequest": #"{"succeeded": true, "output": {"text": "done"}}"#,
         "Submitted": #"{"id": 42, "state": "queued"}"#,
@@ -73,9 +80,8 @@ enum Contract {
                 .required("task", S.integer(min: 1)), .required("attempt", attempt), .required("kind", S.string(values: [kind])),
             ] + (result ? [.required("succeeded", .boolean), .field("output", .json)] : []))
         }
-        // What a history row records (`LivePlane.historyState`): a state, or what happened to an attempt.
-        let historyState = S.string(values: ["submitted", "queued", "dispatched", "running", "succeeded", "attempt_failed",
-                                             "attempt_lost", "preempted", "moved", "backoff", "failed", "lost", "cancelled"])
+        // What a history row records: a state, or what happened to an attempt.
+        let historyState = S.string(values: LivePlane.historyStates)
         let history = S.object([.required("state", historyState), .required("attempt", S.integer(min: 0)),
                                 .field("executor", id), .required("at", timestamp)])
         let result = S.object([.required("attempt", S.integer(min: 0)), .required("succeeded", .boolean),

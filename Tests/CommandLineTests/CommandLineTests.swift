@@ -7,13 +7,14 @@ import Testing
         .appendingPathComponent("../..").standardized
 
     /// Runs the debug binary `swift test` built beside the tests.
-    static func honeycomb(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
+    static func honeycomb(_ args: [String], env: [String: String] = [:]) throws -> (status: Int32, out: String, err: String) {
         let binary = root.appendingPathComponent(".build/debug/honeycomb")
         try #require(FileManager.default.isExecutableFile(atPath: binary.path),
                      "\(binary.path) is missing: swift test builds it; run `swift build` first")
         let p = Process()
         p.executableURL = binary
         p.arguments = args
+        if !env.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(env) { _, b in b } }
         p.currentDirectoryURL = root
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
@@ -89,6 +90,38 @@ import Testing
             return String(text[text.range(of: "\"replicationSeeds\"")!.lowerBound...].prefix(80))
         }
         #expect(seeds[0] == seeds[1])
+    }
+
+    @Test func shardsMergedMakeTheUnshardedSweepByteForByte() throws {
+        let dir = try CommandLineTests.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let sweep = ["sweep", "Scenarios/placement-study.yaml", "--replications", "2",
+                     "--vary", "policy.scheduler.score.reliability=0,1,2,3", "--vary", "duration=90m", "--vary", "warmup=30m",
+                     "--objective", "work.lost_seconds", "--pareto", "work.lost_seconds,task.wait.p99"]
+        let whole = try CommandLineTests.honeycomb(sweep + ["--out", dir.appendingPathComponent("whole").path])
+        #expect(whole.status == 0, "\(whole.err)")
+        // Three shards of four points; the last takes its index as a Kubernetes Indexed Job's pod does.
+        let parts = dir.appendingPathComponent("parts").path
+        for (args, env) in [(["--shard", "0/3"], [:]), (["--shard", "1/3"], [:]), (["--shard", "3"], ["JOB_COMPLETION_INDEX": "2"])] {
+            let r = try CommandLineTests.honeycomb(sweep + args + ["--out", parts], env: env)
+            #expect(r.status == 0, "\(args): \(r.err)")
+        }
+        // With a shard's reports gone, the merge says which points are missing and writes no table.
+        let moved = dir.appendingPathComponent("point-2")
+        try FileManager.default.moveItem(atPath: parts + "/point-2", toPath: moved.path)
+        let early = try CommandLineTests.honeycomb(["sweep", "--merge", parts, "--out", dir.appendingPathComponent("early").path])
+        #expect(early.status != 0 && early.err.contains("lacks the reports of 1 of 4 points (point 2)"), "\(early.err)")
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("early/sweep.csv").path))
+        try FileManager.default.moveItem(atPath: moved.path, toPath: parts + "/point-2")
+        let merged = try CommandLineTests.honeycomb(["sweep", "--merge", parts, "--out", dir.appendingPathComponent("merged").path])
+        #expect(merged.status == 0, "\(merged.err)")
+        for file in ["sweep.csv", "sweep.md"] {
+            let a = try Data(contentsOf: dir.appendingPathComponent("whole/\(file)"))
+            let b = try Data(contentsOf: dir.appendingPathComponent("merged/\(file)"))
+            #expect(a == b, "\(file) of the merged shards differs from the unsharded sweep's")
+        }
+        let bad = try CommandLineTests.honeycomb(sweep + ["--shard", "3/3"])
+        #expect(bad.status != 0 && bad.err.contains("0 to N-1"), "\(bad.err)")
     }
 
     @Test func aTypoInAVariedFieldFailsBeforeAnythingRuns() throws {

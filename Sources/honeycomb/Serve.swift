@@ -7,6 +7,7 @@ import HoneycombFleet
 import HoneycombSim
 import Hummingbird
 import Logging
+import ServiceLifecycle
 
 /// Reads a flag, else an environment variable, else fails saying both.
 func setting(_ flag: String?, _ name: String, env: String...) throws -> String {
@@ -56,6 +57,9 @@ struct Serve: AsyncParsableCommand {
     var bodyTimeout = 30.0
     @Option(name: .customLong("max-connections"), help: "Open connections at most; beyond, new ones wait to be accepted.")
     var maxConnections = 8192
+    @Option(name: .customLong("shutdown-grace"),
+            help: "Seconds SIGTERM waits for requests and the batch in hand to finish before the rest is cancelled (keep Kubernetes' terminationGracePeriodSeconds above it).")
+    var shutdownGrace = 20.0
 
     func run() async throws {
         let env = ProcessInfo.processInfo.environment
@@ -85,8 +89,8 @@ struct Serve: AsyncParsableCommand {
             s3SecretKey: try setting(s3SecretKey, "s3-secret-key", env: "HONEYCOMB_S3_SECRET_KEY"),
             signingKey: key, plane: plane)
         config.host = host
-        guard idleTimeout > 0, bodyTimeout > 0, maxConnections > 0 else {
-            throw ValidationError("--idle-timeout, --body-timeout and --max-connections must be positive")
+        guard idleTimeout > 0, bodyTimeout > 0, maxConnections > 0, shutdownGrace > 0 else {
+            throw ValidationError("--idle-timeout, --body-timeout, --max-connections and --shutdown-grace must be positive")
         }
         config.idleTimeout = idleTimeout
         config.bodyTimeout = bodyTimeout
@@ -110,7 +114,12 @@ struct Serve: AsyncParsableCommand {
         } catch {
             throw CLIFailure("serve: cannot start: \(error)")
         }
-        try await service.application().runService()
+        // SIGTERM (or SIGINT) stops gracefully; past --shutdown-grace what is left is cancelled,
+        // so the process ends before an orchestrator's own deadline kills it.
+        var group = ServiceGroupConfiguration(services: [service.application()], gracefulShutdownSignals: [.sigterm, .sigint],
+                                              logger: logger)
+        group.maximumGracefulShutdownDuration = .nanoseconds(Int64(shutdownGrace * 1e9))
+        try await ServiceGroup(configuration: group).run()
     }
 }
 

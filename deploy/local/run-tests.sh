@@ -10,6 +10,9 @@ deploy/local/install-deps.sh --servers
 # The core's product, linked alone into a program of its own (no servers needed).
 deploy/ci/core-alone.sh
 
+# Every Kubernetes overlay and the sweep's Jobs: rendered, strictly valid, and clean by checkov.
+deploy/kubernetes/validate.sh
+
 HONEYCOMB_SERVICES_DIR=$(mktemp -d /tmp/honeycomb-services.XXXXXX)
 export HONEYCOMB_SERVICES_DIR
 trap 'deploy/local/services.sh stop' EXIT

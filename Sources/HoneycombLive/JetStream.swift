@@ -153,7 +153,16 @@ public final class JetStreamConnection: @unchecked Sendable {
             jsPubOptions_Init(&wait)
             wait.MaxWait = Int64(timeout * 1000)
             let s = js_PublishAsyncComplete(self.js, &wait)
-            guard s == NATS_OK else { throw NatsError("JetStream did not acknowledge \(messages.count) messages in time", s) }
+            guard s == NATS_OK else {
+                // Drop what still waits for an acknowledgement: the caller sends the whole batch
+                // again (message ids make repeats harmless). Left pending, a message whose ack was
+                // lost with the connection (NATS restarted under it) is never answered, and every
+                // later completion would wait for it until its timeout: seen in ChaosTests as
+                // dispatch slowed to a trickle for over a minute after NATS came back.
+                var pending = natsMsgList()
+                if js_PublishAsyncGetPendingList(&pending, self.js) == NATS_OK { natsMsgList_Destroy(&pending) }
+                throw NatsError("JetStream did not acknowledge \(messages.count) messages in time", s)
+            }
             let (after, last) = self.failures.takeUnretainedValue().state.withLock { ($0.count, $0.last) }
             if after > before {
                 throw NatsError("JetStream refused \(after - before) of \(messages.count) messages: \(last)", NATS_ERR)

@@ -17,13 +17,19 @@ struct ClientCommandTests {
     }
 
     /// The binary with `args`, the environment reduced to what is given (so no token of the
-    /// test's own environment leaks in), off the cooperative pool (the executors run on it).
+    /// test's own environment leaks in).
     static func honeycomb(_ args: [String], env: [String: String], stdin: String? = nil) async throws -> Run {
+        try await run(ServeProcess.root.appendingPathComponent(".build/debug/honeycomb"), args, env: env, stdin: stdin)
+    }
+
+    /// A program with `args` and exactly the environment `env` (PATH /usr/bin:/bin unless it
+    /// names one), off the cooperative pool (the executors run on it).
+    static func run(_ executable: URL, _ args: [String], env: [String: String], stdin: String? = nil) async throws -> Run {
         try await withCheckedThrowingContinuation { k in
             DispatchQueue.global().async {
                 do {
                     let p = Process()
-                    p.executableURL = ServeProcess.root.appendingPathComponent(".build/debug/honeycomb")
+                    p.executableURL = executable
                     p.arguments = args
                     p.environment = env.merging(["PATH": "/usr/bin:/bin"]) { a, _ in a }
                     let out = Pipe(), err = Pipe(), input = Pipe()

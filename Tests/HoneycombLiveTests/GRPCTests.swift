@@ -9,35 +9,15 @@ import Testing
 /// gRPC run tasks and route LLM calls beside executors over REST.
 @Suite(.enabled(if: LiveEnvironment.available, "servers not started: run the README's test command"), .serialized)
 struct GRPCTests {
-    /// Runs deploy/grpc/reflect.py (Python grpcio and grpcio-reflection, from PyPI) and reads
-    /// its JSON, off the cooperative pool.
+    /// Runs deploy/grpc/reflect.py (Python grpcio and grpcio-reflection, from PyPI) and reads its JSON.
     static func reflect(_ target: String, _ enrollment: String) async throws -> [String: JSONValue] {
-        try await withCheckedThrowingContinuation { k in
-            DispatchQueue.global().async {
-                do {
-                    let p = Process()
-                    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-                    p.arguments = ["python3", ServeProcess.root.appendingPathComponent("deploy/grpc/reflect.py").path, target, enrollment]
-                    let out = Pipe(), err = Pipe()
-                    p.standardOutput = out
-                    p.standardError = err
-                    try p.run()
-                    final class Box: @unchecked Sendable { var data = Data() }
-                    let e = Box()
-                    let done = DispatchSemaphore(value: 0)
-                    DispatchQueue.global().async { e.data = err.fileHandleForReading.readDataToEndOfFile(); done.signal() }
-                    let o = out.fileHandleForReading.readDataToEndOfFile()
-                    done.wait()
-                    p.waitUntilExit()
-                    guard p.terminationStatus == 0, let json = try? JSONDecoder().decode([String: JSONValue].self, from: o) else {
-                        throw APIError(status: 0, detail: "reflect.py exited \(p.terminationStatus): \(String(decoding: e.data, as: UTF8.self))")
-                    }
-                    k.resume(returning: json)
-                } catch {
-                    k.resume(throwing: error)
-                }
-            }
+        let script = ServeProcess.root.appendingPathComponent("deploy/grpc/reflect.py").path
+        let r = try await ClientCommandTests.run(URL(fileURLWithPath: "/usr/bin/env"), ["python3", script, target, enrollment],
+                                                 env: ProcessInfo.processInfo.environment)
+        guard r.status == 0, let json = try? JSONDecoder().decode([String: JSONValue].self, from: Data(r.out.utf8)) else {
+            throw APIError(status: 0, detail: "reflect.py exited \(r.status): \(r.err)")
         }
+        return json
     }
 
     @Test func aStockClientFindsTheExecutorServiceByReflectionAndIsRefusedAsOverREST() async throws {

@@ -49,6 +49,17 @@ extension ControlPlane {
         explain(PlacementRequest(agent: agent, definition: agents[agent], tenant: tenant, priority: priority), now)
     }
 
+    /// The score a task of the agent, submitted by `tenant` at `priority`, would get on
+    /// `executor` now, or nil when the executor cannot take it: one executor judged by the
+    /// placement rules alone, without the index (what a brute-force scan would see).
+    public mutating func placementScore(agent: AgentID, tenant: TenantID = .shared, priority: Int8 = 0,
+                                        on executor: ExecutorID, at now: Instant) -> Double? {
+        let r = PlacementRequest(agent: agent, definition: agents[agent], tenant: tenant, priority: priority)
+        scheduler.prepare(r, executors, agents)
+        guard executor.index < executors.count, scheduler.feasible(r, executor.index, executors, tasks) else { return nil }
+        return scheduler.score(r, executor.index, executors, now)
+    }
+
     private mutating func explain(_ r: PlacementRequest, _ now: Instant) -> PlacementExplanation {
         scheduler.prepare(r, executors, agents)
         var removed = [Int](repeating: 0, count: PlacementFilter.allCases.count)
@@ -132,13 +143,14 @@ extension ControlPlane {
         let requests = heads.map(request(for:))
         for r in requests { scheduler.prepare(r, executors, agents) }
         var free = 0, stranded = 0
-        for m in executors.schedulable.members {
+        for bucket in executors.index.members {
+        for m in bucket {
             let e = Int(m)
             let slots = Int(executors.capacity[e].slots - executors.used[e].slots)
             free += slots
             let usable = requests.contains { scheduler.feasible($0, e, executors, tasks) }
             if !usable { stranded += slots }
-        }
+        }}
         return free > 0 ? Double(stranded) / Double(free) : nil
     }
 }

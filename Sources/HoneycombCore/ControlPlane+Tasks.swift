@@ -48,7 +48,7 @@ extension ControlPlane {
         if blockedScratch.count < n { blockedScratch.append(contentsOf: repeatElement(false, count: n - blockedScratch.count)) }
         for i in blockedScratch.indices { blockedScratch[i] = false }
         let weights = config.tenants
-        while !executors.schedulable.isEmpty || config.scheduler.preemption {
+        while !executors.index.isEmpty || config.scheduler.preemption {
             let slots = tenantSlots
             guard let c = queue.nextClass(skipping: blockedScratch, tenantLoad: { t in
                 let used = t.index < slots.count ? Double(slots[t.index]) : 0

@@ -68,11 +68,9 @@ public struct ExecutorRegistry: Sendable {
     public private(set) var onlineSince: [Instant] = []
     /// Tasks whose current attempt is on each executor (dispatched or running).
     private(set) var assigned: [[TaskID]] = []
-    /// Executors that are online and have at least one free slot: the scheduler's candidates.
-    private(set) var schedulable = DenseIndexSet()
-    /// The same, split by label class: a feasibility index, so that an agent that needs
-    /// particular labels scans only the executors that carry them.
-    private(set) var schedulableByClass: [DenseIndexSet] = []
+    /// Executors that are online and have at least one free slot, the scheduler's candidates,
+    /// bucketed by what placement reads of them.
+    private(set) var index = CapacityIndex()
     /// How many executors are online or draining.
     public private(set) var presentCount = 0
 
@@ -117,9 +115,7 @@ public struct ExecutorRegistry: Sendable {
         incarnation[i] &+= 1
         owner[i] = spec.owner
         exclusive[i] = spec.exclusive
-        let newClass = internLabels(spec.labels)
-        if labelClass[i] >= 0 && labelClass[i] != newClass { schedulableByClass[Int(labelClass[i])].remove(i) }
-        labelClass[i] = newClass
+        labelClass[i] = internLabels(spec.labels)
         refreshSchedulable(i)
     }
 
@@ -159,14 +155,9 @@ public struct ExecutorRegistry: Sendable {
     private func isPresent(_ s: ExecutorState) -> Bool { s == .online || s == .draining }
 
     private mutating func refreshSchedulable(_ i: Int) {
-        let c = Int(labelClass[i])
-        if state[i] == .online && used[i].slots < capacity[i].slots {
-            schedulable.insert(i)
-            schedulableByClass[c].insert(i)
-        } else {
-            schedulable.remove(i)
-            schedulableByClass[c].remove(i)
-        }
+        guard state[i] == .online && used[i].slots < capacity[i].slots else { return index.update(i, nil) }
+        index.update(i, CapacityIndex.Key(labelClass: labelClass[i], owner: owner[i], exclusive: exclusive[i],
+                                          capacity: capacity[i], used: used[i]))
     }
 
     private mutating func internLabels(_ labels: LabelSet) -> Int32 {
@@ -174,7 +165,6 @@ public struct ExecutorRegistry: Sendable {
         let k = Int32(labelClasses.count)
         labelClasses.append(labels)
         labelClassIndex[labels] = k
-        schedulableByClass.append(DenseIndexSet())
         return k
     }
 }

@@ -79,26 +79,36 @@ extension Scheduler {
         rejection(r, e, registry, tasks) == nil
     }
 
-    /// The weighted score of placing the request on `e`; higher is better.
+    /// The weighted score of placing the request on `e`; higher is better. The same sum, in
+    /// the same order, as the scheduler's per-bucket score plus reliability, so that both
+    /// give bit-identical figures.
     func score(_ r: PlacementRequest, _ e: Int, _ registry: ExecutorRegistry, _ now: Instant) -> Double {
         var total = 0.0
         if policy.binpack != 0 || policy.leastLoaded != 0 {
             let u = utilization(registry.used[e] + r.definition.requires, of: registry.capacity[e])
             total += policy.binpack * u + policy.leastLoaded * (1 - u)
         }
-        return total + extraScore(r, e, registry, now)
+        total += classScore(r, labelClass: Int(registry.labelClass[e]), owner: registry.owner[e], registry)
+        return total + reliabilityScore(e, registry, now)
     }
 
-    /// The spread, locality and reliability part of the score.
-    func extraScore(_ r: PlacementRequest, _ e: Int, _ registry: ExecutorRegistry, _ now: Instant) -> Double {
+    /// The spread and locality part of the score: what executors of one label class and
+    /// owner share.
+    func classScore(_ r: PlacementRequest, labelClass: Int, owner: TenantID, _ registry: ExecutorRegistry) -> Double {
         var total = 0.0
-        if policy.spread != 0 { total += policy.spread * spreadScore(r.agent.index, labelClass: Int(registry.labelClass[e])) }
-        if policy.locality != 0 { total += policy.locality * locality(r.tenant, e, registry) }
-        if policy.reliability != 0 {
-            let age = max(0, (now - registry.onlineSince[e]).seconds)
-            total += policy.reliability * age / (age + policy.reliabilityHalfLife.seconds)
+        if policy.spread != 0 { total += policy.spread * spreadScore(r.agent.index, labelClass: labelClass) }
+        if policy.locality != 0 {
+            total += policy.locality * locality(r.tenant, owner: owner, labels: registry.labelClasses[labelClass])
         }
         return total
+    }
+
+    /// The reliability part of the score: a / (a + half-life) for an executor up for `a`.
+    @inline(__always)
+    func reliabilityScore(_ e: Int, _ registry: ExecutorRegistry, _ now: Instant) -> Double {
+        guard policy.reliability != 0 else { return 0 }
+        let age = max(0, (now - registry.onlineSince[e]).seconds)
+        return policy.reliability * age / (age + policy.reliabilityHalfLife.seconds)
     }
 
     /// Mean fraction used over the dimensions the executor offers.
@@ -112,11 +122,10 @@ extension Scheduler {
     }
 
     /// 1 on the tenant's own executor, 0.5 at its home site, 0.25 in its home region, else 0.
-    func locality(_ tenant: TenantID, _ e: Int, _ registry: ExecutorRegistry) -> Double {
-        if registry.owner[e] == tenant && tenant != .shared { return 1 }
+    func locality(_ tenant: TenantID, owner: TenantID, labels: LabelSet) -> Double {
+        if owner == tenant && tenant != .shared { return 1 }
         guard tenant.index < tenants.count else { return 0 }
         let home = tenants[tenant.index]
-        let labels = registry.labelClasses[Int(registry.labelClass[e])]
         if let site = home.site, labels["site"] == site { return 0.5 }
         if let region = home.region, labels["region"] == region { return 0.25 }
         return 0

@@ -1,19 +1,32 @@
 /// How the scheduler weighs candidate executors and how many it looks at.
 public struct SchedulerPolicy: Hashable, Sendable {
     /// How candidates are chosen for scoring.
+    ///
+    /// Placement reads the registry's capacity index (executors bucketed by label class,
+    /// owner, capacity and usage), so every policy's cost per decision grows with the number
+    /// of buckets, not with the fleet — except where noted.
     public enum Candidates: Hashable, Sendable {
-        /// Score every feasible executor: exact, slowest on a large fleet.
+        /// The best of every feasible executor: exact. Per bucket when the policy scores only
+        /// what buckets share (bin-pack, least-loaded, spread, locality) and the agent has no
+        /// affinity rules; otherwise every feasible executor is scored (linear in them).
         case all
-        /// Stop after this many feasible executors (at least 1).
-        case first(Int)
-        /// Score max(100, 5 %) of the schedulable executors, as kube-scheduler's
-        /// `percentageOfNodesToScore` does for large clusters.
+        /// The best of `k` (at least 1) drawn uniformly, with replacement, from the feasible
+        /// executors. The pick then scores below at most a share 1/(k+1) of them on average,
+        /// and is outside the best share q with probability (1 − q)ᵏ.
+        case sample(Int)
+        /// Exact per bucket where `all` is (the cheap case), else the best of
+        /// `adaptiveSample` drawn from the feasible executors: constant cost at any size.
         case adaptive
         /// Two feasible executors drawn at random; the better scored wins (Nomad, Mitzenmacher).
         case powerOfTwo
         /// One feasible executor drawn uniformly at random: the baseline every policy must beat.
         case random
     }
+
+    /// How many feasible executors `adaptive` scores when it cannot decide per bucket: the
+    /// expected share of feasible executors better than its pick is 1/129 (0.8 %), and it
+    /// misses the best 5 % with probability 0.95¹²⁸ ≈ 0.14 %.
+    public static let adaptiveSample = 128
 
     /// Spread a agent's tasks across the values of one label.
     public struct Spread: Hashable, Sendable {
@@ -87,22 +100,27 @@ struct PlacementRequest {
 /// The placement pipeline: filters (free slot, labels, tenant, CPU, memory, affinity,
 /// anti-affinity) → weighted scores → pick.
 ///
-/// Candidates are scanned from a cursor that moves on after every placement, so that equal
-/// scores spread over the fleet instead of piling onto the lowest id, and a sampled scan sees
-/// different executors each time, deterministically. Agents with label conditions scan only
-/// the label classes that satisfy them.
+/// Candidates come from the registry's capacity index: the filters every member of a bucket
+/// shares (labels, tenant, resources) are checked once per bucket, and so are the scores they
+/// share; only affinity and reliability look at single executors. Among equally good
+/// executors a cursor takes each in turn, so that equal scores spread over the fleet instead
+/// of piling onto one.
 struct Scheduler {
     var policy: SchedulerPolicy
     let tenants: [TenantPolicy]
     var random: (any PlaneRandomSource)?
+    /// Turns among equally good executors.
     var cursor = 0
+    /// The sampler's state (see `sampleDraw`).
+    var sampleState: UInt64 = 0
+    /// Scratch of `pick`: the feasible buckets and how many executors they hold.
+    var feasibleBuckets: [Int32] = []
+    var feasibleTotal = 0
     /// Label feasibility per (agent, label class): 1 fits, 2 does not.
     var labelFit: [[UInt8]] = []
     /// Resolved affinity and anti-affinity per agent (nil: not resolved yet).
     var affinityIDs: [[AgentID]?] = []
     var antiAffinityIDs: [[AgentID]?] = []
-    /// Locality score per (tenant, label class), computed on first use (-1: not yet).
-    var localityCache: [[Double]] = []
     /// Spread bookkeeping: the spread label's value index for each label class (-1: none),
     /// the interned values, and tasks assigned per (agent, value).
     var spreadValueOfClass: [Int] = []
@@ -122,122 +140,200 @@ struct Scheduler {
     mutating func pick(_ r: PlacementRequest, in registry: ExecutorRegistry, tasks: TaskTable,
                        agents: AgentRegistry, now: Instant) -> ExecutorID? {
         prepare(r, registry, agents)
-        let sources = candidateSources(r, registry)
-        let total = sources.reduce(0) { $0 + $1.count }
-        guard total > 0 else { return nil }
-        let chosen: Int
+        let index = registry.index
+        gatherFeasibleBuckets(r, index)
+        guard feasibleTotal > 0 else { return nil }
+        let a = r.agent.index
+        let slowFilters = !(antiAffinityIDs[a]?.isEmpty ?? true) || !(affinityIDs[a]?.isEmpty ?? true)
+        let perExecutorScore = policy.reliability != 0
+        let chosen: Int?
         switch policy.candidates {
         case .random:
-            guard let e = randomFeasible(r, sources, total, registry, tasks, excluding: -1) else { return nil }
-            chosen = e
+            chosen = randomFeasible(r, index, registry, tasks, slowFilters, excluding: -1)
         case .powerOfTwo:
-            guard let a = randomFeasible(r, sources, total, registry, tasks, excluding: -1) else { return nil }
-            if let b = randomFeasible(r, sources, total, registry, tasks, excluding: a),
-               score(r, b, registry, now) > score(r, a, registry, now) {
-                chosen = b
+            if let a = randomFeasible(r, index, registry, tasks, slowFilters, excluding: -1) {
+                if let b = randomFeasible(r, index, registry, tasks, slowFilters, excluding: a),
+                   score(r, b, registry, now) > score(r, a, registry, now) {
+                    chosen = b
+                } else {
+                    chosen = a
+                }
             } else {
-                chosen = a
+                chosen = nil
             }
-        case .all, .first, .adaptive:
-            guard let e = scan(r, sources, total, registry, tasks, now) else { return nil }
-            chosen = e
+        case .all, .adaptive:
+            if !slowFilters && !perExecutorScore {
+                chosen = bestBucketMember(r, index, registry)
+            } else if case .all = policy.candidates {
+                chosen = bestOfAll(r, index, registry, tasks, now, slowFilters)
+            } else {
+                chosen = bestOfSample(Self.sampleSizeForAdaptive, r, index, registry, tasks, now, slowFilters)
+            }
+        case .sample(let k):
+            chosen = bestOfSample(max(1, k), r, index, registry, tasks, now, slowFilters)
         }
+        guard let chosen else { return nil }
         decisions += 1
         return ExecutorID(chosen)
     }
 
-    /// The executor sets to draw candidates from: all schedulable executors, or for an agent
-    /// with label conditions, those of the label classes that satisfy them.
-    private func candidateSources(_ r: PlacementRequest, _ registry: ExecutorRegistry) -> [DenseIndexSet] {
-        if r.definition.selector.isEmpty { return registry.schedulable.isEmpty ? [] : [registry.schedulable] }
-        // Empty sets are left out: the scan's arithmetic steps from one non-empty set to the next.
+    static var sampleSizeForAdaptive: Int { SchedulerPolicy.adaptiveSample }
+
+    /// Collects the non-empty buckets whose executors all pass the request's bucket-level
+    /// filters (labels, tenant, resources) into `feasibleBuckets`, and counts their members.
+    private mutating func gatherFeasibleBuckets(_ r: PlacementRequest, _ index: CapacityIndex) {
+        feasibleBuckets.removeAll(keepingCapacity: true)
+        feasibleTotal = 0
         let fits = labelFit[r.agent.index]
-        return fits.indices.compactMap {
-            fits[$0] == 1 && !registry.schedulableByClass[$0].isEmpty ? registry.schedulableByClass[$0] : nil
+        let needs = r.definition.requires
+        for c in index.active.indices where c < fits.count && fits[c] == 1 {
+            for b32 in index.active[c] {
+                let b = Int(b32)
+                let key = index.keys[b]
+                guard !key.exclusive || key.owner == r.tenant,
+                      Self.resourceRejection(needs, used: key.used, capacity: key.capacity) == nil else { continue }
+                feasibleBuckets.append(b32)
+                feasibleTotal += index.members[b].count
+            }
         }
     }
 
-    /// Linear scan from the cursor, scoring up to the policy's candidate limit.
-    ///
-    /// The hot loop of every placement. Resource fit and the load scores are read straight
-    /// from the registry's flat buffers (through the rules of `Scheduler+Filters`); the rarer filters and scores (tenant, affinity,
-    /// spread, locality, reliability) are consulted only when the request or policy uses them.
-    private mutating func scan(_ r: PlacementRequest, _ sources: [DenseIndexSet], _ total: Int,
-                               _ registry: ExecutorRegistry, _ tasks: TaskTable, _ now: Instant) -> Int? {
-        let limit: Int
-        switch policy.candidates {
-        case .first(let k): limit = max(1, k)
-        case .adaptive: limit = max(100, registry.schedulable.count / 20)
-        default: limit = total
+    /// The score every member of bucket `b` shares for the request (all but reliability).
+    private func bucketScore(_ r: PlacementRequest, _ key: CapacityIndex.Key, _ registry: ExecutorRegistry) -> Double {
+        var total = 0.0
+        if policy.binpack != 0 || policy.leastLoaded != 0 {
+            let u = utilization(key.used + r.definition.requires, of: key.capacity)
+            total += policy.binpack * u + policy.leastLoaded * (1 - u)
         }
-        let needs = r.definition.requires
-        let a = r.agent.index
-        let slowFilters = !(antiAffinityIDs[a]?.isEmpty ?? true) || !(affinityIDs[a]?.isEmpty ?? true)
-        let slowScores = policy.spread != 0 || policy.locality != 0 || policy.reliability != 0
-        let (wb, wl) = (policy.binpack, policy.leastLoaded)
-        let scoring = wb != 0 || wl != 0 || slowScores
+        return total + classScore(r, labelClass: Int(key.labelClass), owner: key.owner, registry)
+    }
+
+    /// Exact, per bucket: the best-scored feasible bucket; among buckets that tie, the
+    /// members are taken in turn (a cursor over all of them), so that equal scores spread
+    /// over the fleet instead of piling onto one executor.
+    private mutating func bestBucketMember(_ r: PlacementRequest, _ index: CapacityIndex, _ registry: ExecutorRegistry) -> Int {
+        var bestScore = -Double.infinity
+        var tied = 0
+        for b in feasibleBuckets {
+            let sc = bucketScore(r, index.keys[Int(b)], registry)
+            if sc > bestScore {
+                bestScore = sc
+                tied = index.members[Int(b)].count
+            } else if sc == bestScore {
+                tied += index.members[Int(b)].count
+            }
+        }
+        var k = cursor % tied
+        cursor &+= 1
+        for b in feasibleBuckets where bucketScore(r, index.keys[Int(b)], registry) == bestScore {
+            let m = index.members[Int(b)]
+            if k < m.count { return Int(m[k]) }
+            k -= m.count
+        }
+        preconditionFailure("the tied buckets hold fewer members than counted")
+    }
+
+    /// Exact, per executor: every member of every feasible bucket scored.
+    private func bestOfAll(_ r: PlacementRequest, _ index: CapacityIndex, _ registry: ExecutorRegistry,
+                           _ tasks: TaskTable, _ now: Instant, _ slowFilters: Bool) -> Int? {
         var best = -1
         var bestScore = -Double.infinity
-        var found = 0
-        var scanned = 0
-        var pos = cursor % total
-        var s = 0, offset = pos
-        while offset >= sources[s].count { offset -= sources[s].count; s += 1 }
-        registry.capacity.withUnsafeBufferPointer { capacity in
-        registry.used.withUnsafeBufferPointer { used in
-            while scanned < total && found < limit {
-                let e = sources[s].members.withUnsafeBufferPointer { Int($0[offset]) }
-                scanned += 1
-                pos += 1
-                offset += 1
-                if offset == sources[s].count {
-                    offset = 0
-                    s += 1
-                    if s == sources.count { s = 0; pos = 0 }
-                }
-                let cap = capacity[e]
-                guard Self.resourceRejection(needs, used: used[e], capacity: cap) == nil else { continue }
-                guard tenantAllows(r, e, registry) else { continue }
+        for b in feasibleBuckets {
+            let shared = bucketScore(r, index.keys[Int(b)], registry)
+            for m in index.members[Int(b)] {
+                let e = Int(m)
                 if slowFilters && affinityRejection(r, beside: registry.assigned[e].lazy.map { tasks.records[$0.index].agent }) != nil {
                     continue
                 }
-                let after = used[e] + needs
-                found += 1
-                guard scoring else { best = e; break }
-                var sc = 0.0
-                if wb != 0 || wl != 0 {
-                    let u = utilization(after, of: cap)
-                    sc = wb * u + wl * (1 - u)
-                }
-                if slowScores { sc += extraScore(r, e, registry, now) }
+                let sc = shared + reliabilityScore(e, registry, now)
                 if sc > bestScore { bestScore = sc; best = e }
             }
-        }}
-        cursor = pos
+        }
         return best < 0 ? nil : best
     }
 
-    /// A uniformly random feasible executor other than `excluding`: rejection sampling first,
-    /// then (when feasible executors are rare) an exact draw over all of them.
-    private mutating func randomFeasible(_ r: PlacementRequest, _ sources: [DenseIndexSet], _ total: Int,
-                                         _ registry: ExecutorRegistry, _ tasks: TaskTable, excluding: Int) -> Int? {
+    /// The best of `k` drawn uniformly (with replacement) from the feasible executors. With
+    /// affinity rules a draw can fail them: up to 4k draws are made for k that pass, and when
+    /// none passes, every feasible executor is tried (so a feasible executor is always found).
+    private mutating func bestOfSample(_ k: Int, _ r: PlacementRequest, _ index: CapacityIndex,
+                                       _ registry: ExecutorRegistry, _ tasks: TaskTable, _ now: Instant,
+                                       _ slowFilters: Bool) -> Int? {
+        var best = -1
+        var bestScore = -Double.infinity
+        var found = 0, drawn = 0
+        while found < k && drawn < 4 * k {
+            drawn += 1
+            let (e, b) = feasibleMember(Int(sampleDraw() % UInt64(feasibleTotal)), index)
+            if slowFilters && affinityRejection(r, beside: registry.assigned[e].lazy.map { tasks.records[$0.index].agent }) != nil {
+                continue
+            }
+            found += 1
+            let sc = bucketScore(r, index.keys[b], registry) + reliabilityScore(e, registry, now)
+            if sc > bestScore { bestScore = sc; best = e }
+        }
+        if best < 0 { return bestOfAll(r, index, registry, tasks, now, slowFilters) }
+        return best
+    }
+
+    /// The `p`-th member (from 0) of the feasible buckets taken in order, and its bucket.
+    private func feasibleMember(_ p: Int, _ index: CapacityIndex) -> (executor: Int, bucket: Int) {
+        var p = p
+        for b in feasibleBuckets {
+            let m = index.members[Int(b)]
+            if p < m.count { return (Int(m[p]), Int(b)) }
+            p -= m.count
+        }
+        preconditionFailure("a feasible member past the feasible buckets")
+    }
+
+    /// The sampler's own deterministic stream (SplitMix64): sampling needs no seeded source
+    /// of the plane's and moves no other policy's draws.
+    private mutating func sampleDraw() -> UInt64 {
+        sampleState &+= 0x9E37_79B9_7F4A_7C15
+        var z = sampleState
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// A uniformly random feasible executor other than `excluding`, drawn from the plane's
+    /// random source: exact over the feasible buckets; with affinity rules, drawn again up to
+    /// 32 times, then drawn from an exact list of those that pass.
+    private func randomFeasible(_ r: PlacementRequest, _ index: CapacityIndex, _ registry: ExecutorRegistry,
+                                _ tasks: TaskTable, _ slowFilters: Bool, excluding: Int) -> Int? {
         guard let random else { preconditionFailure("a random placement policy needs the plane's random source") }
-        func member(_ p: Int) -> Int {
-            var p = p, s = 0
-            while p >= sources[s].count { p -= sources[s].count; s += 1 }
-            return Int(sources[s].members[p])
+        func passes(_ e: Int) -> Bool {
+            e != excluding && (!slowFilters
+                || affinityRejection(r, beside: registry.assigned[e].lazy.map { tasks.records[$0.index].agent }) == nil)
+        }
+        if !slowFilters {
+            // Exactly uniform over the others: draw among total − 1 and step over `excluding`.
+            let excludedHere = excluding >= 0 && feasibleBuckets.contains(Int32(index.bucket(of: excluding)))
+            let n = feasibleTotal - (excludedHere ? 1 : 0)
+            guard n > 0 else { return nil }
+            var p = Int(random.next() % UInt64(n))
+            if excludedHere && p >= positionAmongFeasible(excluding, index) { p += 1 }
+            return feasibleMember(p, index).executor
         }
         for _ in 0..<32 {
-            let e = member(Int(random.next() % UInt64(total)))
-            if e != excluding && feasible(r, e, registry, tasks) { return e }
+            let (e, _) = feasibleMember(Int(random.next() % UInt64(feasibleTotal)), index)
+            if passes(e) { return e }
         }
-        var feasibleOnes: [Int] = []
-        for p in 0..<total {
-            let e = member(p)
-            if e != excluding && feasible(r, e, registry, tasks) { feasibleOnes.append(e) }
+        var passing: [Int] = []
+        for b in feasibleBuckets { for m in index.members[Int(b)] where passes(Int(m)) { passing.append(Int(m)) } }
+        guard !passing.isEmpty else { return nil }
+        return passing[Int(random.next() % UInt64(passing.count))]
+    }
+
+    /// Where executor `e` stands in the order `feasibleMember` counts.
+    private func positionAmongFeasible(_ e: Int, _ index: CapacityIndex) -> Int {
+        var p = 0
+        let home = Int32(index.bucket(of: e))
+        for b in feasibleBuckets {
+            if b == home { return p + index.position(of: e) }
+            p += index.members[Int(b)].count
         }
-        guard !feasibleOnes.isEmpty else { return nil }
-        return feasibleOnes[Int(random.next() % UInt64(feasibleOnes.count))]
+        preconditionFailure("executor \(e) is not among the feasible")
     }
 }
 

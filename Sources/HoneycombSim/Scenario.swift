@@ -136,3 +136,31 @@ public struct Scenario: Sendable {
         public var report: Distribution
     }
 }
+
+extension Scenario {
+    /// The same shape with about `executors` executors: every pool's count and every
+    /// workload's rate multiplied by one factor, so that the load per executor stays the same
+    /// (`honeycomb bench scale`).
+    public func scaled(toExecutors executors: Int) -> Scenario {
+        let total = pools.reduce(0) { $0 + $1.count }
+        guard total > 0 else { return self }
+        let f = Double(executors) / Double(total)
+        var s = self
+        for p in s.pools.indices { s.pools[p].count = max(1, Int((Double(pools[p].count) * f).rounded())) }
+        for w in s.workloads.indices { s.workloads[w].arrivals = workloads[w].arrivals.scaled(by: f) }
+        return s
+    }
+}
+
+extension Scenario.ArrivalProcess {
+    /// The process at `f` times its mean rate (a burst process: bursts `f` times the size).
+    public func scaled(by f: Double) -> Self {
+        switch self {
+        case .poisson(let r): .poisson(rate: r * f)
+        case .constant(let r): .constant(rate: r * f)
+        case .bursts(let every, let size, let over): .bursts(every: every, size: max(1, Int((Double(size) * f).rounded())), over: over)
+        case .diurnal(let mean, let amplitude, let period, let peak):
+            .diurnal(mean: mean * f, amplitude: amplitude, period: period, peak: peak)
+        }
+    }
+}

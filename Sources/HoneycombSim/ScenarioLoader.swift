@@ -469,7 +469,7 @@ struct ScenarioReader {
                 guard let k = Int(text), k >= 1 else {
                     throw cf.error("expected all, adaptive, powerOfTwo, random or a whole number ≥ 1, got \(cf.shown)")
                 }
-                p.candidates = .first(k)
+                p.candidates = .sample(k)
             }
         }
         return p

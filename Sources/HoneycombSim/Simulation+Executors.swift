@@ -7,6 +7,9 @@ struct ExecutorModel {
     /// Running (including draining or cut off by a partition).
     var up = false
     var draining = false
+    /// The plane has taken its `draining`: from then on it sends nothing new, so once what
+    /// is on its way has arrived and run, the executor may go.
+    var drainHeard = false
     var partitioned = false
     /// Removed by a scenario event: never comes back.
     var retired = false
@@ -85,6 +88,7 @@ extension Simulation {
     private mutating func register(_ e: Int) {
         executors[e].incarnation &+= 1
         executors[e].draining = false
+        executors[e].drainHeard = false
         executors[e].partitioned = false
         executors[e].inflight = 0
         abandonRunning(e)
@@ -138,19 +142,27 @@ extension Simulation {
         setRunning(e, 0)
     }
 
-    /// Stops taking work; leaves once nothing runs or is on its way.
+    /// Stops taking work; leaves once the plane has heard it and nothing runs or is on its way.
     mutating func drain(_ e: Int) {
         guard executors[e].up, !executors[e].draining else { return }
         executors[e].draining = true
         message(e, .executorDraining(ExecutorID(e)))
+    }
+
+    /// The plane took the executor's `draining` (the answer to its request): whatever the
+    /// plane sent it before is counted in `inflight`, and nothing more will come.
+    mutating func drainHeard(_ e: Int) {
+        guard executors[e].up, executors[e].draining else { return }
+        executors[e].drainHeard = true
         leaveIfIdle(e)
     }
 
-    /// A draining executor leaves once it runs nothing, expects nothing, and can reach the
-    /// plane (a cut-off one waits for the heal, so that its held reports are not lost).
+    /// A draining executor leaves once the plane has heard it drain (until then a dispatch
+    /// may be on its way that it cannot count yet), it runs nothing, expects nothing, and can
+    /// reach the plane (a cut-off one waits for the heal, so that its held reports are not lost).
     mutating func leaveIfIdle(_ e: Int) {
         let x = executors[e]
-        guard x.draining, x.running == 0, x.inflight == 0, !x.partitioned else { return }
+        guard x.draining, x.drainHeard, x.running == 0, x.inflight == 0, !x.partitioned else { return }
         message(e, .executorLeft(ExecutorID(e)))
         takeDown(e)
         scheduleReturn(e)
@@ -162,6 +174,7 @@ extension Simulation {
         metrics.executorChanged(e, up: -1, slots: -Int(executors[e].slots), at: now, churn: true)
         executors[e].up = false
         executors[e].draining = false
+        executors[e].drainHeard = false
         executors[e].partitioned = false
         executors[e].inflight = 0
         executors[e].incarnation &+= 1

@@ -201,6 +201,7 @@ public struct Simulation {
     private mutating func answer(_ input: PlaneInput, _ reply: PlaneReply) {
         switch (input, reply) {
         case (.executorHeartbeat(let e), .reregister): reregister(e.index)
+        case (.executorDraining(let e), _): drainHeard(e.index)
         case (.llmRouteRequested, .routed(let decision)): llmRouted(decision)
         case (.llmCompleted(let id, _, _), .settled(let cost)): llmSettled(id, costMicroUSD: cost)
         case (.llmCompleted(let id, _, _), .unknownCall): llmSettled(id, costMicroUSD: nil)

@@ -13,9 +13,12 @@ struct Bench: ParsableCommand {
         placement: the control plane alone placing tasks on 10,000 executors: saturated with
         1,000+ tasks queued, and half-loaded with adaptive, exact and power-of-two scoring.
         routing: the LLM router alone, calls from 10,000 executors serving a model locally.
+        scale: the scenario's shape (default fleet-10k) scaled to 10³, 10⁴, 10⁵ and 10⁶ executors,
+        pools and rates alike, each run in a process of its own (for its own peak memory):
+        events/s, decisions/s, peak memory, and the ratios between the sizes.
         """)
 
-    @Argument(help: "What to measure: engine, scenario, placement, routing or all.")
+    @Argument(help: "What to measure: engine, scenario, placement, routing, scale or all (all but scale).")
     var what: String = "all"
 
     @Option(help: "Scenario for the 'scenario' benchmark.")
@@ -24,21 +27,25 @@ struct Bench: ParsableCommand {
     @Option(help: "Events for the engine benchmark.")
     var events: Int = 20_000_000
 
+    @Option(help: "Executor counts for 'scale', comma-separated.")
+    var sizes: String = "1000,10000,100000,1000000"
+
+    @Option(help: "For 'scale': the least simulated time of a run, in seconds. Each size runs the scenario's duration × (its executors ÷ this size), so that every size does about the same work, but never less than this.")
+    var minSeconds: Double = 300
+
+    @Option(help: .hidden) var executors: Int = 0
+    @Option(help: .hidden) var seconds: Double = 0
+
     func run() throws {
         #if DEBUG
         print("warning: a debug build; benchmark figures mean nothing until built with -c release")
         #endif
-        guard ["engine", "scenario", "placement", "routing", "all"].contains(what) else {
-            throw ValidationError("expected engine, scenario, placement, routing or all, got '\(what)'")
+        guard ["engine", "scenario", "placement", "routing", "scale", "scale-point", "all"].contains(what) else {
+            throw ValidationError("expected engine, scenario, placement, routing, scale or all, got '\(what)'")
         }
-        if what == "engine" || what == "all" {
-            let watch = Stopwatch()
-            var checksum: Int64 = 0
-            watch.measure { checksum = EngineBenchmark.hold(pending: 10_000, events: events, seed: 1) }
-            let s = watch.seconds
-            print("engine: \(events) events in \(Report.figure(s)) s = "
-                  + "\(Report.figure((Double(events) / s).rounded())) events/s (checksum \(checksum))")
-        }
+        if what == "scale" { return try scale() }
+        if what == "scale-point" { return try scalePoint() }
+        if what == "engine" || what == "all" { engine() }
         if what == "placement" || what == "all" { placement() }
         if what == "routing" || what == "all" {
             let watch = Stopwatch()
@@ -63,6 +70,94 @@ struct Bench: ParsableCommand {
                   + "\(Int(report[SimMetrics.submitted.name]?.interval.mean ?? 0)) tasks submitted after warm-up, "
                   + "\(Int(report[SimMetrics.completed.name]?.interval.mean ?? 0)) completed")
             print("scenario " + runtimeLine(runtime))
+        }
+    }
+
+    /// One size of `scale`, in this process: prints one `scale-point` line for the parent.
+    private func scalePoint() throws {
+        let base: Scenario
+        do { base = try Scenario.load(path: scenario) } catch let e as ScenarioError { throw CLIFailure(e.description) }
+        var scaled = base.scaled(toExecutors: executors)
+        scaled.duration = .seconds(seconds)
+        scaled.warmup = .zero
+        let watch = Stopwatch()
+        var result: (Report, events: Int, decisions: Int, series: [RunSeries])?
+        watch.measure { result = SimulationRunner.run(scaled, replications: 1, parallelism: 1) }
+        let count = scaled.pools.reduce(0) { $0 + $1.count }
+        print("scale-point executors=\(count) events=\(result!.events) decisions=\(result!.decisions) "
+              + "wall=\(watch.seconds) peak=\(peakResidentBytes())")
+    }
+
+    /// `scale`: each size in a child process of this binary, then the table and its ratios.
+    private func scale() throws {
+        let counts = sizes.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !counts.isEmpty, counts.allSatisfy({ $0 >= 1 }) else { throw ValidationError("--sizes: expected executor counts, got '\(sizes)'") }
+        let base: Scenario
+        do { base = try Scenario.load(path: scenario) } catch let e as ScenarioError { throw CLIFailure(e.description) }
+        let baseCount = base.pools.reduce(0) { $0 + $1.count }
+        struct Point { var executors: Int, seconds: Double, events: Int, decisions: Int, wall: Double, peak: Int }
+        var points: [Point] = []
+        for n in counts {
+            let seconds = max(minSeconds, base.duration.seconds * Double(baseCount) / Double(n)).rounded()
+            let child = Process()
+            child.executableURL = URL(fileURLWithPath: "/proc/self/exe")
+            child.arguments = ["bench", "scale-point", "--scenario", scenario, "--executors", "\(n)", "--seconds", "\(seconds)"]
+            let pipe = Pipe()
+            child.standardOutput = pipe
+            try child.run()
+            let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            child.waitUntilExit()
+            guard child.terminationStatus == 0,
+                  let line = output.split(separator: "\n").last(where: { $0.hasPrefix("scale-point ") }) else {
+                throw CLIFailure("bench scale: the run at \(n) executors failed (status \(child.terminationStatus))")
+            }
+            var fields: [String: String] = [:]
+            for part in line.split(separator: " ").dropFirst() {
+                let kv = part.split(separator: "=", maxSplits: 1)
+                if kv.count == 2 { fields[String(kv[0])] = String(kv[1]) }
+            }
+            guard let e = fields["executors"].flatMap(Int.init), let ev = fields["events"].flatMap(Int.init),
+                  let d = fields["decisions"].flatMap(Int.init), let w = fields["wall"].flatMap(Double.init),
+                  let p = fields["peak"].flatMap(Int.init) else { throw CLIFailure("bench scale: cannot read '\(line)'") }
+            let point = Point(executors: e, seconds: seconds, events: ev, decisions: d, wall: w, peak: p)
+            points.append(point)
+            print("scale: \(e) executors, \(Int(seconds)) simulated s: \(ev) events in \(Report.figure(w)) s = "
+                  + "\(Report.figure((Double(ev) / w).rounded())) events/s, \(Report.figure((Double(d) / w).rounded())) decisions/s, "
+                  + "peak \(Report.figure((Double(p) / 1_048_576).rounded())) MiB")
+        }
+        let first = points[0]
+        let firstRate = Double(first.events) / first.wall
+        print("")
+        print("| executors | simulated | events | events/s | decisions/s | peak memory | events/s ÷ at \(first.executors) | peak ÷ at \(first.executors) |")
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for p in points {
+            let rate = Double(p.events) / p.wall
+            print("| \(p.executors) | \(Int(p.seconds)) s | \(p.events) | \(Report.figure(rate.rounded())) | "
+                  + "\(Report.figure((Double(p.decisions) / p.wall).rounded())) | \(Report.figure((Double(p.peak) / 1_048_576).rounded())) MiB | "
+                  + "\(Report.figure(rate / firstRate)) | \(Report.figure(Double(p.peak) / Double(first.peak))) |")
+        }
+        if points.count > 1 {
+            let last = points[points.count - 1]
+            let extra = Double(last.peak - first.peak) / Double(max(1, last.executors - first.executors))
+            print("\nmemory per executor (peak growth ÷ executors added): \(Report.figure(extra.rounded())) bytes")
+        }
+    }
+
+    /// The event queue alone, on the hold model, at 10⁴ and 10⁶ pending events: the 4-ary
+    /// heap the simulator uses and the binary heap it replaced, in the same run.
+    private func engine() {
+        for pending in [10_000, 1_000_000] {
+            var rates: [Double] = []
+            for (name, hold) in [("4-ary heap", EngineBenchmark.hold), ("binary heap", EngineBenchmark.holdBinary)] {
+                let watch = Stopwatch()
+                var checksum: Int64 = 0
+                watch.measure { checksum = hold(pending, events, 1) }
+                let rate = Double(events) / watch.seconds
+                rates.append(rate)
+                print("engine, \(name), \(pending) pending: \(events) events in \(Report.figure(watch.seconds)) s = "
+                      + "\(Report.figure(rate.rounded())) events/s (checksum \(checksum))")
+            }
+            print("engine, \(pending) pending: 4-ary / binary = \(Report.figure(rates[0] / rates[1]))")
         }
     }
 

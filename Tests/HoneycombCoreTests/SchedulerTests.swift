@@ -51,7 +51,7 @@ import Testing
     }
 
     @Test func sampledScoringStillFindsTheOnlyFeasibleExecutor() {
-        let config = PlaneConfig(scheduler: SchedulerPolicy(binpack: 1, leastLoaded: 0, candidates: .first(1)))
+        let config = PlaneConfig(scheduler: SchedulerPolicy(binpack: 1, leastLoaded: 0, candidates: .sample(1)))
         let arm = AgentDefinition(name: "arm", requires: Resources(cpuMillis: 100, memoryBytes: 0, slots: 1),
                                   selector: LabelSelector([("arch", .equals("arm64"))]))
         var h = PlaneHarness(config: config, agents: [arm])

@@ -386,7 +386,7 @@ struct LiveServiceTests {
     }
 
     /// Every candidate policy `simulate` accepts runs live (the random ones on the plane's seeded source).
-    @Test(arguments: [SchedulerPolicy.Candidates.all, .first(2), .adaptive, .powerOfTwo, .random])
+    @Test(arguments: [SchedulerPolicy.Candidates.all, .sample(2), .adaptive, .powerOfTwo, .random])
     func aScenarioRunsLiveUnderEveryCandidatePolicy(_ candidates: SchedulerPolicy.Candidates) async throws {
         let h = try await LiveHarness.start(candidates: candidates)
         let scenario = try Scenario.parse("""

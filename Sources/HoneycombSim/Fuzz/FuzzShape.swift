@@ -45,7 +45,7 @@ public struct FuzzShape: Sendable, CustomStringConvertible {
     public static func draw(seed: UInt64) -> FuzzShape {
         let r = RandomStream(runSeed: seed, purpose: "fuzz/shape")
         func sometimes(_ p: Double, _ rate: Double) -> Double { r.bernoulli(p) ? rate * r.flat(0.2, 1) : 0 }
-        let candidates: [SchedulerPolicy.Candidates] = [.all, .first(1), .adaptive, .powerOfTwo, .random]
+        let candidates: [SchedulerPolicy.Candidates] = [.all, .sample(1), .adaptive, .powerOfTwo, .random]
         return FuzzShape(
             executors: 1 + r.integer(below: 5), slots: 1 + r.integer(below: 3), arrivalsPerSecond: r.flat(0.3, 6),
             meanRuntime: r.flat(0.1, 2), lease: r.bernoulli(0.5) ? .seconds(r.flat(1, 6)) : nil,

@@ -1,0 +1,101 @@
+/// The schedulable executors (online, with a free slot), grouped into buckets of executors
+/// that placement cannot tell apart except by identity and age: the same label class, owner,
+/// exclusivity, capacity and usage.
+///
+/// Every filter but affinity and every score but reliability is a function of the bucket, so
+/// the scheduler decides per bucket, not per executor: a placement costs the number of
+/// non-empty buckets, which depends on how many shapes of executor and of task there are —
+/// not on how many executors. (A fleet of laptops of one kind running tasks of two sizes
+/// fills a handful of buckets, whether it has a thousand laptops or a million.) Kept
+/// incrementally: an executor moves between buckets in O(1) when a task starts or ends on it
+/// or it comes or goes.
+///
+/// Iteration orders (buckets of a class, members of a bucket) follow the sequence of inserts
+/// and swap-removes, never hashing: the same in every run.
+struct CapacityIndex: Sendable {
+    struct Key: Hashable, Sendable {
+        var labelClass: Int32
+        var owner: TenantID
+        var exclusive: Bool
+        var capacity: Resources
+        var used: Resources
+    }
+
+    /// Each bucket's key and members.
+    private(set) var keys: [Key] = []
+    private(set) var members: [[Int32]] = []
+    private var lookup: [Key: Int32] = [:]
+    /// The non-empty buckets of each label class.
+    private(set) var active: [[Int32]] = []
+    /// Each bucket's position in its class's `active` list (-1: empty).
+    private var activePosition: [Int32] = []
+    /// Each executor's bucket (-1: not schedulable) and its position among the bucket's members.
+    private var bucketOf: [Int32] = []
+    private var position: [Int32] = []
+    /// Schedulable executors in all.
+    private(set) var count = 0
+
+    var isEmpty: Bool { count == 0 }
+
+    /// The bucket executor `e` is in, or -1.
+    func bucket(of e: Int) -> Int { e < bucketOf.count ? Int(bucketOf[e]) : -1 }
+
+    /// Where executor `e` stands among its bucket's members.
+    func position(of e: Int) -> Int { Int(position[e]) }
+
+    /// Puts executor `e` in the bucket of `key`, or takes it out of the index (`nil`).
+    mutating func update(_ e: Int, _ key: Key?) {
+        if e >= bucketOf.count {
+            let n = e + 1 - bucketOf.count
+            bucketOf.append(contentsOf: repeatElement(-1, count: n))
+            position.append(contentsOf: repeatElement(-1, count: n))
+        }
+        let old = Int(bucketOf[e])
+        if let key, old >= 0, keys[old] == key { return }
+        if old >= 0 { remove(e, from: old) }
+        if let key { insert(e, into: bucketFor(key)) }
+    }
+
+    private mutating func bucketFor(_ key: Key) -> Int {
+        if let b = lookup[key] { return Int(b) }
+        let b = keys.count
+        keys.append(key)
+        members.append([])
+        activePosition.append(-1)
+        lookup[key] = Int32(b)
+        while active.count <= Int(key.labelClass) { active.append([]) }
+        return b
+    }
+
+    private mutating func insert(_ e: Int, into b: Int) {
+        if members[b].isEmpty {
+            let c = Int(keys[b].labelClass)
+            activePosition[b] = Int32(active[c].count)
+            active[c].append(Int32(b))
+        }
+        bucketOf[e] = Int32(b)
+        position[e] = Int32(members[b].count)
+        members[b].append(Int32(e))
+        count += 1
+    }
+
+    private mutating func remove(_ e: Int, from b: Int) {
+        let p = Int(position[e])
+        let last = members[b][members[b].count - 1]
+        members[b][p] = last
+        position[Int(last)] = Int32(p)
+        members[b].removeLast()
+        bucketOf[e] = -1
+        position[e] = -1
+        count -= 1
+        if members[b].isEmpty {
+            let c = Int(keys[b].labelClass)
+            let q = Int(activePosition[b])
+            let moved = active[c][active[c].count - 1]
+            active[c][q] = moved
+            activePosition[Int(moved)] = Int32(q)
+            active[c].removeLast()
+            activePosition[b] = -1
+        }
+    }
+}

@@ -20,7 +20,8 @@ gate: deps
 	deploy/ci/gate.sh
 
 ## make bench — the speed benchmarks, on a release build.
-bench: deps
+bench:
+	@deploy/local/install-deps.sh --bench
 	$(SWIFT) build -c release --product honeycomb
 	.build/release/honeycomb bench all
 

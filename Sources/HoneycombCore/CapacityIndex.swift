@@ -25,6 +25,9 @@ struct CapacityIndex: Sendable {
     private(set) var keys: [Key] = []
     private(set) var members: [[Int32]] = []
     private var lookup: [Key: Int32] = [:]
+    /// Buckets reached from each bucket before by a change of usage alone (a task started or
+    /// ended): the common move, found without hashing a key.
+    private var neighbours: [[Int32]] = []
     /// The non-empty buckets of each label class.
     private(set) var active: [[Int32]] = []
     /// Each bucket's position in its class's `active` list (-1: empty).
@@ -53,7 +56,11 @@ struct CapacityIndex: Sendable {
         let old = Int(bucketOf[e])
         if let key, old >= 0, keys[old] == key { return }
         if old >= 0 { remove(e, from: old) }
-        if let key { insert(e, into: bucketFor(key)) }
+        guard let key else { return }
+        if old >= 0, let b = neighbours[old].first(where: { keys[Int($0)] == key }) { return insert(e, into: Int(b)) }
+        let b = bucketFor(key)
+        if old >= 0 && neighbours[old].count < 16 { neighbours[old].append(Int32(b)) }
+        insert(e, into: b)
     }
 
     private mutating func bucketFor(_ key: Key) -> Int {
@@ -61,6 +68,7 @@ struct CapacityIndex: Sendable {
         let b = keys.count
         keys.append(key)
         members.append([])
+        neighbours.append([])
         activePosition.append(-1)
         lookup[key] = Int32(b)
         while active.count <= Int(key.labelClass) { active.append([]) }

@@ -44,5 +44,7 @@ protocol FutureEvents {
     mutating func pop() -> (time: Instant, payload: Payload)?
 }
 
-extension EventQueue: FutureEvents {}
+extension EventQueue: FutureEvents {
+    mutating func push(_ payload: Payload, at time: Instant) { push(payload, at: time, lane: nil) }
+}
 extension BinaryEventQueue: FutureEvents {}

@@ -52,9 +52,10 @@ extension Simulation {
     mutating func startExecutor(pool p: Int, initial: Bool) {
         let id = executors.count
         executors.append(ExecutorModel(pool: Int32(p), slots: Int32(scenario.pools[p].resources.slots)))
-        channels.append(FIFO())
+        messagesInFlight.append(0)
         channelFree.append(.zero)
-        churnStreams.append(RandomStream(runSeed: replicationSeed, purpose: "churn/\(scenario.pools[p].name)/\(id)"))
+        churnStreams.append(RandomStream(runSeed: replicationSeed, purpose: "churn/\(scenario.pools[p].name)/\(id)",
+                                         generator: .taus2))
         if let churn = scenario.pools[p].churn, initial {
             let up = churn.uptime.mean, down = churn.downtime.mean
             let pUp = up.isFinite ? up / (up + down) : 1
@@ -70,7 +71,7 @@ extension Simulation {
     mutating func comeUp(_ e: Int) {
         guard !executors[e].up, !executors[e].retired else { return }
         // Registration must not overtake the previous life's last messages (its `left`).
-        if !channels[e].isEmpty {
+        if messagesInFlight[e] > 0 {
             queue.push(.comeUp(executor: Int32(e)), at: channelFree[e])
             return
         }
@@ -105,7 +106,8 @@ extension Simulation {
         if !executors[e].partitioned { send(.executorHeartbeat(ExecutorID(e))) }
         // The plane may have told it to register again, which starts a new chain.
         if executors[e].incarnation == incarnation {
-            queue.push(.heartbeat(executor: Int32(e), incarnation: incarnation), at: now + scenario.policy.heartbeatInterval)
+            queue.push(.heartbeat(executor: Int32(e), incarnation: incarnation), at: now + scenario.policy.heartbeatInterval,
+                       lane: Lane.heartbeats.rawValue)
         }
     }
 
@@ -206,22 +208,41 @@ extension Simulation {
             return
         }
         let delay = scenario.network.report.sampleSeconds(reportStream)
-        if delay <= 0 && channels[e].isEmpty {
+        if delay <= 0 && messagesInFlight[e] == 0 {
             send(input)
             return
         }
-        // Never before an earlier message of the same executor: channels keep order.
+        // Never before an earlier message of the same executor: the channel keeps order.
+        // (Events due at one instant run in the order scheduled, so a message due when the
+        // previous one is arrives after it.)
         let at = max(now + .seconds(delay), channelFree[e])
         channelFree[e] = at
-        channels[e].append(input)
-        queue.push(.deliver(executor: Int32(e)), at: at)
+        messagesInFlight[e] += 1
+        let slot: Int
+        if let free = freeMessageSlots.popLast() {
+            slot = Int(free)
+            messagesOnTheWire[slot] = input
+        } else {
+            slot = messagesOnTheWire.count
+            messagesOnTheWire.append(input)
+        }
+        queue.push(.deliver(message: Int32(slot), executor: Int32(e)), at: at, lane: Lane.messages.rawValue)
+    }
+
+    /// A message arrives at the plane.
+    mutating func deliver(_ slot: Int, from e: Int) {
+        let input = messagesOnTheWire[slot].unsafelyUnwrapped
+        messagesOnTheWire[slot] = nil
+        freeMessageSlots.append(Int32(slot))
+        messagesInFlight[e] -= 1
+        send(input)
     }
 
     mutating func dispatch(_ task: TaskID, _ attempt: UInt16, _ e: Int) {
         if executors[e].up { executors[e].inflight += 1 }
         after(scenario.network.dispatch, dispatchStream,
               .dispatchArrives(task: task.rawValue, attempt: attempt, executor: Int32(e),
-                               incarnation: executors[e].incarnation))
+                               incarnation: executors[e].incarnation), lane: .orders)
     }
 
     mutating func dispatchArrives(_ task: TaskID, _ attempt: UInt16, _ e: Int, _ incarnation: UInt32) {

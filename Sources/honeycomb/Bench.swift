@@ -13,12 +13,14 @@ struct Bench: ParsableCommand {
         placement: the control plane alone placing tasks on 10,000 executors: saturated with
         1,000+ tasks queued, and half-loaded with adaptive, exact and power-of-two scoring.
         routing: the LLM router alone, calls from 10,000 executors serving a model locally.
+        simpy: the M/M/8 queue (Scenarios/bench/mm8.yaml) here and in SimPy (deploy/bench/mm8_simpy.py),
+        one after the other in one run, with both mean waits beside Erlang C's.
         scale: the scenario's shape (default fleet-10k) scaled to 10³, 10⁴, 10⁵ and 10⁶ executors,
         pools and rates alike, each run in a process of its own (for its own peak memory):
         events/s, decisions/s, peak memory, and the ratios between the sizes.
         """)
 
-    @Argument(help: "What to measure: engine, scenario, placement, routing, scale or all (all but scale).")
+    @Argument(help: "What to measure: engine, scenario, placement, routing, simpy, scale or all (all but scale).")
     var what: String = "all"
 
     @Option(help: "Scenario for the 'scenario' benchmark.")
@@ -40,13 +42,14 @@ struct Bench: ParsableCommand {
         #if DEBUG
         print("warning: a debug build; benchmark figures mean nothing until built with -c release")
         #endif
-        guard ["engine", "scenario", "placement", "routing", "scale", "scale-point", "all"].contains(what) else {
-            throw ValidationError("expected engine, scenario, placement, routing, scale or all, got '\(what)'")
+        guard ["engine", "scenario", "placement", "routing", "simpy", "scale", "scale-point", "all"].contains(what) else {
+            throw ValidationError("expected engine, scenario, placement, routing, simpy, scale or all, got '\(what)'")
         }
         if what == "scale" { return try scale() }
         if what == "scale-point" { return try scalePoint() }
         if what == "engine" || what == "all" { engine() }
         if what == "placement" || what == "all" { placement() }
+        if what == "simpy" || what == "all" { try simpy() }
         if what == "routing" || what == "all" {
             let watch = Stopwatch()
             let r = RoutingBenchmark.run(executors: 10_000, steps: 2_000_000, measure: watch.measure)
@@ -71,6 +74,46 @@ struct Bench: ParsableCommand {
                   + "\(Int(report[SimMetrics.completed.name]?.interval.mean ?? 0)) completed")
             print("scenario " + runtimeLine(runtime))
         }
+    }
+
+    /// The M/M/8 queue here and in SimPy, side by side: the speed ratio of one run.
+    private func simpy() throws {
+        let path = "Scenarios/bench/mm8.yaml"
+        let model: Scenario
+        do { model = try Scenario.load(path: path) } catch let e as ScenarioError { throw CLIFailure(e.description) }
+        guard model.pools.count == 1, model.workloads.count == 1, case .poisson(let rate) = model.workloads[0].arrivals
+        else { throw CLIFailure("\(path): expected one pool and one Poisson workload") }
+        let servers = model.pools[0].count
+        let mean = model.agents[0].runtime.mean
+        let watch = Stopwatch()
+        var result: (Report, events: Int, decisions: Int, series: [RunSeries])?
+        watch.measure { result = SimulationRunner.run(model, replications: 1, parallelism: 1) }
+        let ours = watch.seconds
+        let report = result!.0
+        let served = Int(report[SimMetrics.completed.name]?.interval.mean ?? 0)
+        let wait = report[SimMetrics.waitMean.name]?.interval.mean ?? .nan
+
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        child.arguments = ["python3", "deploy/bench/mm8_simpy.py", "--servers", "\(servers)", "--rate", "\(rate)",
+                           "--mean", "\(mean)", "--duration", "\(model.duration.seconds)", "--seed", "\(model.seed)"]
+        let pipe = Pipe()
+        child.standardOutput = pipe
+        try child.run()
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        child.waitUntilExit()
+        struct Peer: Decodable { var served: Int, mean_wait: Double, wall_seconds: Double, simpy: String }
+        guard child.terminationStatus == 0, let peer = try? JSONDecoder().decode(Peer.self, from: output) else {
+            throw CLIFailure("bench simpy: deploy/bench/mm8_simpy.py failed (status \(child.terminationStatus)); "
+                             + "deploy/local/install-deps.sh --bench installs SimPy")
+        }
+        let theory = QueueingTheory.erlangCWait(c: servers, lambda: rate, mu: 1 / mean)
+        print("simpy: M/M/\(servers), ρ = \(Report.figure(rate * mean / Double(servers))), "
+              + "\(Int(model.duration.seconds)) simulated s; Erlang C mean wait \(Report.figure(theory)) s")
+        print("simpy: honeycomb \(served) tasks in \(Report.figure(ours)) s (mean wait \(Report.figure(wait)) s); "
+              + "SimPy \(peer.simpy) \(peer.served) customers in \(Report.figure(peer.wall_seconds)) s "
+              + "(mean wait \(Report.figure(peer.mean_wait)) s)")
+        print("simpy: honeycomb is \(Report.figure(peer.wall_seconds / ours))× SimPy's speed")
     }
 
     /// One size of `scale`, in this process: prints one `scale-point` line for the parent.

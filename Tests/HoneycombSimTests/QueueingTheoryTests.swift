@@ -30,17 +30,8 @@ import Testing
         """
     }
 
-    /// Erlang C: the mean wait in queue of M/M/c.
     static func erlangCWait(c: Int, lambda: Double, mu: Double) -> Double {
-        let a = lambda / mu
-        var term = 1.0, sum = 0.0
-        for k in 0..<c {
-            sum += term
-            term *= a / Double(k + 1)
-        }
-        let top = term * Double(c) / (Double(c) - a)
-        let pWait = top / (sum + top)
-        return pWait / (Double(c) * mu - lambda)
+        QueueingTheory.erlangCWait(c: c, lambda: lambda, mu: mu)
     }
 
     static func run(_ text: String) throws -> Report {

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian 12 + Swift machine lacks to build Honeycomb: the C libraries
 # behind the system-library targets. Idempotent; quiet when everything is present.
-# Usage: deploy/local/install-deps.sh [--servers]   (--servers adds PostgreSQL, Redis, nats-server, SeaweedFS)
+# Usage: deploy/local/install-deps.sh [--servers | --bench]
+#   --servers adds PostgreSQL, Redis, nats-server, SeaweedFS and the test tools;
+#   --bench adds SimPy, the peer `honeycomb bench simpy` times the simulator against.
 set -euo pipefail
 
 libs=(libgsl-dev libpq-dev libhiredis-dev libnats-dev libssl-dev pkg-config)
@@ -22,6 +24,11 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   "${sudo_cmd[@]}" apt-get update -qq
   "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [[ "${1:-}" == "--bench" ]] && ! python3 -c 'import simpy' 2>/dev/null; then
+  echo "install-deps: installing simpy (pip)" >&2
+  python3 -m pip install -q 'simpy>=4' >&2
 fi
 
 if [[ "${1:-}" == "--servers" ]] && ! command -v weed >/dev/null 2>&1; then

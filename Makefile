@@ -24,6 +24,7 @@ bench:
 	@deploy/local/install-deps.sh --bench
 	$(SWIFT) build -c release --product honeycomb
 	.build/release/honeycomb bench all
+	.build/release/honeycomb bench scale
 
 ## make validate — check every shipped scenario file.
 validate: deps

@@ -3,7 +3,9 @@ import HoneycombStats
 
 /// The LLM router's speed: a plane with `executors` executors serving a small model in 20
 /// sites, two clouds, and a steady stream of calls from random executors, each completed a
-/// while later so that local slots, peers and clouds all see use.
+/// while later so that local slots, peers and clouds all see use. Calls come at 0.1 a second
+/// per executor (one a millisecond from 10,000), so the load per executor is the same at
+/// every size.
 public enum RoutingBenchmark {
     public struct Outcome: Sendable {
         public var decisions: Int
@@ -32,7 +34,7 @@ public enum RoutingBenchmark {
         var now = Instant.zero
         measure {
             for k in 0..<steps {
-                now = now + .milliseconds(1)
+                now = now + TimeSpan(nanoseconds: 10_000_000_000 / Int64(executors))
                 let origin = stream.integer(below: executors)
                 let reply = plane.handle(.llmRouteRequested(LLMRequest(id: Int64(k), origin: ExecutorID(origin), model: small,
                                                                        promptTokens: 500, maxCompletionTokens: 400,

@@ -8,11 +8,13 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure the simulator's speed (build with -c release).",
         discussion: """
-        engine: the event heap alone (hold model: pop one event, push one, 10,000 pending).
+        engine: the event heap alone (hold model: pop one event, push one), 10⁴ and 10⁶ pending,
+        the 4-ary heap beside the binary one.
         scenario: a full scenario, one replication on one core (default Scenarios/bench/fleet-10k.yaml).
-        placement: the control plane alone placing tasks on 10,000 executors: saturated with
-        1,000+ tasks queued, and half-loaded with adaptive, exact and power-of-two scoring.
-        routing: the LLM router alone, calls from 10,000 executors serving a model locally.
+        placement: the control plane alone: 10,000 executors saturated with 1,000+ tasks queued;
+        then half-loaded fleets of 10⁴ and 10⁵ executors with adaptive, exact, power-of-two and
+        sampled (reliability) scoring, and the ratio between the sizes.
+        routing: the LLM router alone, calls from 10⁴ and 10⁵ executors serving a model locally.
         simpy: the M/M/8 queue (Scenarios/bench/mm8.yaml) here and in SimPy (deploy/bench/mm8_simpy.py),
         one after the other in one run, with both mean waits beside Erlang C's.
         scale: the scenario's shape (default fleet-10k) scaled to 10³, 10⁴, 10⁵ and 10⁶ executors,
@@ -51,12 +53,17 @@ struct Bench: ParsableCommand {
         if what == "placement" || what == "all" { placement() }
         if what == "simpy" || what == "all" { try simpy() }
         if what == "routing" || what == "all" {
-            let watch = Stopwatch()
-            let r = RoutingBenchmark.run(executors: 10_000, steps: 2_000_000, measure: watch.measure)
-            let s = watch.seconds
-            print("routing: 10000 executors, \(r.decisions) decisions in \(Report.figure(s)) s = "
-                  + "\(Report.figure((Double(r.decisions) / s).rounded())) decisions/s "
-                  + "(local \(r.local), peer \(r.peer), cloud \(r.cloud), rejected \(r.rejected))")
+            var rates: [Double] = []
+            for n in [10_000, 100_000] {
+                let watch = Stopwatch()
+                let r = RoutingBenchmark.run(executors: n, steps: 2_000_000, measure: watch.measure)
+                let rate = Double(r.decisions) / watch.seconds
+                rates.append(rate)
+                print("routing: \(n) executors, \(r.decisions) decisions in \(Report.figure(watch.seconds)) s = "
+                      + "\(Report.figure(rate.rounded())) decisions/s "
+                      + "(local \(r.local), peer \(r.peer), cloud \(r.cloud), rejected \(r.rejected))")
+            }
+            print("routing: decisions/s at 100000 ÷ at 10000 = \(Report.figure(rates[1] / rates[0]))")
         }
         if what == "scenario" || what == "all" {
             let loaded: Scenario
@@ -214,11 +221,18 @@ struct Bench: ParsableCommand {
               + "\(Report.figure((Double(saturated.decisions) / watch.seconds).rounded())) decisions/s")
         for (name, p) in [("adaptive", policy),
                           ("exact", SchedulerPolicy(binpack: 0.3, leastLoaded: 1, candidates: .all)),
-                          ("powerOfTwo", SchedulerPolicy(binpack: 0.3, leastLoaded: 1, candidates: .powerOfTwo))] {
-            let steps = name == "exact" ? 20_000 : 200_000
-            let half = PlacementBenchmark.halfLoaded(executors: 10_000, steps: steps, policy: p, measure: watch.measure)
-            print("placement, half-loaded, \(name): \(half.decisions) decisions in \(Report.figure(watch.seconds)) s = "
-                  + "\(Report.figure((Double(half.decisions) / watch.seconds).rounded())) decisions/s")
+                          ("powerOfTwo", SchedulerPolicy(binpack: 0.3, leastLoaded: 1, candidates: .powerOfTwo)),
+                          ("adaptive with reliability (sampled)",
+                           SchedulerPolicy(binpack: 0.3, leastLoaded: 1, reliability: 1, candidates: .adaptive))] {
+            var rates: [Double] = []
+            for n in [10_000, 100_000] {
+                let half = PlacementBenchmark.halfLoaded(executors: n, steps: 200_000, policy: p, measure: watch.measure)
+                let rate = Double(half.decisions) / watch.seconds
+                rates.append(rate)
+                print("placement, half-loaded, \(name), \(n) executors: \(half.decisions) decisions in "
+                      + "\(Report.figure(watch.seconds)) s = \(Report.figure(rate.rounded())) decisions/s")
+            }
+            print("placement, half-loaded, \(name): decisions/s at 100000 ÷ at 10000 = \(Report.figure(rates[1] / rates[0]))")
         }
     }
 

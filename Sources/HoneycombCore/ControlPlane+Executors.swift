@@ -45,8 +45,8 @@ extension ControlPlane {
         guard before == .online || before == .draining else { return }
         if state == .lost, let lease = config.lease, !executors.tasks(on: id).isEmpty {
             // Its tasks stay with it until their leases, counted from its last word, run out.
-            effects.append(.setTimer(.leaseExpiry(id, incarnation: executors.incarnation[id.index]),
-                                     at: max(now, executors.lastHeartbeat[id.index] + lease)))
+            effects.append(.setTimer(.leaseExpiry(id, incarnation: executors.incarnation(of: id)),
+                                     at: max(now, executors.lastHeartbeat(of: id) + lease)))
         } else {
             loseWork(of: id, now, &effects)
         }
@@ -72,7 +72,7 @@ extension ControlPlane {
     }
 
     func armLiveness(_ id: ExecutorID, at deadline: Instant, _ effects: inout PlaneEffects) {
-        effects.append(.setTimer(.liveness(id, incarnation: executors.incarnation[id.index]), at: deadline))
+        effects.append(.setTimer(.liveness(id, incarnation: executors.incarnation(of: id)), at: deadline))
     }
 
     /// A liveness timer fired: declare the executor lost, or look again when it would be due.
@@ -82,8 +82,8 @@ extension ControlPlane {
     mutating func checkLiveness(_ id: ExecutorID, incarnation: UInt32, _ now: Instant,
                                 _ effects: inout PlaneEffects) {
         let s = executors.state(of: id)
-        guard s == .online || s == .draining, executors.incarnation[id.index] == incarnation else { return }
-        let due = executors.lastHeartbeat[id.index] + config.heartbeatTimeout
+        guard s == .online || s == .draining, executors.incarnation(of: id) == incarnation else { return }
+        let due = executors.lastHeartbeat(of: id) + config.heartbeatTimeout
         if due <= now {
             executorGone(id, as: .lost, now, &effects)
         } else {
@@ -93,11 +93,11 @@ extension ControlPlane {
 
     /// The leases of a lost executor's tasks ran out and it has not spoken: reschedule them.
     mutating func leaseExpired(_ id: ExecutorID, incarnation: UInt32, _ now: Instant, _ effects: inout PlaneEffects) {
-        guard executors.state(of: id) == .lost, executors.incarnation[id.index] == incarnation,
+        guard executors.state(of: id) == .lost, executors.incarnation(of: id) == incarnation,
               let lease = config.lease else { return }
         // A timer from an earlier loss (it recovered, then was lost again): the current
         // lease, counted from its latest heartbeat, still runs; its own timer is pending.
-        guard now >= executors.lastHeartbeat[id.index] + lease else { return }
+        guard now >= executors.lastHeartbeat(of: id) + lease else { return }
         loseWork(of: id, now, &effects)
     }
 }

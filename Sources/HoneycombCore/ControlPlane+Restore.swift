@@ -41,7 +41,7 @@ extension ControlPlane {
             // Its silence goes on from where it was: the liveness timer falls due when the
             // timeout, counted from its last word, runs out (at once if it has already).
             executors.heartbeat(e.id, at: now - snapshot.silence(of: e, now: now))
-            if e.state != .lost { armLiveness(e.id, at: max(now, executors.lastHeartbeat[e.id.index] + config.heartbeatTimeout), &effects) }
+            if e.state != .lost { armLiveness(e.id, at: max(now, executors.lastHeartbeat(of: e.id) + config.heartbeatTimeout), &effects) }
         }
         // The registrations are no changes, and their liveness timers are replaced above.
         if config.plantedBug != .rebuildForgetsLLMLedger { restoreLLM(snapshot.llm, now, &effects) }
@@ -59,8 +59,8 @@ extension ControlPlane {
             executors.transition(e.id, to: .lost)
             router.executorGone(e.id)
             if let lease = config.lease, !executors.tasks(on: e.id).isEmpty {
-                effects.append(.setTimer(.leaseExpiry(e.id, incarnation: executors.incarnation[e.id.index]),
-                                         at: max(now, executors.lastHeartbeat[e.id.index] + lease)))
+                effects.append(.setTimer(.leaseExpiry(e.id, incarnation: executors.incarnation(of: e.id)),
+                                         at: max(now, executors.lastHeartbeat(of: e.id) + lease)))
             } else {
                 loseWork(of: e.id, now, &effects)
             }

@@ -49,13 +49,19 @@ public enum ExecutorState: UInt8, Sendable, CustomStringConvertible {
 /// Kept as parallel arrays indexed by `ExecutorID`, so the scheduler's scan reads only flat
 /// trivially-copyable data. Executors with the same labels share one interned label class.
 public struct ExecutorRegistry: Sendable {
-    public private(set) var state: [ExecutorState] = []
+    /// What the heartbeat and liveness paths read and write of an executor, in one 16-byte
+    /// record: on a fleet too big for the caches a heartbeat or a liveness check then costs
+    /// one cache miss, not one per array.
+    struct Presence: Sendable {
+        var lastHeartbeat: Instant
+        /// Bumped on every registration, so that timers and messages of an earlier life of
+        /// the executor are recognised as stale.
+        var incarnation: UInt32
+        var state: ExecutorState
+    }
+    private(set) var presence: [Presence] = []
     public private(set) var capacity: [Resources] = []
     public private(set) var used: [Resources] = []
-    public private(set) var lastHeartbeat: [Instant] = []
-    /// Bumped on every registration, so that timers and messages of an earlier life of the
-    /// executor are recognised as stale.
-    public private(set) var incarnation: [UInt32] = []
     /// Index into `labelClasses` for each executor.
     private(set) var labelClass: [Int32] = []
     /// The distinct label sets seen, in first-seen order.
@@ -77,13 +83,19 @@ public struct ExecutorRegistry: Sendable {
     public init() {}
 
     /// How many executor ids the registry has seen.
-    public var count: Int { state.count }
+    public var count: Int { presence.count }
 
     /// The tasks whose current attempt is on `id`, in assignment order.
     public func tasks(on id: ExecutorID) -> [TaskID] { id.index < assigned.count ? assigned[id.index] : [] }
 
     /// The state of `id` (`unknown` for an id never seen).
-    public func state(of id: ExecutorID) -> ExecutorState { id.index < state.count ? state[id.index] : .unknown }
+    public func state(of id: ExecutorID) -> ExecutorState { id.index < presence.count ? presence[id.index].state : .unknown }
+
+    /// When `id` was last heard from (registered, heartbeat, drain).
+    public func lastHeartbeat(of id: ExecutorID) -> Instant { presence[id.index].lastHeartbeat }
+
+    /// How many times `id` has registered.
+    public func incarnation(of id: ExecutorID) -> UInt32 { presence[id.index].incarnation }
 
     /// The labels `id` registered with.
     public func labels(of id: ExecutorID) -> LabelSet { labelClasses[Int(labelClass[id.index])] }
@@ -92,13 +104,11 @@ public struct ExecutorRegistry: Sendable {
     /// an earlier incarnation held.
     mutating func register(_ id: ExecutorID, _ spec: ExecutorSpec, at now: Instant) {
         let i = id.index
-        if i >= state.count {
-            let n = i + 1 - state.count
-            state.append(contentsOf: repeatElement(.unknown, count: n))
+        if i >= presence.count {
+            let n = i + 1 - presence.count
+            presence.append(contentsOf: repeatElement(Presence(lastHeartbeat: .zero, incarnation: 0, state: .unknown), count: n))
             capacity.append(contentsOf: repeatElement(.zero, count: n))
             used.append(contentsOf: repeatElement(.zero, count: n))
-            lastHeartbeat.append(contentsOf: repeatElement(.zero, count: n))
-            incarnation.append(contentsOf: repeatElement(0, count: n))
             labelClass.append(contentsOf: repeatElement(-1, count: n))
             owner.append(contentsOf: repeatElement(.shared, count: n))
             exclusive.append(contentsOf: repeatElement(false, count: n))
@@ -106,20 +116,20 @@ public struct ExecutorRegistry: Sendable {
             assigned.append(contentsOf: repeatElement([], count: n))
         }
         precondition(assigned[i].isEmpty, "an executor registers again while it still holds tasks")
-        if !isPresent(state[i]) { presentCount += 1 }
-        state[i] = .online
+        if !isPresent(presence[i].state) { presentCount += 1 }
+        presence[i].state = .online
         capacity[i] = spec.capacity
         used[i] = .zero
-        lastHeartbeat[i] = now
+        presence[i].lastHeartbeat = now
         onlineSince[i] = now
-        incarnation[i] &+= 1
+        presence[i].incarnation &+= 1
         owner[i] = spec.owner
         exclusive[i] = spec.exclusive
         labelClass[i] = internLabels(spec.labels)
         refreshSchedulable(i)
     }
 
-    mutating func heartbeat(_ id: ExecutorID, at now: Instant) { lastHeartbeat[id.index] = now }
+    mutating func heartbeat(_ id: ExecutorID, at now: Instant) { presence[id.index].lastHeartbeat = now }
 
     /// The state each executor was in before it was declared lost (to restore it if it
     /// recovers within its leases).
@@ -130,11 +140,11 @@ public struct ExecutorRegistry: Sendable {
         let i = id.index
         if newState == .lost {
             while stateBeforeLoss.count <= i { stateBeforeLoss.append(.unknown) }
-            stateBeforeLoss[i] = state[i]
+            stateBeforeLoss[i] = presence[i].state
         }
-        if isPresent(state[i]) && !isPresent(newState) { presentCount -= 1 }
-        if !isPresent(state[i]) && isPresent(newState) { presentCount += 1 }
-        state[i] = newState
+        if isPresent(presence[i].state) && !isPresent(newState) { presentCount -= 1 }
+        if !isPresent(presence[i].state) && isPresent(newState) { presentCount += 1 }
+        presence[i].state = newState
         refreshSchedulable(i)
     }
 
@@ -155,7 +165,7 @@ public struct ExecutorRegistry: Sendable {
     private func isPresent(_ s: ExecutorState) -> Bool { s == .online || s == .draining }
 
     private mutating func refreshSchedulable(_ i: Int) {
-        guard state[i] == .online && used[i].slots < capacity[i].slots else { return index.update(i, nil) }
+        guard presence[i].state == .online && used[i].slots < capacity[i].slots else { return index.update(i, nil) }
         index.update(i, CapacityIndex.Key(labelClass: labelClass[i], owner: owner[i], exclusive: exclusive[i],
                                           capacity: capacity[i], used: used[i]))
     }

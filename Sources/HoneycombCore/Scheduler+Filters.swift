@@ -30,7 +30,7 @@ extension Scheduler {
     /// Whether `e` is a candidate for the request at all: online, with labels that satisfy its
     /// selector, and not private to another tenant. Nil when it is.
     func eligibility(_ r: PlacementRequest, _ e: Int, _ registry: ExecutorRegistry) -> PlacementFilter? {
-        if registry.state[e] != .online { return .notOnline }
+        if registry.presence[e].state != .online { return .notOnline }
         if labelFit[r.agent.index][Int(registry.labelClass[e])] != 1 { return .labels }
         if !tenantAllows(r, e, registry) { return .tenant }
         return nil

@@ -71,11 +71,11 @@ extension LivePlane {
             case .register(let e, let spec, let k):
                 plane.handle(.executorRegistered(ExecutorID(Int32(e)), spec.spec(models: config.llm.models)), at: now,
                              effects: &effects)
-                heartbeats.append((e, plane.executors.incarnation[Int(e)]))
+                heartbeats.append((e, plane.executors.incarnation(of: ExecutorID(Int32(e)))))
                 replies.append(.done(k))
             case .heartbeat(let e, let k):
                 let reregister = plane.handle(.executorHeartbeat(ExecutorID(Int32(e))), at: now, effects: &effects) == .reregister
-                if !reregister { heartbeats.append((e, plane.executors.incarnation[Int(e)])) }
+                if !reregister { heartbeats.append((e, plane.executors.incarnation(of: ExecutorID(Int32(e))))) }
                 replies.append(.flag(k, reregister))
             case .report(let items, let executor, let k):
                 replies.append(.flags(k, items.map { apply($0, executor: executor, now, &write) }))

@@ -46,7 +46,8 @@ public struct EventQueue<Payload> {
     @usableFromInline var heap: [Entry] = []
     @usableFromInline var far: [Entry] = []
     @usableFromInline let horizon: Int64
-    @usableFromInline var lastPopped: Int64 = .min
+    /// The time of the last event popped: the queue's now (from time zero, where runs start).
+    @usableFromInline var lastPopped: Int64 = 0
     @usableFromInline var lanes: [Lane]
     @usableFromInline var nextSeq: UInt64 = 0
 
@@ -69,7 +70,7 @@ public struct EventQueue<Payload> {
             lanes[lane].items.append(e)
             return
         }
-        if lastPopped != .min && e.time &- lastPopped > horizon {
+        if e.time &- lastPopped > horizon {
             Self.siftUp(e, &far)
         } else {
             Self.siftUp(e, &heap)

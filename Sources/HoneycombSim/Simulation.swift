@@ -207,6 +207,7 @@ public struct Simulation {
     private mutating func process(_ input: PlaneInput) {
         let reply = plane.handle(input, at: now, effects: &effects)
         answer(input, reply)
+        guard !effects.isEmpty else { return }  // a heartbeat's usual answer: nothing to do
         var i = 0
         while i < effects.list.count {
             carryOut(effects.list[i])

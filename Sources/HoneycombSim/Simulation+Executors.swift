@@ -53,6 +53,7 @@ extension Simulation {
         let id = executors.count
         executors.append(ExecutorModel(pool: Int32(p), slots: Int32(scenario.pools[p].resources.slots)))
         messagesInFlight.append(0)
+        heartbeatToken.append(0)
         channelFree.append(.zero)
         churnStreams.append(RandomStream(runSeed: replicationSeed, purpose: "churn/\(scenario.pools[p].name)/\(id)",
                                          generator: .taus2))
@@ -91,6 +92,7 @@ extension Simulation {
         executors[e].draining = false
         executors[e].drainHeard = false
         executors[e].partitioned = false
+        heartbeatToken[e] = executors[e].incarnation
         executors[e].inflight = 0
         abandonRunning(e)
         resetLLMServers(e)
@@ -102,13 +104,16 @@ extension Simulation {
     }
 
     mutating func heartbeat(_ e: Int, _ incarnation: UInt32) {
-        guard executors[e].up, executors[e].incarnation == incarnation else { return }
-        if !executors[e].partitioned { send(.executorHeartbeat(ExecutorID(e))) }
-        // The plane may have told it to register again, which starts a new chain.
-        if executors[e].incarnation == incarnation {
-            queue.push(.heartbeat(executor: Int32(e), incarnation: incarnation), at: now + scenario.policy.heartbeatInterval,
-                       lane: Lane.heartbeats.rawValue)
+        if heartbeatToken[e] == incarnation {
+            send(.executorHeartbeat(ExecutorID(e)))
+            // The plane may have told it to register again, which starts a new chain.
+            guard heartbeatToken[e] == incarnation else { return }
+        } else {
+            // Down, of an earlier life, or cut off (which keeps beating, unheard).
+            guard executors[e].up, executors[e].incarnation == incarnation else { return }
         }
+        queue.push(.heartbeat(executor: Int32(e), incarnation: incarnation), at: now + scenario.policy.heartbeatInterval,
+                   lane: Lane.heartbeats.rawValue)
     }
 
     /// The end of an uptime: crash (silently) or drain and leave.
@@ -180,6 +185,7 @@ extension Simulation {
         executors[e].partitioned = false
         executors[e].inflight = 0
         executors[e].incarnation &+= 1
+        heartbeatToken[e] = 0
         held[Int32(e)] = nil
     }
 
@@ -326,6 +332,7 @@ extension Simulation {
     mutating func partition(_ e: Int, for span: TimeSpan) {
         guard executors[e].up, !executors[e].partitioned else { return }
         executors[e].partitioned = true
+        heartbeatToken[e] = 0
         queue.push(.partitionHeals(executor: Int32(e), incarnation: executors[e].incarnation), at: now + span)
     }
 
@@ -335,6 +342,7 @@ extension Simulation {
     mutating func partitionHeals(_ e: Int, _ incarnation: UInt32) {
         guard executors[e].up, executors[e].incarnation == incarnation, executors[e].partitioned else { return }
         executors[e].partitioned = false
+        heartbeatToken[e] = incarnation
         let waiting = held.removeValue(forKey: Int32(e)) ?? HeldMessages()
         send(.executorHeartbeat(ExecutorID(e)))
         guard executors[e].up, executors[e].incarnation == incarnation else { return }

@@ -77,6 +77,10 @@ public struct Simulation {
     var messagesOnTheWire: [PlaneInput?] = []
     var freeMessageSlots: [Int32] = []
     var messagesInFlight: [Int32] = []
+    /// Each executor's incarnation while it is up and in contact, else 0: what a heartbeat
+    /// checks, in 4 bytes an executor (a fleet's worth stays in the cache) instead of a
+    /// read of its whole model.
+    var heartbeatToken: [UInt32] = []
     var channelFree: [Instant] = []
 
     // LLM serving (empty when the scenario has no LLM load).

@@ -22,13 +22,30 @@ struct PlacementQueue {
         Int64(agent.rawValue) << 32 | Int64(tenant.rawValue) << 8 | Int64(UInt8(bitPattern: priority))
     }
 
+    /// The classes of each agent (a short list: an agent's tasks come from a few tenants at a
+    /// few priorities), searched before the dictionary, which every submission would hash.
+    private var classesOfAgent: [[Int32]] = []
+
     /// The class of (agent, tenant, priority), created empty if new.
     mutating func classOf(_ agent: AgentID, _ tenant: TenantID, _ priority: Int8) -> Int {
+        let a = agent.index
+        if a < classesOfAgent.count {
+            for c in classesOfAgent[a] where classes[Int(c)].tenant == tenant && classes[Int(c)].priority == priority {
+                return Int(c)
+            }
+        }
         let k = Self.key(agent, tenant, priority)
-        if let c = classIndex[k] { return c }
-        classes.append(Class(agent: agent, tenant: tenant, priority: priority))
-        classIndex[k] = classes.count - 1
-        return classes.count - 1
+        let c: Int
+        if let known = classIndex[k] {
+            c = known
+        } else {
+            classes.append(Class(agent: agent, tenant: tenant, priority: priority))
+            c = classes.count - 1
+            classIndex[k] = c
+        }
+        while classesOfAgent.count <= a { classesOfAgent.append([]) }
+        if classesOfAgent[a].count < 8 { classesOfAgent[a].append(Int32(c)) }
+        return c
     }
 
     mutating func append(_ task: TaskID, toClass c: Int) {

@@ -36,6 +36,10 @@ public struct FleetConfiguration: Sendable {
 
 /// What the fleet saw, for tests and the live benchmark.
 public struct FleetStats: Sendable {
+    /// The longest heartbeat round trip, and the longest time between two heartbeats sent by
+    /// one executor, in nanoseconds (what a loss of an executor that kept beating comes from).
+    public var heartbeatLongestRoundTripNs: Int64 = 0
+    public var heartbeatLongestGapNs: Int64 = 0
     public var runsReceived = 0
     /// Deliveries of an attempt already taken (JetStream redeliveries): acknowledged, not run.
     public var duplicatesSkipped = 0
@@ -178,6 +182,7 @@ final class ReferenceExecutor: Sendable {
     /// The executor's own GSL stream: task run times and failures, drawn as the simulator draws them.
     private let random: SharedStream
     private let dead = Atomic<Bool>(false)
+    private let lastHeartbeatSent = Atomic<Int64>(0)
     private let reports: ReportBatcher
 
     init(id: Int64, stream: String, subject: String, link: any ExecutorLink, client: APIClient, fleet: ExecutorFleet, seed: UInt64) {
@@ -211,6 +216,15 @@ final class ReferenceExecutor: Sendable {
     }
 
     func heartbeat() async {
+        let sent = WallClock.nanoseconds()
+        let previous = lastHeartbeatSent.exchange(sent, ordering: .relaxed)
+        defer {
+            let roundTrip = WallClock.nanoseconds() - sent
+            fleet.record {
+                $0.heartbeatLongestRoundTripNs = max($0.heartbeatLongestRoundTripNs, roundTrip)
+                if previous > 0 { $0.heartbeatLongestGapNs = max($0.heartbeatLongestGapNs, sent - previous) }
+            }
+        }
         do {
             if try await link.heartbeat() {
                 // The plane gave this executor up: its work is gone; register afresh.
@@ -371,7 +385,11 @@ final class ReferenceExecutor: Sendable {
                 if silenced { return false }
                 backoff = min(backoff * 2, 5)
             default:
-                fleet.record { $0.bundlesRefused += 1 }
+                let status = answer?.0 ?? 0
+                fleet.record {
+                    $0.bundlesRefused += 1
+                    $0.errors.append("bundle \(path): refused with status \(status)")
+                }
                 return false
             }
         }

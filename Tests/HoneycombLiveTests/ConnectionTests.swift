@@ -11,7 +11,7 @@ import Testing
 @Suite(.enabled(if: LiveEnvironment.available, "servers not started: run the README's test command"), .serialized)
 struct ConnectionTests {
     /// One TCP connection to 127.0.0.1, non-blocking once connected.
-    struct Socket {
+    struct Socket: Sendable {
         let fd: Int32
 
         static func open(_ port: Int) throws -> Socket {
@@ -41,7 +41,21 @@ struct ConnectionTests {
 
         /// Reads what arrives for `seconds` or until the server closes: the bytes, and whether
         /// it closed (end of stream or reset).
-        func read(for seconds: Double, untilContains marker: String? = nil) -> (text: String, closed: Bool) {
+        /// What arrives within `seconds` (or until `marker`), and whether the peer closed.
+        /// The wait runs on a thread of its own, never on Swift's cooperative pool: a poll of
+        /// seconds there held one of its two threads on this machine, and the live tests beside
+        /// it (executors heartbeating every 0.3 s against a 1.5 s timeout) saw a heartbeat
+        /// gap of 2.1 s and lost an executor.
+        func read(for seconds: Double, untilContains marker: String? = nil) async -> (text: String, closed: Bool) {
+            await withCheckedContinuation { done in
+                DispatchQueue.global().async { done.resume(returning: readBlocking(for: seconds, untilContains: marker)) }
+            }
+        }
+
+        /// Whether the peer has closed, without waiting (a single non-blocking look).
+        var closedNow: Bool { readBlocking(for: 0, untilContains: nil).closed }
+
+        private func readBlocking(for seconds: Double, untilContains marker: String?) -> (text: String, closed: Bool) {
             let deadline = Date().addingTimeInterval(seconds)
             var got: [UInt8] = []
             var buffer = [UInt8](repeating: 0, count: 4096)
@@ -80,9 +94,9 @@ struct ConnectionTests {
         var start = Date()
         let idle = try Socket.open(port)
         defer { idle.close() }
-        let early = idle.read(for: 0.5)
+        let early = await idle.read(for: 0.5)
         #expect(!early.closed, "closed at once: the idle timeout is 1 s")
-        let quiet = idle.read(for: 5)
+        let quiet = await idle.read(for: 5)
         #expect(quiet.closed, "an idle connection was held for \(Self.elapsed(start)) s")
 
         // Headers sent in part, then nothing.
@@ -90,16 +104,16 @@ struct ConnectionTests {
         let half = try Socket.open(port)
         defer { half.close() }
         half.send("GET /healthz HTTP/1.1\r\nHost: honeycomb\r\nX-Wait: ")
-        #expect(half.read(for: 5).closed, "half-sent headers held the connection \(Self.elapsed(start)) s")
+        #expect(await half.read(for: 5).closed, "half-sent headers held the connection \(Self.elapsed(start)) s")
 
         // A keep-alive connection after its answer.
         let kept = try Socket.open(port)
         defer { kept.close() }
         kept.send(Self.getHealth)
-        let answer = kept.read(for: 5, untilContains: "\"ok\"")
+        let answer = await kept.read(for: 5, untilContains: "\"ok\"")
         #expect(answer.text.hasPrefix("HTTP/1.1 200"), "answered \(answer.text)")
         start = Date()
-        #expect(kept.read(for: 5).closed, "an idle keep-alive connection was held \(Self.elapsed(start)) s")
+        #expect(await kept.read(for: 5).closed, "an idle keep-alive connection was held \(Self.elapsed(start)) s")
 
         // Headers in full, the body never: the idle timeout closes it as well.
         let token = try serve.token("alice", .user)
@@ -108,7 +122,7 @@ struct ConnectionTests {
         let stalled = try Socket.open(port)
         defer { stalled.close() }
         stalled.send(post)
-        #expect(stalled.read(for: 5).closed, "a body that never came held its connection")
+        #expect(await stalled.read(for: 5).closed, "a body that never came held its connection")
 
         // A body trickled a byte every 0.25 s (each within the idle timeout): 408 after the
         // 2 s body timeout, and the connection closed without reading the rest.
@@ -120,7 +134,7 @@ struct ConnectionTests {
         var closed = false
         while Self.elapsed(start) < 10, !closed {
             slow.send(" ")
-            let r = slow.read(for: 0.25)
+            let r = await slow.read(for: 0.25)
             text += r.text
             closed = r.closed
         }
@@ -145,7 +159,7 @@ struct ConnectionTests {
         for _ in 0..<8 {
             let s = try Socket.open(port)
             s.send(Self.getHealth)
-            let r = s.read(for: 5, untilContains: "\"ok\"")
+            let r = await s.read(for: 5, untilContains: "\"ok\"")
             #expect(r.text.hasPrefix("HTTP/1.1 200"))
             held.append(s)
         }
@@ -153,14 +167,29 @@ struct ConnectionTests {
         let ninth = try Socket.open(port)
         defer { ninth.close() }
         ninth.send(Self.getHealth)
-        let waiting = ninth.read(for: 1.5, untilContains: "\"ok\"")
+        let waiting = await ninth.read(for: 1.5, untilContains: "\"ok\"")
         #expect(waiting.text.isEmpty, "the ninth connection was served past the cap of 8: \(waiting.text)")
         // Two close: it is served.
         held.removeLast().close()
         held.removeLast().close()
-        let served = ninth.read(for: 5, untilContains: "\"ok\"")
+        let served = await ninth.read(for: 5, untilContains: "\"ok\"")
         #expect(served.text.hasPrefix("HTTP/1.1 200"), "once under the cap: \(served.text)")
     }
+}
+
+/// The flood of half-open connections, apart from every other test: opening 5,000 sockets
+/// and polling them takes a core and the test process's threads for seconds, and the live
+/// tests running beside it have executors heartbeating every 0.3 s against a 1.5 s timeout.
+/// (In make test on 2026-12-04, LiveServiceTests' lost-executor test saw its task need a third
+/// attempt while this had just started: the likeliest cause, a stalled heartbeat of its second
+/// executor.) So it runs only when asked (HONEYCOMB_FLOOD=1), in a `swift test` of its own, as
+/// the README's test command does.
+@Suite(.enabled(if: LiveEnvironment.available && LiveEnvironment.env["HONEYCOMB_FLOOD"] == "1",
+                "the flood runs alone: HONEYCOMB_FLOOD=1, as the README's test command sets"))
+struct ConnectionFloodTests {
+    typealias Socket = ConnectionTests.Socket
+    static func elapsed(_ start: Date) -> Double { ConnectionTests.elapsed(start) }
+    static var floodIdle: Int { ConnectionTests.floodIdle }
 
     /// 5,000 connections with half-sent headers, all closed by the idle timeout; the memory
     /// they took comes back. Prints the figures (the README quotes them).
@@ -203,7 +232,7 @@ struct ConnectionTests {
         // The server closes every one of them.
         var open = Set(flood.indices)
         while !open.isEmpty, Self.elapsed(start) < 30 {
-            for i in open where flood[i].read(for: 0).closed { open.remove(i) }
+            for i in open where flood[i].closedNow { open.remove(i) }
             try await Task.sleep(for: .milliseconds(200))
         }
         let closedAfter = Self.elapsed(start)

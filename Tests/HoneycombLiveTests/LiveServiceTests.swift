@@ -77,7 +77,16 @@ struct LiveServiceTests {
         first.kill(index: 0)
         var task = try await h.task(id, as: alice)
         #expect(try await LiveEnvironment.eventually { task = try await h.task(id, as: alice); return task.state == "succeeded" })
-        #expect(task.attempt == 2)
+        let trail = (task.history ?? []).map { "\($0.state)#\($0.attempt)@\($0.executor.map(String.init) ?? "-")" }
+        let firstAudit = try await h.auditActions(subject: "executor/\(first.ids[0])")
+        let secondAudit = try await h.auditActions(subject: "executor/\(second.ids[0])")
+        #expect(task.attempt == 2, """
+            history \(trail.joined(separator: ", ")); first (\(first.ids[0])): \(firstAudit.joined(separator: ", ")); \
+            second (\(second.ids[0])): \(secondAudit.joined(separator: ", ")); \
+            fleet errors: first \(first.snapshot.errors.prefix(5)), second \(second.snapshot.errors.prefix(5)); \
+            second's longest heartbeat round trip \(second.snapshot.heartbeatLongestRoundTripNs / 1_000_000) ms, \
+            longest gap between heartbeats \(second.snapshot.heartbeatLongestGapNs / 1_000_000) ms
+            """)
         #expect(task.executor == nil || task.executor == second.ids[0])
         #expect(task.result?.attempt == 2)
         #expect(task.history?.contains { $0.state == "attempt_lost" && $0.attempt == 1 } == true)

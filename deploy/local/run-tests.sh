@@ -30,6 +30,9 @@ set +a
 servers='HoneycombLiveTests\.'
 timeout --signal=TERM --kill-after=30 "${HONEYCOMB_TEST_TIMEOUT:-2400}" swift test --skip "$servers" "$@"
 timeout --signal=TERM --kill-after=30 "${HONEYCOMB_TEST_TIMEOUT:-2400}" swift test --skip-build --filter "$servers"
+# Alone, since it takes a core and the test process's threads for seconds: 5,000 half-open
+# connections against serve (ConnectionFloodTests).
+HONEYCOMB_FLOOD=1 timeout --signal=TERM --kill-after=30 300 swift test --skip-build --filter 'HoneycombLiveTests\.ConnectionFloodTests'
 # Alone, since it keeps both cores busy: schemathesis against serve (ContractTests).
 HONEYCOMB_CONTRACT=1 timeout --signal=TERM --kill-after=30 600 swift test --skip-build --filter 'HoneycombLiveTests\.ContractTests'
 # Last and alone, since it stops the servers the others use: each dependency stopped 5 s under

@@ -167,7 +167,7 @@ struct Scheduler {
             } else if case .all = policy.candidates {
                 chosen = bestOfAll(r, index, registry, tasks, now, slowFilters)
             } else {
-                chosen = bestOfSample(Self.sampleSizeForAdaptive, r, index, registry, tasks, now, slowFilters)
+                chosen = bestOfSample(SchedulerPolicy.adaptiveSample, r, index, registry, tasks, now, slowFilters)
             }
         case .sample(let k):
             chosen = bestOfSample(max(1, k), r, index, registry, tasks, now, slowFilters)
@@ -176,8 +176,6 @@ struct Scheduler {
         decisions += 1
         return ExecutorID(chosen)
     }
-
-    static var sampleSizeForAdaptive: Int { SchedulerPolicy.adaptiveSample }
 
     /// Collects the non-empty buckets whose executors all pass the request's bucket-level
     /// filters (labels, tenant, resources) into `feasibleBuckets`, and counts their members.

@@ -71,7 +71,12 @@ extension Scheduler {
         if let f = Self.resourceRejection(r.definition.requires, used: registry.used[e], capacity: registry.capacity[e]) {
             return f
         }
-        return affinityRejection(r, beside: registry.assigned[e].lazy.map { tasks.records[$0.index].agent })
+        return affinityRejection(r, e, registry, tasks)
+    }
+
+    /// Whether the request's anti-affinity and affinity hold beside what executor `e` holds now.
+    func affinityRejection(_ r: PlacementRequest, _ e: Int, _ registry: ExecutorRegistry, _ tasks: TaskTable) -> PlacementFilter? {
+        affinityRejection(r, beside: registry.assigned[e].lazy.map { tasks.records[$0.index].agent })
     }
 
     /// Whether executor `e` can take the request now.

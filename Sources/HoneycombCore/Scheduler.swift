@@ -113,8 +113,10 @@ struct Scheduler {
     var cursor = 0
     /// The sampler's state (see `sampleDraw`).
     var sampleState: UInt64 = 0
-    /// Scratch of `pick`: the feasible buckets and how many executors they hold.
+    /// Scratch of `pick`: the feasible buckets, how many executors they hold, and (for the
+    /// per-bucket search) their scores.
     var feasibleBuckets: [Int32] = []
+    var feasibleScores: [Double] = []
     var feasibleTotal = 0
     /// Label feasibility per (agent, label class): 1 fits, 2 does not.
     var labelFit: [[UInt8]] = []
@@ -212,8 +214,10 @@ struct Scheduler {
     private mutating func bestBucketMember(_ r: PlacementRequest, _ index: CapacityIndex, _ registry: ExecutorRegistry) -> Int {
         var bestScore = -Double.infinity
         var tied = 0
+        feasibleScores.removeAll(keepingCapacity: true)
         for b in feasibleBuckets {
             let sc = bucketScore(r, index.keys[Int(b)], registry)
+            feasibleScores.append(sc)
             if sc > bestScore {
                 bestScore = sc
                 tied = index.members[Int(b)].count
@@ -223,7 +227,7 @@ struct Scheduler {
         }
         var k = cursor % tied
         cursor &+= 1
-        for b in feasibleBuckets where bucketScore(r, index.keys[Int(b)], registry) == bestScore {
+        for (b, sc) in zip(feasibleBuckets, feasibleScores) where sc == bestScore {
             let m = index.members[Int(b)]
             if k < m.count { return Int(m[k]) }
             k -= m.count
@@ -240,7 +244,7 @@ struct Scheduler {
             let shared = bucketScore(r, index.keys[Int(b)], registry)
             for m in index.members[Int(b)] {
                 let e = Int(m)
-                if slowFilters && affinityRejection(r, beside: registry.assigned[e].lazy.map { tasks.records[$0.index].agent }) != nil {
+                if slowFilters && affinityRejection(r, e, registry, tasks) != nil {
                     continue
                 }
                 let sc = shared + reliabilityScore(e, registry, now)
@@ -262,7 +266,7 @@ struct Scheduler {
         while found < k && drawn < 4 * k {
             drawn += 1
             let (e, b) = feasibleMember(Int(sampleDraw() % UInt64(feasibleTotal)), index)
-            if slowFilters && affinityRejection(r, beside: registry.assigned[e].lazy.map { tasks.records[$0.index].agent }) != nil {
+            if slowFilters && affinityRejection(r, e, registry, tasks) != nil {
                 continue
             }
             found += 1
@@ -286,13 +290,7 @@ struct Scheduler {
 
     /// The sampler's own deterministic stream (SplitMix64): sampling needs no seeded source
     /// of the plane's and moves no other policy's draws.
-    private mutating func sampleDraw() -> UInt64 {
-        sampleState &+= 0x9E37_79B9_7F4A_7C15
-        var z = sampleState
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    private mutating func sampleDraw() -> UInt64 { splitMix64(&sampleState) }
 
     /// A uniformly random feasible executor other than `excluding`, drawn from the plane's
     /// random source: exact over the feasible buckets; with affinity rules, drawn again up to
@@ -302,7 +300,7 @@ struct Scheduler {
         guard let random else { preconditionFailure("a random placement policy needs the plane's random source") }
         func passes(_ e: Int) -> Bool {
             e != excluding && (!slowFilters
-                || affinityRejection(r, beside: registry.assigned[e].lazy.map { tasks.records[$0.index].agent }) == nil)
+                || affinityRejection(r, e, registry, tasks) == nil)
         }
         if !slowFilters {
             // Exactly uniform over the others: draw among total − 1 and step over `excluding`.

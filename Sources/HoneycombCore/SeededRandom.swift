@@ -6,14 +6,7 @@ public final class SeededRandom: PlaneRandomSource {
 
     public init(seed: UInt64) {
         var x = seed
-        func splitmix() -> UInt64 {
-            x &+= 0x9E37_79B9_7F4A_7C15
-            var z = x
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        s = (splitmix(), splitmix(), splitmix(), splitmix())
+        s = (splitMix64(&x), splitMix64(&x), splitMix64(&x), splitMix64(&x))
     }
 
     public func next() -> UInt64 {
@@ -29,4 +22,15 @@ public final class SeededRandom: PlaneRandomSource {
     }
 
     private func rotl(_ x: UInt64, _ k: UInt64) -> UInt64 { (x << k) | (x >> (64 - k)) }
+}
+
+/// The next output of SplitMix64 from `state`, which it advances: the seeder above, and the
+/// scheduler's sampler (a value, so that a copied plane draws what the original would).
+@inline(__always)
+func splitMix64(_ state: inout UInt64) -> UInt64 {
+    state &+= 0x9E37_79B9_7F4A_7C15
+    var z = state
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
 }

@@ -161,17 +161,7 @@ public struct EventQueue<Payload> {
 /// The simulator's previous future, a binary heap of whole entries: kept only so that
 /// `EngineBenchmark` measures the 4-ary heap against it in the same run.
 public struct BinaryEventQueue<Payload> {
-    @usableFromInline struct Entry {
-        @usableFromInline var time: Int64
-        @usableFromInline var seq: UInt64
-        @usableFromInline var payload: Payload
-        @inlinable init(time: Int64, seq: UInt64, payload: Payload) {
-            self.time = time
-            self.seq = seq
-            self.payload = payload
-        }
-        @inlinable func precedes(_ o: Entry) -> Bool { time < o.time || (time == o.time && seq < o.seq) }
-    }
+    @usableFromInline typealias Entry = EventQueue<Payload>.Entry
 
     @usableFromInline var heap: [Entry] = []
     @usableFromInline var nextSeq: UInt64 = 0

@@ -2,6 +2,26 @@ import HoneycombStats
 import Testing
 
 @Suite struct StatisticsTests {
+    @Test func theRadixSortOrdersLikeAComparisonSort() {
+        // Negative and positive numbers, zeros, ties, tiny and huge magnitudes, infinities.
+        let stream = RandomStream(seed: 17)
+        for n in [0, 1, 63, 65, 1000, 100_000] {
+            var xs = (0..<n).map { k -> Double in
+                switch k % 7 {
+                case 0: return 0
+                case 1: return -stream.exponential(mean: 1e-300)
+                case 2: return stream.uniform() * 1e300
+                case 3: return Double(stream.integer(below: 10))
+                case 4: return k % 2 == 0 ? .infinity : -.infinity
+                default: return stream.normal(mean: 0, sd: 1000)
+                }
+            }
+            let expected = xs.sorted()
+            Statistics.sort(&xs)
+            #expect(xs == expected, "\(n) numbers sorted differently")
+        }
+    }
+
     @Test func tCriticalValuesMatchTheTables() {
         // Two-sided 95 %: t(0.975; 9) = 2.2622, t(0.975; 4) = 2.7764, t(0.975; 29) = 2.0452.
         #expect(abs(Statistics.tCritical(confidence: 0.95, degreesOfFreedom: 9) - 2.2622) < 1e-4)

@@ -52,6 +52,8 @@ public struct AgentRegistry: Sendable {
     }
 
     public subscript(id: AgentID) -> AgentDefinition { definitions[id.index] }
+    /// What one task of the agent reserves (read without copying its definition).
+    @inline(__always) func requirements(of id: AgentID) -> Resources { definitions[id.index].requires }
     public var count: Int { definitions.count }
     /// The id of the newest registered version named `name`.
     public func id(named name: String) -> AgentID? {

@@ -35,6 +35,10 @@ struct CapacityIndex: Sendable {
     /// Each executor's bucket (-1: not schedulable) and its position among the bucket's members.
     private var bucketOf: [Int32] = []
     private var position: [Int32] = []
+    /// The bucket each executor was last in (-1: never): where one that leaves the index
+    /// (its last slot taken) and comes back (a slot freed) most often returns, found without
+    /// hashing a key.
+    private var lastBucket: [Int32] = []
     /// Schedulable executors in all.
     private(set) var count = 0
 
@@ -52,14 +56,19 @@ struct CapacityIndex: Sendable {
             let n = e + 1 - bucketOf.count
             bucketOf.append(contentsOf: repeatElement(-1, count: n))
             position.append(contentsOf: repeatElement(-1, count: n))
+            lastBucket.append(contentsOf: repeatElement(-1, count: n))
         }
         let old = Int(bucketOf[e])
         if let key, old >= 0, keys[old] == key { return }
         if old >= 0 { remove(e, from: old) }
         guard let key else { return }
-        if old >= 0, let b = neighbours[old].first(where: { keys[Int($0)] == key }) { return insert(e, into: Int(b)) }
+        let from = Int(lastBucket[e])
+        if from >= 0 {
+            if keys[from] == key { return insert(e, into: from) }
+            if let b = neighbours[from].first(where: { keys[Int($0)] == key }) { return insert(e, into: Int(b)) }
+        }
         let b = bucketFor(key)
-        if old >= 0 && neighbours[old].count < 16 { neighbours[old].append(Int32(b)) }
+        if from >= 0 && neighbours[from].count < 16 { neighbours[from].append(Int32(b)) }
         insert(e, into: b)
     }
 
@@ -82,6 +91,7 @@ struct CapacityIndex: Sendable {
             active[c].append(Int32(b))
         }
         bucketOf[e] = Int32(b)
+        lastBucket[e] = Int32(b)
         position[e] = Int32(members[b].count)
         members[b].append(Int32(e))
         count += 1

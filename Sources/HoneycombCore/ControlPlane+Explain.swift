@@ -46,7 +46,7 @@ extension ControlPlane {
     /// would wait: the question asked before submitting.
     public mutating func explain(agent: AgentID, tenant: TenantID = .shared, priority: Int8 = 0,
                                  at now: Instant) -> PlacementExplanation {
-        explain(PlacementRequest(agent: agent, definition: agents[agent], tenant: tenant, priority: priority), now)
+        explain(PlacementRequest(agent: agent, requires: agents.requirements(of: agent), tenant: tenant, priority: priority), now)
     }
 
     /// The score a task of the agent, submitted by `tenant` at `priority`, would get on
@@ -54,7 +54,7 @@ extension ControlPlane {
     /// placement rules alone, without the index (what a brute-force scan would see).
     public mutating func placementScore(agent: AgentID, tenant: TenantID = .shared, priority: Int8 = 0,
                                         on executor: ExecutorID, at now: Instant) -> Double? {
-        let r = PlacementRequest(agent: agent, definition: agents[agent], tenant: tenant, priority: priority)
+        let r = PlacementRequest(agent: agent, requires: agents.requirements(of: agent), tenant: tenant, priority: priority)
         scheduler.prepare(r, executors, agents)
         guard executor.index < executors.count, scheduler.feasible(r, executor.index, executors, tasks) else { return nil }
         return scheduler.score(r, executor.index, executors, now)
@@ -73,7 +73,7 @@ extension ControlPlane {
             }
             eligible += 1
             let free = executors.capacity[e] - executors.used[e]
-            if free.slots >= r.definition.requires.slots {
+            if free.slots >= r.requires.slots {
                 maxFreeCPU = max(maxFreeCPU, free.cpuMillis)
                 maxFreeMemory = max(maxFreeMemory, free.memoryBytes)
             }
@@ -105,19 +105,19 @@ extension ControlPlane {
 
     private func hint(_ r: PlacementRequest, reason: PlacementFilter?, eligible: Int, maxFreeCPU: Int64,
                       maxFreeMemory: Int64, fits: Bool) -> String {
-        let needs = r.definition.requires
+        let needs = r.requires
         if fits { return "It fits now; it waits only for the next placement pass." }
         switch reason {
         case .notOnline?, nil: return "No executor is online."
-        case .labels?: return "No online executor satisfies \(r.definition.selector)."
+        case .labels?: return "No online executor satisfies \(agents[r.agent].selector)."
         case .tenant?: return "The executors that match are private to other tenants."
         case .noFreeSlot?: return "All \(eligible) matching executors are busy: it waits for a slot."
         case .cpu?:
             return "It needs \(cores(needs.cpuMillis)) cores; the most free on a matching executor with a free slot is \(cores(max(0, maxFreeCPU)))."
         case .memory?:
             return "It needs \(mib(needs.memoryBytes)) MiB; the most free on a matching executor with a free slot is \(mib(max(0, maxFreeMemory))) MiB."
-        case .affinity?: return "No matching executor runs any of \(r.definition.affinity.joined(separator: ", ")) now."
-        case .antiAffinity?: return "Every matching executor with room already runs one of \(r.definition.antiAffinity.joined(separator: ", "))."
+        case .affinity?: return "No matching executor runs any of \(agents[r.agent].affinity.joined(separator: ", ")) now."
+        case .antiAffinity?: return "Every matching executor with room already runs one of \(agents[r.agent].antiAffinity.joined(separator: ", "))."
         }
     }
 

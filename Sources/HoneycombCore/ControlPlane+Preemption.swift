@@ -9,7 +9,7 @@ extension ControlPlane {
         guard lower > 0 else { return nil }
         scheduler.prepare(r, executors, agents)
         var best: (executor: Int, victims: [TaskID], worst: Int8)?
-        let needs = r.definition.requires
+        let needs = r.requires
         for e in 0..<executors.count where scheduler.eligibility(r, e, executors) == nil {
             // Lowest priority first; among equals the most recently placed (least work lost).
             let candidates = executors.assigned[e].reversed()
@@ -20,7 +20,7 @@ extension ControlPlane {
             func fits() -> Bool { Scheduler.resourceRejection(needs, used: used, capacity: executors.capacity[e]) == nil }
             for v in candidates {
                 if fits() { break }
-                used = used - agents[tasks.records[v.index].agent].requires
+                used = used - agents.requirements(of: tasks.records[v.index].agent)
                 victims.append(v)
             }
             guard !victims.isEmpty, fits() else { continue }

@@ -9,7 +9,7 @@ extension ControlPlane {
         guard executors.state(of: target) == .online else { return }
         for a in 0..<agents.count {
             let id = AgentID(a)
-            scheduler.prepare(PlacementRequest(agent: id, definition: agents[id], tenant: .shared, priority: 0),
+            scheduler.prepare(PlacementRequest(agent: id, requires: agents.requirements(of: id), tenant: .shared, priority: 0),
                               executors, agents)
         }
         for c in queue.classes.indices where budget > 0 {
@@ -41,7 +41,7 @@ extension ControlPlane {
     private func donorFor(_ r: PlacementRequest, target: ExecutorID,
                           budget: Int) -> (ExecutorID, [TaskID])? {
         let t = target.index
-        let needs = r.definition.requires
+        let needs = r.requires
         for e in 0..<executors.count where e != t && scheduler.eligibility(r, e, executors) == nil {
             var freed = executors.used[e]
             var onTarget = executors.used[t]
@@ -52,12 +52,12 @@ extension ControlPlane {
                 if fits() { break }
                 let mover = request(for: v)
                 guard scheduler.eligibility(mover, t, executors) == nil,
-                      Scheduler.resourceRejection(mover.definition.requires, used: onTarget,
+                      Scheduler.resourceRejection(mover.requires, used: onTarget,
                                                   capacity: executors.capacity[t]) == nil,
                       scheduler.affinityRejection(mover, beside: besideOnTarget) == nil else { continue }
-                onTarget = onTarget + mover.definition.requires
+                onTarget = onTarget + mover.requires
                 besideOnTarget.append(mover.agent)
-                freed = freed - mover.definition.requires
+                freed = freed - mover.requires
                 movers.append(v)
             }
             if !movers.isEmpty && fits() {

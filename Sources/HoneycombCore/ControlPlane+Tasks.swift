@@ -12,7 +12,7 @@ extension ControlPlane {
 
     func request(for task: TaskID) -> PlacementRequest {
         let r = tasks.records[task.index]
-        return PlacementRequest(agent: r.agent, definition: agents[r.agent], tenant: r.tenant, priority: r.priority)
+        return PlacementRequest(agent: r.agent, requires: agents.requirements(of: r.agent), tenant: r.tenant, priority: r.priority)
     }
 
     /// Places the task at once when nothing of its class waits ahead of it, else queues it.
@@ -83,7 +83,7 @@ extension ControlPlane {
     /// Reserves (+1) or releases (-1) what the task holds on the executor, with all the
     /// bookkeeping that follows it.
     mutating func hold(_ task: TaskID, _ r: TaskRecord, on executor: ExecutorID, _ delta: Int) {
-        let needs = agents[r.agent].requires
+        let needs = agents.requirements(of: r.agent)
         if delta > 0 {
             executors.reserve(needs, for: task, on: executor)
         } else {

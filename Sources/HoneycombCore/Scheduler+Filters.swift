@@ -12,12 +12,12 @@ extension Scheduler {
         let classes = registry.labelClasses
         if labelFit[a].count < classes.count {
             for k in labelFit[a].count..<classes.count {
-                labelFit[a].append(classes[k].satisfies(r.definition.selector) ? 1 : 2)
+                labelFit[a].append(classes[k].satisfies(agents[r.agent].selector) ? 1 : 2)
             }
         }
         if affinityIDs[a] == nil {
-            affinityIDs[a] = r.definition.affinity.compactMap(agents.id(named:))
-            antiAffinityIDs[a] = r.definition.antiAffinity.compactMap(agents.id(named:))
+            affinityIDs[a] = agents[r.agent].affinity.compactMap(agents.id(named:))
+            antiAffinityIDs[a] = agents[r.agent].antiAffinity.compactMap(agents.id(named:))
         }
         if policy.spreadPolicy != nil { prepareSpread(a, registry) }
     }
@@ -68,7 +68,7 @@ extension Scheduler {
     /// take it.
     func rejection(_ r: PlacementRequest, _ e: Int, _ registry: ExecutorRegistry, _ tasks: TaskTable) -> PlacementFilter? {
         if let f = eligibility(r, e, registry) { return f }
-        if let f = Self.resourceRejection(r.definition.requires, used: registry.used[e], capacity: registry.capacity[e]) {
+        if let f = Self.resourceRejection(r.requires, used: registry.used[e], capacity: registry.capacity[e]) {
             return f
         }
         return affinityRejection(r, e, registry, tasks)
@@ -90,7 +90,7 @@ extension Scheduler {
     func score(_ r: PlacementRequest, _ e: Int, _ registry: ExecutorRegistry, _ now: Instant) -> Double {
         var total = 0.0
         if policy.binpack != 0 || policy.leastLoaded != 0 {
-            let u = utilization(registry.used[e] + r.definition.requires, of: registry.capacity[e])
+            let u = utilization(registry.used[e] + r.requires, of: registry.capacity[e])
             total += policy.binpack * u + policy.leastLoaded * (1 - u)
         }
         total += classScore(r, labelClass: Int(registry.labelClass[e]), owner: registry.owner[e], registry)

@@ -92,7 +92,8 @@ public struct TenantPolicy: Hashable, Sendable {
 /// One task to place, as the scheduler needs to see it.
 struct PlacementRequest {
     var agent: AgentID
-    var definition: AgentDefinition
+    /// What one task of the agent reserves.
+    var requires: Resources
     var tenant: TenantID
     var priority: Int8
 }
@@ -185,7 +186,7 @@ struct Scheduler {
         feasibleBuckets.removeAll(keepingCapacity: true)
         feasibleTotal = 0
         let fits = labelFit[r.agent.index]
-        let needs = r.definition.requires
+        let needs = r.requires
         for c in index.active.indices where c < fits.count && fits[c] == 1 {
             for b32 in index.active[c] {
                 let b = Int(b32)
@@ -202,7 +203,7 @@ struct Scheduler {
     private func bucketScore(_ r: PlacementRequest, _ key: CapacityIndex.Key, _ registry: ExecutorRegistry) -> Double {
         var total = 0.0
         if policy.binpack != 0 || policy.leastLoaded != 0 {
-            let u = utilization(key.used + r.definition.requires, of: key.capacity)
+            let u = utilization(key.used + r.requires, of: key.capacity)
             total += policy.binpack * u + policy.leastLoaded * (1 - u)
         }
         return total + classScore(r, labelClass: Int(key.labelClass), owner: key.owner, registry)

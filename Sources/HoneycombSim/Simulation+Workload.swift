@@ -13,15 +13,20 @@ struct WorkloadState {
 extension Simulation {
     /// Schedules the workload's next arrival (or burst) after `now`.
     mutating func scheduleNextArrival(_ w: Int32) {
-        let state = workloads[Int(w)]
-        guard state.scale > 0 else { return }
-        guard let gap = state.arrivals.nextGap(after: now.seconds, end: end.seconds, scale: state.scale,
-                                               stream: arrivalStreams[Int(w)]) else { return }
-        queue.push(.arrival(workload: w, generation: state.generation), at: now + .seconds(gap))
+        // Read in place: a copy of the state would copy (and retain) its arrival process.
+        let scale = workloads[Int(w)].scale
+        guard scale > 0 else { return }
+        guard let gap = workloads[Int(w)].arrivals.nextGap(after: now.seconds, end: end.seconds, scale: scale,
+                                                           stream: arrivalStreams[Int(w)]) else { return }
+        queue.push(.arrival(workload: w, generation: workloads[Int(w)].generation), at: now + .seconds(gap))
     }
 
     mutating func arrival(workload w: Int, generation: UInt32) {
         guard workloads[w].generation == generation else { return }
+        guard case .bursts = workloads[w].arrivals else {
+            submitTask(workload: w)
+            return scheduleNextArrival(Int32(w))
+        }
         // A burst's tasks after its first come spread over its span.
         for offset in workloads[w].arrivals.spread {
             if offset > 0 {
@@ -36,16 +41,16 @@ extension Simulation {
     /// A new task of the workload's agent. Its run time and first-attempt outcome are drawn
     /// now, in arrival order, so that every policy sees the same tasks.
     mutating func submitTask(workload w: Int) {
+        // Fields read in place, not the workload or agent copied: they hold strings and arrays.
         let agent = scenario.workloads[w].agent
-        let spec = scenario.agents[agent]
+        let tenant = scenario.workloads[w].tenant, priority = scenario.workloads[w].priority
         let id = TaskID(tasks.count)
         let draw = failureStreams[agent].next()
-        let workload = scenario.workloads[w]
         tasks.append(SimTask(submitted: now, firstStart: .distantFuture,
-                             runtime: .seconds(spec.runtime.sampleSeconds(runtimeStreams[agent])),
-                             agent: Int32(agent), tenant: workload.tenant.rawValue, failureDraw: draw))
+                             runtime: .seconds(scenario.agents[agent].runtime.sampleSeconds(runtimeStreams[agent])),
+                             agent: Int32(agent), tenant: tenant.rawValue, failureDraw: draw))
         metrics.taskSubmitted(at: now)
-        send(.taskSubmitted(TaskSpec(id: id, agent: AgentID(agent), tenant: workload.tenant, priority: workload.priority)))
+        send(.taskSubmitted(TaskSpec(id: id, agent: AgentID(agent), tenant: tenant, priority: priority)))
     }
 
     /// Carries out a timed scenario event.

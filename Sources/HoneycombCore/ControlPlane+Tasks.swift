@@ -12,7 +12,8 @@ extension ControlPlane {
 
     func request(for task: TaskID) -> PlacementRequest {
         let r = tasks.records[task.index]
-        return PlacementRequest(agent: r.agent, requires: agents.requirements(of: r.agent), tenant: r.tenant, priority: r.priority)
+        return PlacementRequest(agent: r.agent, requires: agents.requirements(of: r.agent), tenant: r.tenant,
+                                priority: r.priority)
     }
 
     /// Places the task at once when nothing of its class waits ahead of it, else queues it.

@@ -62,10 +62,14 @@ public struct PlaneConfig: Hashable, Sendable {
 }
 
 /// Everything that can happen to the control plane.
+///
+/// The rare inputs with large payloads (a registration, a published agent, a snapshot) are
+/// boxed, so that the frequent ones (heartbeats and task reports) move a few words, not the
+/// size of the largest.
 public enum PlaneInput: Sendable {
     /// An executor registers, for the first time or again after leaving, crashing or being
     /// declared lost. Whatever an earlier life of it held is lost.
-    case executorRegistered(ExecutorID, ExecutorSpec)
+    indirect case executorRegistered(ExecutorID, ExecutorSpec)
     /// Answered `.reregister` when the plane had given the executor up.
     case executorHeartbeat(ExecutorID)
     /// The executor will take nothing new and leaves once its tasks end.
@@ -85,10 +89,10 @@ public enum PlaneInput: Sendable {
     case taskCancelled(TaskID)
     /// A new agent version: answered with its id (an existing name and version keeps its
     /// definition and id, and changes nothing).
-    case agentPublished(AgentDefinition)
+    indirect case agentPublished(AgentDefinition)
     /// The state a store last knew, fed to a fresh plane rebuilding it (the live service after
     /// a restart or failover). The plane chooses the order in which it takes it back.
-    case restored(PlaneSnapshot)
+    indirect case restored(PlaneSnapshot)
     /// A timer the plane asked for has come due.
     case timerFired(PlaneTimer)
     /// An agent asks where an LLM call should go: answered `.routed` (reserving what the
@@ -223,7 +227,8 @@ public enum PlaneEffect: Sendable {
     /// Load the model on the executor ahead of demand (it was too cold to take a call).
     case llmWarmUp(ExecutorID, ModelID)
     /// A call was routed: the store keeps it (with its reservation) until it ends.
-    case llmCallOpened(LLMCallRecord)
+    /// (Boxed: the record is several times the size of every other effect.)
+    indirect case llmCallOpened(LLMCallRecord)
     /// A call ended (completed or abandoned): what it was charged, and the tokens it keeps in
     /// its provider's rate-limit window.
     case llmCallEnded(Int64, costMicroUSD: Int64, windowTokens: Int)
@@ -314,6 +319,10 @@ public struct ControlPlane {
 
     /// How many tasks wait to be placed.
     public var queuedCount: Int { queue.count }
+
+    /// Makes room for `count` tasks in all, so that the task table does not grow (and copy
+    /// itself) as they come: a hint from a driver that knows what to expect. Decides nothing.
+    public mutating func reserveCapacity(tasks count: Int) { tasks.records.reserveCapacity(count) }
 
     /// Feeds one input into the plane at `now`, appending what it wants done to `effects`, and
     /// returns its answer.

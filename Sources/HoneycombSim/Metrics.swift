@@ -120,8 +120,13 @@ struct MetricsCollector {
     private var busyArea = 0.0, slotArea = 0.0, onlineArea = 0.0
 
     // Per executor: busy and offered slot-seconds.
-    private var exLast: [Instant] = [], exBusy: [Int] = [], exSlots: [Int] = []
-    private var exBusyArea: [Double] = [], exSlotArea: [Double] = []
+    private struct ExecutorTally {
+        var last: Instant
+        var busy = 0, slots = 0
+        var busyArea = 0.0, slotArea = 0.0
+    }
+    /// (One array of records, not five arrays: a change touches one.)
+    private var perExecutor: [ExecutorTally] = []
 
     // Per tenant: busy slot-seconds and waits.
     private var tenantLast = Instant.zero
@@ -144,6 +149,12 @@ struct MetricsCollector {
         tenantArea = Array(repeating: 0, count: tenants.count)
         tenantWaitSum = Array(repeating: 0, count: tenants.count)
         tenantWaitCount = Array(repeating: 0, count: tenants.count)
+    }
+
+    /// Makes room for the observations of `count` tasks.
+    mutating func reserveCapacity(tasks count: Int) {
+        waits.reserveCapacity(count)
+        turnarounds.reserveCapacity(count)
     }
 
     private func inCohort(_ submittedAt: Instant) -> Bool { submittedAt >= warmup }
@@ -226,22 +237,20 @@ struct MetricsCollector {
     }
 
     private mutating func advanceExecutor(_ e: Int, to t: Instant) {
-        while exLast.count <= e {
-            exLast.append(t); exBusy.append(0); exSlots.append(0); exBusyArea.append(0); exSlotArea.append(0)
-        }
-        let dt = span(exLast[e], t)
+        while perExecutor.count <= e { perExecutor.append(ExecutorTally(last: t)) }
+        let dt = span(perExecutor[e].last, t)
         if dt > 0 {
-            exBusyArea[e] += Double(exBusy[e]) * dt
-            exSlotArea[e] += Double(exSlots[e]) * dt
+            perExecutor[e].busyArea += Double(perExecutor[e].busy) * dt
+            perExecutor[e].slotArea += Double(perExecutor[e].slots) * dt
         }
-        exLast[e] = t
+        perExecutor[e].last = t
     }
 
     mutating func busyChanged(executor e: Int, by delta: Int, at t: Instant) {
         advance(to: t)
         busySlots += delta
         advanceExecutor(e, to: t)
-        exBusy[e] += delta
+        perExecutor[e].busy += delta
     }
 
     mutating func executorChanged(_ e: Int, up delta: Int, slots: Int, at t: Instant, churn: Bool) {
@@ -249,7 +258,7 @@ struct MetricsCollector {
         onlineExecutors += delta
         onlineSlots += slots
         advanceExecutor(e, to: t)
-        exSlots[e] += slots
+        perExecutor[e].slots += slots
         if churn && t >= warmup { churnEvents += 1 }
     }
 
@@ -278,11 +287,11 @@ struct MetricsCollector {
         Statistics.sort(&waits)
         Statistics.sort(&turnarounds)
         let length = span(.zero, end)
-        let perExecutor = exSlotArea.indices.compactMap { exSlotArea[$0] > 0 ? exBusyArea[$0] / exSlotArea[$0] : nil }
-        let utilizationMean = Statistics.mean(perExecutor)
+        let utilizations = perExecutor.compactMap { $0.slotArea > 0 ? $0.busyArea / $0.slotArea : nil }
+        let utilizationMean = Statistics.mean(utilizations)
         // Population spread, so that Jain = 1 / (1 + CV²) holds exactly.
-        let utilizationSD = (perExecutor.reduce(0) { $0 + ($1 - utilizationMean) * ($1 - utilizationMean) }
-                             / Double(max(1, perExecutor.count))).squareRoot()
+        let utilizationSD = (utilizations.reduce(0) { $0 + ($1 - utilizationMean) * ($1 - utilizationMean) }
+                             / Double(max(1, utilizations.count))).squareRoot()
         var values: [(MetricDefinition, Double)] = [
             (SimMetrics.waitMean, Statistics.mean(waits)),
             (SimMetrics.waitP50, Statistics.quantile(sorted: waits, 0.50)),
@@ -306,7 +315,7 @@ struct MetricsCollector {
             (SimMetrics.workPreempted, workPreemptedSeconds),
             (SimMetrics.utilization, slotArea > 0 ? busyArea / slotArea : .nan),
             (SimMetrics.utilizationCV, utilizationMean > 0 ? utilizationSD / utilizationMean : .nan),
-            (SimMetrics.utilizationJain, jain(perExecutor)),
+            (SimMetrics.utilizationJain, jain(utilizations)),
             (SimMetrics.online, length > 0 ? onlineArea / length : .nan),
             (SimMetrics.churn, Double(churnEvents)),
             (SimMetrics.declaredLost, Double(plane.counters.executorsLost)),

@@ -168,8 +168,9 @@ extension Simulation {
     /// may be on its way that it cannot count yet), it runs nothing, expects nothing, and can
     /// reach the plane (a cut-off one waits for the heal, so that its held reports are not lost).
     mutating func leaveIfIdle(_ e: Int) {
-        let x = executors[e]
-        guard x.draining, x.drainHeard, x.running == 0, x.inflight == 0, !x.partitioned else { return }
+        // Fields read in place: a copy of the executor would retain its arrays.
+        guard executors[e].draining, executors[e].drainHeard, executors[e].running == 0, executors[e].inflight == 0,
+              !executors[e].partitioned else { return }
         message(e, .executorLeft(ExecutorID(e)))
         takeDown(e)
         scheduleReturn(e)

@@ -153,7 +153,11 @@ public struct Simulation {
                                        scenario.workloads.contains { $0.tenant.index == t }
                                    })
         let expectedTasks = scenario.workloads.reduce(0.0) { $0 + $1.arrivals.meanRate } * scenario.duration.seconds
-        tasks.reserveCapacity(Int(min(expectedTasks * 1.05, 50_000_000)))
+        // Room for the expected tasks up front: growing a table of millions copies it.
+        let room = Int(min(expectedTasks * 1.05, 50_000_000))
+        tasks.reserveCapacity(room)
+        plane.reserveCapacity(tasks: room)
+        metrics.reserveCapacity(tasks: room)
     }
 
     /// Runs the replication to its end and returns what it measured.
@@ -222,13 +226,15 @@ public struct Simulation {
 
     /// Carries the plane's answer back to whoever asked (before the effects, which follow
     /// from the answer: a routed call's warm-ups, say).
-    private mutating func answer(_ input: PlaneInput, _ reply: PlaneReply) {
-        switch (input, reply) {
-        case (.executorHeartbeat(let e), .reregister): reregister(e.index)
-        case (.executorDraining(let e), _): drainHeard(e.index)
-        case (.llmRouteRequested, .routed(let decision)): llmRouted(decision)
-        case (.llmCompleted(let id, _, _), .settled(let cost)): llmSettled(id, costMicroUSD: cost)
-        case (.llmCompleted(let id, _, _), .unknownCall): llmSettled(id, costMicroUSD: nil)
+    private mutating func answer(_ input: borrowing PlaneInput, _ reply: PlaneReply) {
+        // On the input alone, not an (input, reply) tuple: a tuple would copy the input.
+        switch input {
+        case .executorHeartbeat(let e): if case .reregister = reply { reregister(e.index) }
+        case .executorDraining(let e): drainHeard(e.index)
+        case .llmRouteRequested: if case .routed(let decision) = reply { llmRouted(decision) }
+        case .llmCompleted(let id, _, _):
+            if case .settled(let cost) = reply { llmSettled(id, costMicroUSD: cost) }
+            if case .unknownCall = reply { llmSettled(id, costMicroUSD: nil) }
         default: break
         }
     }

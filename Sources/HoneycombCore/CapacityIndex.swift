@@ -25,27 +25,26 @@ struct CapacityIndex: Sendable {
     private(set) var keys: [Key] = []
     private(set) var members: [[Int32]] = []
     private var lookup: [Key: Int32] = [:]
-    /// Buckets reached from each bucket before by a change of usage alone (a task started or
-    /// ended): the common move, found without hashing a key.
+    /// Buckets reached from each bucket before (a task started or ended, the executor came
+    /// back): the common moves, found without hashing a key.
     private var neighbours: [[Int32]] = []
     /// The non-empty buckets of each label class.
     private(set) var active: [[Int32]] = []
     /// Each bucket's position in its class's `active` list (-1: empty).
     private var activePosition: [Int32] = []
-    /// Each executor's bucket (-1: not schedulable) and its position among the bucket's members.
+    /// Each executor's bucket: the one it is in or, out of the index, the one it was last in
+    /// (-1: never in one), where one that left (its last slot taken) most often returns (a
+    /// slot freed), found without hashing a key.
     private var bucketOf: [Int32] = []
+    /// Each executor's position among its bucket's members (-1: not in the index).
     private var position: [Int32] = []
-    /// The bucket each executor was last in (-1: never): where one that leaves the index
-    /// (its last slot taken) and comes back (a slot freed) most often returns, found without
-    /// hashing a key.
-    private var lastBucket: [Int32] = []
     /// Schedulable executors in all.
     private(set) var count = 0
 
     var isEmpty: Bool { count == 0 }
 
     /// The bucket executor `e` is in, or -1.
-    func bucket(of e: Int) -> Int { e < bucketOf.count ? Int(bucketOf[e]) : -1 }
+    func bucket(of e: Int) -> Int { e < position.count && position[e] >= 0 ? Int(bucketOf[e]) : -1 }
 
     /// Where executor `e` stands among its bucket's members.
     func position(of e: Int) -> Int { Int(position[e]) }
@@ -56,19 +55,17 @@ struct CapacityIndex: Sendable {
             let n = e + 1 - bucketOf.count
             bucketOf.append(contentsOf: repeatElement(-1, count: n))
             position.append(contentsOf: repeatElement(-1, count: n))
-            lastBucket.append(contentsOf: repeatElement(-1, count: n))
         }
-        let old = Int(bucketOf[e])
-        if let key, old >= 0, keys[old] == key { return }
-        if old >= 0 { remove(e, from: old) }
+        let last = Int(bucketOf[e]), inIndex = position[e] >= 0
+        if let key, inIndex, keys[last] == key { return }
+        if inIndex { remove(e, from: last) }
         guard let key else { return }
-        let from = Int(lastBucket[e])
-        if from >= 0 {
-            if keys[from] == key { return insert(e, into: from) }
-            if let b = neighbours[from].first(where: { keys[Int($0)] == key }) { return insert(e, into: Int(b)) }
+        if last >= 0 {
+            if keys[last] == key { return insert(e, into: last) }
+            if let b = neighbours[last].first(where: { keys[Int($0)] == key }) { return insert(e, into: Int(b)) }
         }
         let b = bucketFor(key)
-        if from >= 0 && neighbours[from].count < 16 { neighbours[from].append(Int32(b)) }
+        if last >= 0 && neighbours[last].count < 16 { neighbours[last].append(Int32(b)) }
         insert(e, into: b)
     }
 
@@ -91,7 +88,6 @@ struct CapacityIndex: Sendable {
             active[c].append(Int32(b))
         }
         bucketOf[e] = Int32(b)
-        lastBucket[e] = Int32(b)
         position[e] = Int32(members[b].count)
         members[b].append(Int32(e))
         count += 1
@@ -103,7 +99,6 @@ struct CapacityIndex: Sendable {
         members[b][p] = last
         position[Int(last)] = Int32(p)
         members[b].removeLast()
-        bucketOf[e] = -1
         position[e] = -1
         count -= 1
         if members[b].isEmpty {

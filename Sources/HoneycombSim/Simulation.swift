@@ -233,8 +233,11 @@ public struct Simulation {
         case .executorDraining(let e): drainHeard(e.index)
         case .llmRouteRequested: if case .routed(let decision) = reply { llmRouted(decision) }
         case .llmCompleted(let id, _, _):
-            if case .settled(let cost) = reply { llmSettled(id, costMicroUSD: cost) }
-            if case .unknownCall = reply { llmSettled(id, costMicroUSD: nil) }
+            switch reply {
+            case .settled(let cost): llmSettled(id, costMicroUSD: cost)
+            case .unknownCall: llmSettled(id, costMicroUSD: nil)
+            default: break
+            }
         default: break
         }
     }

@@ -1,26 +1,46 @@
-/// The schedulable executors (online, with a free slot), grouped into buckets of executors
-/// that placement cannot tell apart except by identity and age: the same label class, owner,
-/// exclusivity, capacity and usage.
+/// What a bucket index groups executors by: at least their label class, which selectors
+/// are checked against once per class.
+protocol BucketKey: Hashable, Sendable {
+    var labelClass: Int32 { get }
+}
+
+/// What placement reads of a schedulable executor (online, with a free slot): label class,
+/// owner, exclusivity, capacity and usage. Executors with one key are alike to placement
+/// except by identity and age.
+struct CapacityKey: BucketKey {
+    var labelClass: Int32
+    var owner: TenantID
+    var exclusive: Bool
+    var capacity: Resources
+    var used: Resources
+}
+
+/// What preemption and rebalancing read of an online executor that holds work: label class,
+/// owner, exclusivity, capacity, and the lowest priority it runs (nothing below that can be
+/// evicted from it).
+struct WorkKey: BucketKey {
+    var labelClass: Int32
+    var owner: TenantID
+    var exclusive: Bool
+    var capacity: Resources
+    var lowestPriority: Int8
+}
+
+/// The schedulable executors, bucketed by `CapacityKey`.
 ///
 /// Every filter but affinity and every score but reliability is a function of the bucket, so
 /// the scheduler decides per bucket, not per executor: a placement costs the number of
 /// non-empty buckets, which depends on how many shapes of executor and of task there are —
 /// not on how many executors. (A fleet of laptops of one kind running tasks of two sizes
-/// fills a handful of buckets, whether it has a thousand laptops or a million.) Kept
-/// incrementally: an executor moves between buckets in O(1) when a task starts or ends on it
-/// or it comes or goes.
+/// fills a handful of buckets, whether it has a thousand laptops or a million.)
+typealias CapacityIndex = BucketIndex<CapacityKey>
+
+/// Executors grouped into buckets by a key, kept incrementally: an executor moves between
+/// buckets in O(1) when its key changes (a task starts or ends on it, it comes or goes).
 ///
 /// Iteration orders (buckets of a class, members of a bucket) follow the sequence of inserts
 /// and swap-removes, never hashing: the same in every run.
-struct CapacityIndex: Sendable {
-    struct Key: Hashable, Sendable {
-        var labelClass: Int32
-        var owner: TenantID
-        var exclusive: Bool
-        var capacity: Resources
-        var used: Resources
-    }
-
+struct BucketIndex<Key: BucketKey>: Sendable {
     /// Each bucket's key and members.
     private(set) var keys: [Key] = []
     private(set) var members: [[Int32]] = []
@@ -38,7 +58,7 @@ struct CapacityIndex: Sendable {
     private var bucketOf: [Int32] = []
     /// Each executor's position among its bucket's members (-1: not in the index).
     private var position: [Int32] = []
-    /// Schedulable executors in all.
+    /// Executors in the index.
     private(set) var count = 0
 
     var isEmpty: Bool { count == 0 }

@@ -37,34 +37,52 @@ extension ControlPlane {
 
     /// An executor where `r` would fit once some of its running tasks (no more than
     /// `budget`, most recently placed first) moved to `target` — which must take them all,
-    /// by the same rules as any placement.
-    private func donorFor(_ r: PlacementRequest, target: ExecutorID,
-                          budget: Int) -> (ExecutorID, [TaskID])? {
+    /// by the same rules as any placement — and the tasks to move; the lowest such id. Looks
+    /// at the executors holding work whose labels, tenant and capacity could take `r` (from
+    /// the registry's index), as preemption does: all of them, or a policy's sample first.
+    private mutating func donorFor(_ r: PlacementRequest, target: ExecutorID,
+                                   budget: Int) -> (ExecutorID, [TaskID])? {
+        guard scheduler.gatherHolders(r, executors, runningBelow: Int.max) > 0 else { return nil }
+        var best: (executor: Int, movers: [TaskID])?
+        func consider(_ e: Int) {
+            guard e != target.index, best.map({ e < $0.executor }) ?? true,
+                  let movers = movers(from: e, for: r, onto: target, budget: budget) else { return }
+            best = (e, movers)
+        }
+        if let k = scheduler.holderDraws() {
+            for _ in 0..<k { consider(scheduler.drawHolder(executors)) }
+        }
+        if best == nil {
+            for b in scheduler.holderBuckets { for m in executors.work.members[Int(b)] { consider(Int(m)) } }
+        }
+        return best.map { (ExecutorID($0.executor), $0.movers) }
+    }
+
+    /// The tasks of `e` (no more than `budget`, most recently placed first) whose move to
+    /// `target` makes room for `r` on `e`; nil when no such moves do.
+    private func movers(from e: Int, for r: PlacementRequest, onto target: ExecutorID, budget: Int) -> [TaskID]? {
+        guard scheduler.eligibility(r, e, executors) == nil else { return nil }
         let t = target.index
         let needs = r.requires
-        for e in 0..<executors.count where e != t && scheduler.eligibility(r, e, executors) == nil {
-            var freed = executors.used[e]
-            var onTarget = executors.used[t]
-            var besideOnTarget = executors.assigned[t].map { tasks.records[$0.index].agent }
-            var movers: [TaskID] = []
-            func fits() -> Bool { Scheduler.resourceRejection(needs, used: freed, capacity: executors.capacity[e]) == nil }
-            for v in executors.assigned[e].reversed() where movers.count < budget {
-                if fits() { break }
-                let mover = request(for: v)
-                guard scheduler.eligibility(mover, t, executors) == nil,
-                      Scheduler.resourceRejection(mover.requires, used: onTarget,
-                                                  capacity: executors.capacity[t]) == nil,
-                      scheduler.affinityRejection(mover, beside: besideOnTarget) == nil else { continue }
-                onTarget = onTarget + mover.requires
-                besideOnTarget.append(mover.agent)
-                freed = freed - mover.requires
-                movers.append(v)
-            }
-            if !movers.isEmpty && fits() {
-                let remaining = executors.assigned[e].filter { !movers.contains($0) }.map { tasks.records[$0.index].agent }
-                if scheduler.affinityRejection(r, beside: remaining) == nil { return (ExecutorID(e), movers) }
-            }
+        var freed = executors.used[e]
+        var onTarget = executors.used[t]
+        var besideOnTarget = executors.assigned[t].map { tasks.records[$0.index].agent }
+        var movers: [TaskID] = []
+        func fits() -> Bool { Scheduler.resourceRejection(needs, used: freed, capacity: executors.capacity[e]) == nil }
+        for v in executors.assigned[e].reversed() where movers.count < budget {
+            if fits() { break }
+            let mover = request(for: v)
+            guard scheduler.eligibility(mover, t, executors) == nil,
+                  Scheduler.resourceRejection(mover.requires, used: onTarget,
+                                              capacity: executors.capacity[t]) == nil,
+                  scheduler.affinityRejection(mover, beside: besideOnTarget) == nil else { continue }
+            onTarget = onTarget + mover.requires
+            besideOnTarget.append(mover.agent)
+            freed = freed - mover.requires
+            movers.append(v)
         }
-        return nil
+        guard !movers.isEmpty && fits() else { return nil }
+        let remaining = executors.assigned[e].filter { !movers.contains($0) }.map { tasks.records[$0.index].agent }
+        return scheduler.affinityRejection(r, beside: remaining) == nil ? movers : nil
     }
 }

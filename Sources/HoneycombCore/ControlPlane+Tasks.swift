@@ -86,7 +86,7 @@ extension ControlPlane {
     mutating func hold(_ task: TaskID, _ r: TaskRecord, on executor: ExecutorID, _ delta: Int) {
         let needs = agents.requirements(of: r.agent)
         if delta > 0 {
-            executors.reserve(needs, for: task, on: executor)
+            executors.reserve(needs, for: task, priority: r.priority, on: executor)
         } else {
             executors.release(needs, for: task, on: executor)
         }

@@ -300,6 +300,7 @@ public struct ControlPlane {
         self.config = config
         self.scheduler = Scheduler(policy: config.scheduler, tenants: config.tenants, random: random)
         self.router = LLMRouter(config: config.llm)
+        executors.tracksWork = config.scheduler.preemption || config.scheduler.rebalanceMoves > 0
         for a in agents { register(agent: a) }
     }
 

@@ -77,6 +77,15 @@ public struct ExecutorRegistry: Sendable {
     /// Executors that are online and have at least one free slot, the scheduler's candidates,
     /// bucketed by what placement reads of them.
     private(set) var index = CapacityIndex()
+    /// Online executors that hold work, bucketed by what preemption and rebalancing read of
+    /// them (including the lowest priority each runs), when the policy may evict or move
+    /// running tasks (`tracksWork`); empty otherwise, and not kept.
+    private(set) var work = BucketIndex<WorkKey>()
+    /// The priority of each task in `assigned`, in the same order (kept with `work`).
+    private var assignedPriority: [[Int8]] = []
+    /// Keep `work`: set once, before the first registration, by a plane whose policy preempts
+    /// or rebalances.
+    var tracksWork = false
     /// How many executors are online or draining.
     public private(set) var presentCount = 0
 
@@ -114,6 +123,7 @@ public struct ExecutorRegistry: Sendable {
             exclusive.append(contentsOf: repeatElement(false, count: n))
             onlineSince.append(contentsOf: repeatElement(.zero, count: n))
             assigned.append(contentsOf: repeatElement([], count: n))
+            if tracksWork { assignedPriority.append(contentsOf: repeatElement([], count: n)) }
         }
         precondition(assigned[i].isEmpty, "an executor registers again while it still holds tasks")
         if !isPresent(presence[i].state) { presentCount += 1 }
@@ -148,26 +158,38 @@ public struct ExecutorRegistry: Sendable {
         refreshSchedulable(i)
     }
 
-    mutating func reserve(_ requires: Resources, for task: TaskID, on id: ExecutorID) {
+    mutating func reserve(_ requires: Resources, for task: TaskID, priority: Int8, on id: ExecutorID) {
         let i = id.index
         used[i] = used[i] + requires
         assigned[i].append(task)
+        if tracksWork { assignedPriority[i].append(priority) }
         refreshSchedulable(i)
     }
 
     mutating func release(_ requires: Resources, for task: TaskID, on id: ExecutorID) {
         let i = id.index
         used[i] = used[i] - requires
-        if let k = assigned[i].firstIndex(of: task) { assigned[i].remove(at: k) }
+        if let k = assigned[i].firstIndex(of: task) {
+            assigned[i].remove(at: k)
+            if tracksWork { assignedPriority[i].remove(at: k) }
+        }
         refreshSchedulable(i)
     }
 
     private func isPresent(_ s: ExecutorState) -> Bool { s == .online || s == .draining }
 
+    /// Moves executor `i` to the buckets its state, usage and work now call for.
     private mutating func refreshSchedulable(_ i: Int) {
-        guard presence[i].state == .online && used[i].slots < capacity[i].slots else { return index.update(i, nil) }
-        index.update(i, CapacityIndex.Key(labelClass: labelClass[i], owner: owner[i], exclusive: exclusive[i],
-                                          capacity: capacity[i], used: used[i]))
+        let online = presence[i].state == .online
+        if tracksWork {
+            work.update(i, online && !assigned[i].isEmpty
+                ? WorkKey(labelClass: labelClass[i], owner: owner[i], exclusive: exclusive[i], capacity: capacity[i],
+                          lowestPriority: assignedPriority[i].min()!)
+                : nil)
+        }
+        guard online && used[i].slots < capacity[i].slots else { return index.update(i, nil) }
+        index.update(i, CapacityKey(labelClass: labelClass[i], owner: owner[i], exclusive: exclusive[i],
+                                    capacity: capacity[i], used: used[i]))
     }
 
     private mutating func internLabels(_ labels: LabelSet) -> Int32 {

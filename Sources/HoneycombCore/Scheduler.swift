@@ -119,6 +119,11 @@ struct Scheduler {
     var feasibleBuckets: [Int32] = []
     var feasibleScores: [Double] = []
     var feasibleTotal = 0
+    /// Scratch of the searches among executors that hold work (see `gatherHolders`).
+    var holderBuckets: [Int32] = []
+    var holderTotal = 0
+    /// The lowest priority any gathered executor runs.
+    var holderLowest = Int8.max
     /// Label feasibility per (agent, label class): 1 fits, 2 does not.
     var labelFit: [[UInt8]] = []
     /// Resolved affinity and anti-affinity per agent (nil: not resolved yet).
@@ -200,7 +205,7 @@ struct Scheduler {
     }
 
     /// The score every member of bucket `b` shares for the request (all but reliability).
-    private func bucketScore(_ r: PlacementRequest, _ key: CapacityIndex.Key, _ registry: ExecutorRegistry) -> Double {
+    private func bucketScore(_ r: PlacementRequest, _ key: CapacityKey, _ registry: ExecutorRegistry) -> Double {
         var total = 0.0
         if policy.binpack != 0 || policy.leastLoaded != 0 {
             let u = utilization(key.used + r.requires, of: key.capacity)
@@ -320,6 +325,57 @@ struct Scheduler {
         for b in feasibleBuckets { for m in index.members[Int(b)] where passes(Int(m)) { passing.append(Int(m)) } }
         guard !passing.isEmpty else { return nil }
         return passing[Int(random.next() % UInt64(passing.count))]
+    }
+
+    // MARK: Executors that hold work (preemption, rebalancing)
+
+    /// Collects, into `holderBuckets`, the buckets of online executors holding work that
+    /// could take the request once some of that work goes: labels and tenant allow it, the
+    /// request fits their whole capacity, and they run something below `priority`. Returns
+    /// how many executors those buckets hold. `prepare(r, …)` must have run.
+    mutating func gatherHolders(_ r: PlacementRequest, _ registry: ExecutorRegistry, runningBelow priority: Int) -> Int {
+        holderBuckets.removeAll(keepingCapacity: true)
+        holderTotal = 0
+        holderLowest = .max
+        let work = registry.work
+        let fits = labelFit[r.agent.index]
+        for c in work.active.indices where c < fits.count && fits[c] == 1 {
+            for b in work.active[c] {
+                let key = work.keys[Int(b)]
+                guard Int(key.lowestPriority) < priority, !key.exclusive || key.owner == r.tenant,
+                      Self.resourceRejection(r.requires, used: .zero, capacity: key.capacity) == nil else { continue }
+                holderBuckets.append(b)
+                holderTotal += work.members[Int(b)].count
+                holderLowest = min(holderLowest, key.lowestPriority)
+            }
+        }
+        return holderTotal
+    }
+
+    /// How many of the gathered executors to try, drawn at random: nil to try them all (as
+    /// `all` does, and every policy when it gathered no more than it would draw), else the
+    /// policy's sample size (`adaptive` 128, `sample(k)` k, `powerOfTwo` 2, `random` 1).
+    func holderDraws() -> Int? {
+        let k: Int
+        switch policy.candidates {
+        case .all: return nil
+        case .adaptive: k = SchedulerPolicy.adaptiveSample
+        case .sample(let n): k = max(1, n)
+        case .powerOfTwo: k = 2
+        case .random: k = 1
+        }
+        return holderTotal > k ? k : nil
+    }
+
+    /// A gathered executor, drawn uniformly (with replacement) on the sampler's own stream.
+    mutating func drawHolder(_ registry: ExecutorRegistry) -> Int {
+        var p = Int(sampleDraw() % UInt64(holderTotal))
+        for b in holderBuckets {
+            let m = registry.work.members[Int(b)]
+            if p < m.count { return Int(m[p]) }
+            p -= m.count
+        }
+        preconditionFailure("a holder past the gathered buckets")
     }
 
     /// Where executor `e` stands in the order `feasibleMember` counts.

@@ -103,4 +103,39 @@ public enum PlacementBenchmark {
         return Outcome(decisions: d.plane.placementDecisions - before, queuedAtEnd: d.plane.queuedCount,
                        executors: executors)
     }
+
+    /// Preempting: the fleet full of priority-0 work; each step a priority-1 task arrives,
+    /// which fits only by evicting (a preemption search), and then ends, which lets the
+    /// evicted task run again (a placement). `measure` times `steps` such steps; the outcome
+    /// counts the preemptions.
+    public static func preempting(executors: Int, steps: Int, policy: SchedulerPolicy,
+                                  measure: (() -> Void) -> Void) -> Outcome {
+        var d = Driver(plane: plane(executors: executors, policy: policy), stream: RandomStream(seed: 7))
+        while d.plane.queuedCount == 0 { d.submit() }
+        // Then small tasks until even they wait: no executor has room for the urgent ones.
+        let waiting = d.plane.queuedCount
+        while d.plane.queuedCount == waiting {
+            d.plane.handle(.taskSubmitted(TaskSpec(id: TaskID(d.nextTask), agent: AgentID(0))), at: .zero,
+                           effects: &d.effects)
+            d.nextTask += 1
+            d.effects.removeAll()
+        }
+        let before = d.plane.counters.preempted
+        measure {
+            for _ in 0..<steps {
+                let urgent = TaskID(d.nextTask)
+                d.nextTask += 1
+                d.plane.handle(.taskSubmitted(TaskSpec(id: urgent, agent: AgentID(0), priority: 1)), at: .zero,
+                               effects: &d.effects)
+                var placed: (UInt16, ExecutorID)?
+                for fx in d.effects.list { if case .dispatch(urgent, let a, let e) = fx { placed = (a, e) } }
+                d.effects.removeAll()
+                guard let (attempt, e) = placed else { preconditionFailure("the urgent task found no room") }
+                d.plane.handle(.taskSucceeded(urgent, attempt: attempt, on: e), at: .zero, effects: &d.effects)
+                d.effects.removeAll()
+            }
+        }
+        return Outcome(decisions: d.plane.counters.preempted - before, queuedAtEnd: d.plane.queuedCount,
+                       executors: executors)
+    }
 }

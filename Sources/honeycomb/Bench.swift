@@ -13,7 +13,8 @@ struct Bench: ParsableCommand {
         scenario: a full scenario, one replication on one core (default Scenarios/bench/fleet-10k.yaml).
         placement: the control plane alone: 10,000 executors saturated with 1,000+ tasks queued;
         then half-loaded fleets of 10⁴ and 10⁵ executors with adaptive, exact, power-of-two and
-        sampled (reliability) scoring, and the ratio between the sizes.
+        sampled (reliability) scoring, and the ratio between the sizes; then preemption on fleets
+        of 10⁴ and 10⁵ executors full of low-priority work, adaptive and exact.
         routing: the LLM router alone, calls from 10⁴ and 10⁵ executors serving a model locally.
         simpy: the M/M/8 queue (Scenarios/bench/mm8.yaml) here and in SimPy (deploy/bench/mm8_simpy.py),
         one after the other in one run, with both mean waits beside Erlang C's.
@@ -233,6 +234,20 @@ struct Bench: ParsableCommand {
                       + "\(Report.figure(watch.seconds)) s = \(Report.figure(rate.rounded())) decisions/s")
             }
             print("placement, half-loaded, \(name): decisions/s at 100000 ÷ at 10000 = \(Report.figure(rates[1] / rates[0]))")
+        }
+        // Preemption searches the executors that hold lower-priority work: all of them for
+        // `all`, a sample of 128 for `adaptive`.
+        for (name, candidates, steps) in [("adaptive", SchedulerPolicy.Candidates.adaptive, 20_000), ("exact", .all, 100)] {
+            let p = SchedulerPolicy(binpack: 0.3, leastLoaded: 1, candidates: candidates, preemption: true)
+            var rates: [Double] = []
+            for n in [10_000, 100_000] {
+                let run = PlacementBenchmark.preempting(executors: n, steps: steps, policy: p, measure: watch.measure)
+                let rate = Double(run.decisions) / watch.seconds
+                rates.append(rate)
+                print("placement, preempting, \(name), \(n) executors: \(run.decisions) preemptions in "
+                      + "\(Report.figure(watch.seconds)) s = \(Report.figure(rate.rounded())) preemptions/s")
+            }
+            print("placement, preempting, \(name): preemptions/s at 100000 ÷ at 10000 = \(Report.figure(rates[1] / rates[0]))")
         }
     }
 

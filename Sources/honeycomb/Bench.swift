@@ -17,10 +17,12 @@ struct Bench: ParsableCommand {
         of 10⁴ and 10⁵ executors full of low-priority work, adaptive and exact.
         routing: the LLM router alone, calls from 10⁴ and 10⁵ executors serving a model locally.
         simpy: the M/M/8 queue (Scenarios/bench/mm8.yaml) here and in SimPy (deploy/bench/mm8_simpy.py),
-        one after the other in one run, with both mean waits beside Erlang C's.
+        one after the other, --rounds times, with both mean waits beside Erlang C's and the ratio of
+        the best rounds.
         scale: the scenario's shape (default fleet-10k) scaled to 10³, 10⁴, 10⁵ and 10⁶ executors,
-        pools and rates alike, each run in a process of its own (for its own peak memory):
-        events/s, decisions/s, peak memory, and the ratios between the sizes.
+        pools and rates alike, each run in a process of its own (for its own peak memory), the sizes
+        interleaved over --rounds rounds: events/s (the best round), decisions/s, peak memory, and
+        the ratios between the sizes.
         """)
 
     @Argument(help: "What to measure: engine, scenario, placement, routing, simpy, scale or all (all but scale).")
@@ -37,6 +39,9 @@ struct Bench: ParsableCommand {
 
     @Option(help: "For 'scale': the least simulated time of a run, in seconds. Each size runs the scenario's duration × (its executors ÷ this size), so that every size does about the same work, but never less than this.")
     var minSeconds: Double = 300
+
+    @Option(help: "For 'scale' and 'simpy': rounds, interleaved over the sizes (or the two simulators); each one's best round is compared (a size whose run takes over 30 s runs once).")
+    var rounds: Int = 3
 
     @Option(help: .hidden) var executors: Int = 0
     @Option(help: .hidden) var seconds: Double = 0
@@ -93,35 +98,47 @@ struct Bench: ParsableCommand {
         else { throw CLIFailure("\(path): expected one pool and one Poisson workload") }
         let servers = model.pools[0].count
         let mean = model.agents[0].runtime.mean
-        let watch = Stopwatch()
-        var result: (Report, events: Int, decisions: Int, series: [RunSeries])?
-        watch.measure { result = SimulationRunner.run(model, replications: 1, parallelism: 1) }
-        let ours = watch.seconds
-        let report = result!.0
-        let served = Int(report[SimMetrics.completed.name]?.interval.mean ?? 0)
-        let wait = report[SimMetrics.waitMean.name]?.interval.mean ?? .nan
-
-        let child = Process()
-        child.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        child.arguments = ["python3", "deploy/bench/mm8_simpy.py", "--servers", "\(servers)", "--rate", "\(rate)",
-                           "--mean", "\(mean)", "--duration", "\(model.duration.seconds)", "--seed", "\(model.seed)"]
-        let pipe = Pipe()
-        child.standardOutput = pipe
-        try child.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        child.waitUntilExit()
         struct Peer: Decodable { var served: Int, mean_wait: Double, wall_seconds: Double, simpy: String }
-        guard child.terminationStatus == 0, let peer = try? JSONDecoder().decode(Peer.self, from: output) else {
-            throw CLIFailure("bench simpy: deploy/bench/mm8_simpy.py failed (status \(child.terminationStatus)); "
-                             + "deploy/local/install-deps.sh --bench installs SimPy")
+        // Rounds of both, interleaved, so that a machine whose speed wanders lands both in
+        // both of its phases; the best round of each is compared.
+        var ours: [Double] = [], theirs: [Double] = []
+        var served = 0, wait = Double.nan
+        var peer: Peer?
+        for round in 0..<rounds {
+            let watch = Stopwatch()
+            var result: (Report, events: Int, decisions: Int, series: [RunSeries])?
+            watch.measure { result = SimulationRunner.run(model, replications: 1, parallelism: 1) }
+            ours.append(watch.seconds)
+            let report = result!.0
+            served = Int(report[SimMetrics.completed.name]?.interval.mean ?? 0)
+            wait = report[SimMetrics.waitMean.name]?.interval.mean ?? .nan
+
+            let child = Process()
+            child.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            child.arguments = ["python3", "deploy/bench/mm8_simpy.py", "--servers", "\(servers)", "--rate", "\(rate)",
+                               "--mean", "\(mean)", "--duration", "\(model.duration.seconds)", "--seed", "\(model.seed)"]
+            let pipe = Pipe()
+            child.standardOutput = pipe
+            try child.run()
+            let output = pipe.fileHandleForReading.readDataToEndOfFile()
+            child.waitUntilExit()
+            guard child.terminationStatus == 0, let p = try? JSONDecoder().decode(Peer.self, from: output) else {
+                throw CLIFailure("bench simpy: deploy/bench/mm8_simpy.py failed (status \(child.terminationStatus)); "
+                                 + "deploy/local/install-deps.sh --bench installs SimPy")
+            }
+            peer = p
+            theirs.append(p.wall_seconds)
+            print("simpy: round \(round + 1) of \(rounds): honeycomb \(Report.figure(ours[round])) s, "
+                  + "SimPy \(Report.figure(p.wall_seconds)) s (\(Report.figure(p.wall_seconds / ours[round]))×)")
         }
         let theory = QueueingTheory.erlangCWait(c: servers, lambda: rate, mu: 1 / mean)
+        let best = ours.min()!, peerBest = theirs.min()!
         print("simpy: M/M/\(servers), ρ = \(Report.figure(rate * mean / Double(servers))), "
               + "\(Int(model.duration.seconds)) simulated s; Erlang C mean wait \(Report.figure(theory)) s")
-        print("simpy: honeycomb \(served) tasks in \(Report.figure(ours)) s (mean wait \(Report.figure(wait)) s); "
-              + "SimPy \(peer.simpy) \(peer.served) customers in \(Report.figure(peer.wall_seconds)) s "
-              + "(mean wait \(Report.figure(peer.mean_wait)) s)")
-        print("simpy: honeycomb is \(Report.figure(peer.wall_seconds / ours))× SimPy's speed")
+        print("simpy: honeycomb \(served) tasks in \(Report.figure(best)) s (mean wait \(Report.figure(wait)) s); "
+              + "SimPy \(peer!.simpy) \(peer!.served) customers in \(Report.figure(peerBest)) s "
+              + "(mean wait \(Report.figure(peer!.mean_wait)) s); best of \(rounds) rounds each")
+        print("simpy: honeycomb is \(Report.figure(peerBest / best))× SimPy's speed")
     }
 
     /// One size of `scale`, in this process: prints one `scale-point` line for the parent.
@@ -146,9 +163,9 @@ struct Bench: ParsableCommand {
         let base: Scenario
         do { base = try Scenario.load(path: scenario) } catch let e as ScenarioError { throw CLIFailure(e.description) }
         let baseCount = base.pools.reduce(0) { $0 + $1.count }
+        guard rounds >= 1 else { throw ValidationError("--rounds: expected at least 1, got \(rounds)") }
         struct Point { var executors: Int, seconds: Double, events: Int, decisions: Int, wall: Double, peak: Int }
-        var points: [Point] = []
-        for n in counts {
+        func measure(_ n: Int) throws -> Point {
             let seconds = max(minSeconds, base.duration.seconds * Double(baseCount) / Double(n)).rounded()
             let child = Process()
             child.executableURL = URL(fileURLWithPath: "/proc/self/exe")
@@ -170,20 +187,29 @@ struct Bench: ParsableCommand {
             guard let e = fields["executors"].flatMap(Int.init), let ev = fields["events"].flatMap(Int.init),
                   let d = fields["decisions"].flatMap(Int.init), let w = fields["wall"].flatMap(Double.init),
                   let p = fields["peak"].flatMap(Int.init) else { throw CLIFailure("bench scale: cannot read '\(line)'") }
-            let point = Point(executors: e, seconds: seconds, events: ev, decisions: d, wall: w, peak: p)
-            points.append(point)
             print("scale: \(e) executors, \(Int(seconds)) simulated s: \(ev) events in \(Report.figure(w)) s = "
                   + "\(Report.figure((Double(ev) / w).rounded())) events/s, \(Report.figure((Double(d) / w).rounded())) decisions/s, "
                   + "peak \(Report.figure((Double(p) / 1_048_576).rounded())) MiB")
+            return Point(executors: e, seconds: seconds, events: ev, decisions: d, wall: w, peak: p)
         }
+        // Rounds over all sizes, interleaved, so that a machine whose speed wanders (this VM
+        // has a fast and a slow phase) lands every size in both; each size's best round is
+        // the one the table reports, its rounds' spread beside it.
+        var runs = [[Point]](repeating: [], count: counts.count)
+        for round in 0..<rounds {
+            if rounds > 1 { print("scale: round \(round + 1) of \(rounds)") }
+            for (k, n) in counts.enumerated() where round == 0 || runs[k][0].wall <= 30 { runs[k].append(try measure(n)) }
+        }
+        let points = runs.map { r in r.min { $0.wall < $1.wall }! }
         let first = points[0]
         let firstRate = Double(first.events) / first.wall
         print("")
-        print("| executors | simulated | events | events/s | decisions/s | peak memory | events/s ÷ at \(first.executors) | peak ÷ at \(first.executors) |")
-        print("|---:|---:|---:|---:|---:|---:|---:|---:|")
-        for p in points {
+        print("| executors | simulated | events | events/s (best round) | rounds' events/s | decisions/s | peak memory | events/s ÷ at \(first.executors) | peak ÷ at \(first.executors) |")
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for (p, r) in zip(points, runs) {
             let rate = Double(p.events) / p.wall
-            print("| \(p.executors) | \(Int(p.seconds)) s | \(p.events) | \(Report.figure(rate.rounded())) | "
+            let spread = r.count > 1 ? r.map { Report.figure((Double($0.events) / $0.wall / 1e6)) }.joined(separator: ", ") + " M" : "one run"
+            print("| \(p.executors) | \(Int(p.seconds)) s | \(p.events) | \(Report.figure(rate.rounded())) | \(spread) | "
                   + "\(Report.figure((Double(p.decisions) / p.wall).rounded())) | \(Report.figure((Double(p.peak) / 1_048_576).rounded())) MiB | "
                   + "\(Report.figure(rate / firstRate)) | \(Report.figure(Double(p.peak) / Double(first.peak))) |")
         }

@@ -90,7 +90,7 @@ extension ControlPlane {
         } else {
             executors.release(needs, for: task, on: executor)
         }
-        scheduler.noteAssignment(agent: r.agent, labelClass: Int(executors.labelClass[executor.index]), delta)
+        scheduler.noteAssignment(agent: r.agent, labelClass: Int(executors.placementClass[executor.index]), delta)
         if r.tenant.index >= tenantSlots.count {
             tenantSlots.append(contentsOf: repeatElement(0, count: r.tenant.index + 1 - tenantSlots.count))
         }

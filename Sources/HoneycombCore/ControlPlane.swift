@@ -301,6 +301,7 @@ public struct ControlPlane {
         self.scheduler = Scheduler(policy: config.scheduler, tenants: config.tenants, random: random)
         self.router = LLMRouter(config: config.llm)
         executors.tracksWork = config.scheduler.preemption || config.scheduler.rebalanceMoves > 0
+        if let spread = config.scheduler.spreadPolicy { _ = executors.readLabelKeys([spread.label]) }
         for a in agents { register(agent: a) }
     }
 
@@ -315,6 +316,7 @@ public struct ControlPlane {
     @discardableResult
     mutating func register(agent: AgentDefinition) -> AgentID {
         if !agent.affinity.isEmpty { affinityInUse = true }
+        if executors.readLabelKeys(agent.selector.conditions.map(\.key)) { scheduler.placementClassesChanged(executors) }
         return agents.register(agent)
     }
 

@@ -47,7 +47,8 @@ public enum ExecutorState: UInt8, Sendable, CustomStringConvertible {
 /// one holds.
 ///
 /// Kept as parallel arrays indexed by `ExecutorID`, so the scheduler's scan reads only flat
-/// trivially-copyable data. Executors with the same labels share one interned label class.
+/// trivially-copyable data. Executors with the same labels share one interned label class, and
+/// those alike in the labels placement reads one placement class.
 public struct ExecutorRegistry: Sendable {
     /// What the heartbeat and liveness paths read and write of an executor, in one 16-byte
     /// record: on a fleet too big for the caches a heartbeat or a liveness check then costs
@@ -67,6 +68,19 @@ public struct ExecutorRegistry: Sendable {
     /// The distinct label sets seen, in first-seen order.
     public private(set) var labelClasses: [LabelSet] = []
     private var labelClassIndex: [LabelSet: Int32] = [:]
+    /// The label keys placement reads (agents' selectors, the spread label, `site` and
+    /// `region` for locality), sorted. An executor's labels cut down to them are its
+    /// placement class: executors whose labels differ only in keys nothing reads (a hostname,
+    /// a user name) share one, so that the classes — and the capacity index's buckets —
+    /// number the fleet's shapes, not its executors.
+    public private(set) var placementKeys: [String] = ["region", "site"]
+    /// The distinct cut-down label sets, in first-seen order.
+    public private(set) var placementClasses: [LabelSet] = []
+    private var placementClassIndex: [LabelSet: Int32] = [:]
+    /// The placement class of each label class.
+    private var placementClassOfLabels: [Int32] = []
+    /// Each executor's placement class (an index into `placementClasses`).
+    private(set) var placementClass: [Int32] = []
     /// The owner of each executor, and whether only the owner's tasks may use it.
     public private(set) var owner: [TenantID] = []
     public private(set) var exclusive: [Bool] = []
@@ -119,6 +133,7 @@ public struct ExecutorRegistry: Sendable {
             capacity.append(contentsOf: repeatElement(.zero, count: n))
             used.append(contentsOf: repeatElement(.zero, count: n))
             labelClass.append(contentsOf: repeatElement(-1, count: n))
+            placementClass.append(contentsOf: repeatElement(-1, count: n))
             owner.append(contentsOf: repeatElement(.shared, count: n))
             exclusive.append(contentsOf: repeatElement(false, count: n))
             onlineSince.append(contentsOf: repeatElement(.zero, count: n))
@@ -136,6 +151,7 @@ public struct ExecutorRegistry: Sendable {
         owner[i] = spec.owner
         exclusive[i] = spec.exclusive
         labelClass[i] = internLabels(spec.labels)
+        placementClass[i] = placementClassOfLabels[Int(labelClass[i])]
         refreshSchedulable(i)
     }
 
@@ -183,12 +199,12 @@ public struct ExecutorRegistry: Sendable {
         let online = presence[i].state == .online
         if tracksWork {
             work.update(i, online && !assigned[i].isEmpty
-                ? WorkKey(labelClass: labelClass[i], owner: owner[i], exclusive: exclusive[i], capacity: capacity[i],
+                ? WorkKey(labelClass: placementClass[i], owner: owner[i], exclusive: exclusive[i], capacity: capacity[i],
                           lowestPriority: assignedPriority[i].min()!)
                 : nil)
         }
         guard online && used[i].slots < capacity[i].slots else { return index.update(i, nil) }
-        index.update(i, CapacityKey(labelClass: labelClass[i], owner: owner[i], exclusive: exclusive[i],
+        index.update(i, CapacityKey(labelClass: placementClass[i], owner: owner[i], exclusive: exclusive[i],
                                     capacity: capacity[i], used: used[i]))
     }
 
@@ -197,6 +213,37 @@ public struct ExecutorRegistry: Sendable {
         let k = Int32(labelClasses.count)
         labelClasses.append(labels)
         labelClassIndex[labels] = k
+        placementClassOfLabels.append(internPlacement(labels))
         return k
+    }
+
+    /// The placement class of a label set: its labels of `placementKeys` alone.
+    private mutating func internPlacement(_ labels: LabelSet) -> Int32 {
+        let cut = LabelSet(labels.labels.filter { placementKeys.contains($0.key) })
+        if let k = placementClassIndex[cut] { return k }
+        let k = Int32(placementClasses.count)
+        placementClasses.append(cut)
+        placementClassIndex[cut] = k
+        return k
+    }
+
+    /// Makes placement read `keys` too. When one is new, every executor's placement class is
+    /// made again and the indexes rebuilt (linear in the fleet, once per new key: an agent
+    /// whose selector names a label nothing read before). Returns whether the classes changed.
+    mutating func readLabelKeys(_ keys: some Sequence<String>) -> Bool {
+        let new = Set(keys).subtracting(placementKeys)
+        guard !new.isEmpty else { return false }
+        placementKeys = (placementKeys + new).sorted()
+        placementClasses = []
+        placementClassIndex = [:]
+        placementClassOfLabels = []
+        for labels in labelClasses { placementClassOfLabels.append(internPlacement(labels)) }
+        index = CapacityIndex()
+        work = BucketIndex<WorkKey>()
+        for i in 0..<count where labelClass[i] >= 0 {
+            placementClass[i] = placementClassOfLabels[Int(labelClass[i])]
+            refreshSchedulable(i)
+        }
+        return true
     }
 }

@@ -9,7 +9,7 @@ extension Scheduler {
             affinityIDs.append(contentsOf: repeatElement(nil, count: n))
             antiAffinityIDs.append(contentsOf: repeatElement(nil, count: n))
         }
-        let classes = registry.labelClasses
+        let classes = registry.placementClasses
         if labelFit[a].count < classes.count {
             for k in labelFit[a].count..<classes.count {
                 labelFit[a].append(classes[k].satisfies(agents[r.agent].selector) ? 1 : 2)
@@ -31,7 +31,7 @@ extension Scheduler {
     /// selector, and not private to another tenant. Nil when it is.
     func eligibility(_ r: PlacementRequest, _ e: Int, _ registry: ExecutorRegistry) -> PlacementFilter? {
         if registry.presence[e].state != .online { return .notOnline }
-        if labelFit[r.agent.index][Int(registry.labelClass[e])] != 1 { return .labels }
+        if labelFit[r.agent.index][Int(registry.placementClass[e])] != 1 { return .labels }
         if !tenantAllows(r, e, registry) { return .tenant }
         return nil
     }
@@ -93,7 +93,7 @@ extension Scheduler {
             let u = utilization(registry.used[e] + r.requires, of: registry.capacity[e])
             total += policy.binpack * u + policy.leastLoaded * (1 - u)
         }
-        total += classScore(r, labelClass: Int(registry.labelClass[e]), owner: registry.owner[e], registry)
+        total += classScore(r, labelClass: Int(registry.placementClass[e]), owner: registry.owner[e], registry)
         return total + reliabilityScore(e, registry, now)
     }
 
@@ -103,7 +103,7 @@ extension Scheduler {
         var total = 0.0
         if policy.spread != 0 { total += policy.spread * spreadScore(r.agent.index, labelClass: labelClass) }
         if policy.locality != 0 {
-            total += policy.locality * locality(r.tenant, owner: owner, labels: registry.labelClasses[labelClass])
+            total += policy.locality * locality(r.tenant, owner: owner, labels: registry.placementClasses[labelClass])
         }
         return total
     }
@@ -138,9 +138,26 @@ extension Scheduler {
 
     // MARK: spread
 
+    /// The registry made its placement classes again: what is kept per class is made again
+    /// too (the spread tallies are kept per label value, and stay).
+    mutating func placementClassesChanged(_ registry: ExecutorRegistry) {
+        for a in labelFit.indices { labelFit[a] = [] }
+        spreadValueOfClass = []
+        refreshSpreadValues(registry)
+    }
+
     private mutating func prepareSpread(_ a: Int, _ registry: ExecutorRegistry) {
+        refreshSpreadValues(registry)
+        while spreadCounts.count <= a { spreadCounts.append([]); spreadTotals.append(0) }
+        if spreadCounts[a].count < spreadValues.count {
+            spreadCounts[a].append(contentsOf: repeatElement(0, count: spreadValues.count - spreadCounts[a].count))
+        }
+    }
+
+    /// The spread label's value of each placement class (-1: none), for classes new since.
+    private mutating func refreshSpreadValues(_ registry: ExecutorRegistry) {
         guard let spread = policy.spreadPolicy else { return }
-        let classes = registry.labelClasses
+        let classes = registry.placementClasses
         while spreadValueOfClass.count < classes.count {
             let value = classes[spreadValueOfClass.count][spread.label]
             if let value {
@@ -153,10 +170,6 @@ extension Scheduler {
             } else {
                 spreadValueOfClass.append(-1)
             }
-        }
-        while spreadCounts.count <= a { spreadCounts.append([]); spreadTotals.append(0) }
-        if spreadCounts[a].count < spreadValues.count {
-            spreadCounts[a].append(contentsOf: repeatElement(0, count: spreadValues.count - spreadCounts[a].count))
         }
     }
 

@@ -12,8 +12,9 @@ public enum PlacementBenchmark {
     }
 
     /// The fleet: 8,000 laptops (2 slots, arm64, two regions) and 2,000 servers (8 slots,
-    /// amd64); four agents, two of which need particular labels.
-    static func plane(executors: Int, policy: SchedulerPolicy) -> ControlPlane {
+    /// amd64); four agents, two of which need particular labels. With `hostnames`, each
+    /// executor also carries a label of its own that no agent reads.
+    static func plane(executors: Int, policy: SchedulerPolicy, hostnames: Bool = false) -> ControlPlane {
         let agents = [
             AgentDefinition(name: "summarizer", requires: Resources(cpuMillis: 1000, memoryBytes: 1 << 30, slots: 1)),
             AgentDefinition(name: "indexer", requires: Resources(cpuMillis: 2000, memoryBytes: 2 << 30, slots: 1)),
@@ -26,10 +27,11 @@ public enum PlacementBenchmark {
         var fx = PlaneEffects()
         for e in 0..<executors {
             let server = e % 5 == 4
-            let labels = LabelSet([Label("arch", server ? "amd64" : "arm64"), Label("region", e % 2 == 0 ? "eu" : "us")])
+            var labels = [Label("arch", server ? "amd64" : "arm64"), Label("region", e % 2 == 0 ? "eu" : "us")]
+            if hostnames { labels.append(Label("host", "node-\(e)")) }
             let capacity = server ? Resources(cpuMillis: 32000, memoryBytes: 128 << 30, slots: 8)
                                   : Resources(cpuMillis: 8000, memoryBytes: 16 << 30, slots: 2)
-            plane.handle(.executorRegistered(ExecutorID(e), ExecutorSpec(labels: labels, capacity: capacity)),
+            plane.handle(.executorRegistered(ExecutorID(e), ExecutorSpec(labels: LabelSet(labels), capacity: capacity)),
                          at: .zero, effects: &fx)
             fx.removeAll()
         }
@@ -88,9 +90,9 @@ public enum PlacementBenchmark {
 
     /// Half-loaded: nothing waits and thousands of executors have room, so every arrival is
     /// scored against many candidates; each step places one task and ends a random one.
-    public static func halfLoaded(executors: Int, steps: Int, policy: SchedulerPolicy,
+    public static func halfLoaded(executors: Int, steps: Int, policy: SchedulerPolicy, hostnames: Bool = false,
                                   measure: (() -> Void) -> Void) -> Outcome {
-        var d = Driver(plane: plane(executors: executors, policy: policy), stream: RandomStream(seed: 6))
+        var d = Driver(plane: plane(executors: executors, policy: policy, hostnames: hostnames), stream: RandomStream(seed: 6))
         // About half the fleet's slots (32,000 in all).
         while d.running.count < executors * 16 / 10 / 2 { d.submit() }
         let before = d.plane.placementDecisions

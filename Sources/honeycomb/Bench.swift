@@ -246,14 +246,16 @@ struct Bench: ParsableCommand {
         print("placement, saturated: \(saturated.executors) executors, \(saturated.queuedAtEnd) tasks queued, "
               + "\(saturated.decisions) decisions in \(Report.figure(watch.seconds)) s = "
               + "\(Report.figure((Double(saturated.decisions) / watch.seconds).rounded())) decisions/s")
-        for (name, p) in [("adaptive", policy),
-                          ("exact", SchedulerPolicy(binpack: 0.3, leastLoaded: 1, candidates: .all)),
-                          ("powerOfTwo", SchedulerPolicy(binpack: 0.3, leastLoaded: 1, candidates: .powerOfTwo)),
-                          ("adaptive with reliability (sampled)",
-                           SchedulerPolicy(binpack: 0.3, leastLoaded: 1, reliability: 1, candidates: .adaptive))] {
+        for (name, p, hostnames) in [("adaptive", policy, false),
+                                     ("adaptive, every executor with a hostname label", policy, true),
+                                     ("exact", SchedulerPolicy(binpack: 0.3, leastLoaded: 1, candidates: .all), false),
+                                     ("powerOfTwo", SchedulerPolicy(binpack: 0.3, leastLoaded: 1, candidates: .powerOfTwo), false),
+                                     ("adaptive with reliability (sampled)",
+                                      SchedulerPolicy(binpack: 0.3, leastLoaded: 1, reliability: 1, candidates: .adaptive), false)] {
             var rates: [Double] = []
             for n in [10_000, 100_000] {
-                let half = PlacementBenchmark.halfLoaded(executors: n, steps: 200_000, policy: p, measure: watch.measure)
+                let half = PlacementBenchmark.halfLoaded(executors: n, steps: 200_000, policy: p, hostnames: hostnames,
+                                                         measure: watch.measure)
                 let rate = Double(half.decisions) / watch.seconds
                 rates.append(rate)
                 print("placement, half-loaded, \(name), \(n) executors: \(half.decisions) decisions in "

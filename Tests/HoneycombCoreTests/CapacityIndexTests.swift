@@ -50,7 +50,9 @@ import Testing
         let executors = 5 + d.below(60)
         for e in 0..<executors {
             now = now + .seconds(Double(d.below(100)))
-            let labels = LabelSet([Label("region", d.chance(0.5) ? "eu" : "us"), Label("site", d.chance(0.5) ? "a" : "b")])
+            // A label nothing reads, different on every executor: it must not change a placement.
+            let labels = LabelSet([Label("region", d.chance(0.5) ? "eu" : "us"), Label("site", d.chance(0.5) ? "a" : "b"),
+                                   Label("host", "h\(e)")])
             let owner = TenantID(d.below(3))
             let spec = ExecutorSpec(labels: labels, capacity: shapes[d.below(shapes.count)], owner: owner,
                                     exclusive: owner != .shared && d.chance(0.5))

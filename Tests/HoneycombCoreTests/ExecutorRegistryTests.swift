@@ -68,4 +68,38 @@ import Testing
         h.send(.timerFired(.liveness(ExecutorID(0), incarnation: 1)))
         #expect(h.plane.executors.state(of: ExecutorID(0)) == .online)
     }
+
+    /// Labels nothing reads (a hostname) do not split the fleet into classes of one: placement
+    /// classes follow the labels selectors, spread and locality read; a selector naming a new
+    /// label makes them again, and then places by it.
+    @Test func placementClassesFollowTheLabelsPlacementReads() {
+        var h = PlaneHarness(config: PlaneConfig(scheduler: SchedulerPolicy(spread: 1,
+                                                                            spreadPolicy: .init(label: "zone"))),
+                             agents: [smallAgent])
+        for e in 0..<1000 {
+            h.register(e, slots: 2, labels: [Label("host", "h\(e)"), Label("region", e % 2 == 0 ? "eu" : "us"),
+                                             Label("zone", "z\(e % 3)")])
+        }
+        #expect(h.plane.executors.labelClasses.count == 1000)
+        #expect(h.plane.executors.placementClasses.count == 6)
+        #expect(h.plane.executors.placementKeys == ["region", "site", "zone"])
+        for t in 0..<300 { #expect(h.submit(t) != nil) }
+        let held = (0..<1000).reduce(0) { $0 + h.plane.executors.tasks(on: ExecutorID($1)).count }
+        #expect(held == 300)
+
+        let pinned = AgentDefinition(name: "pinned", requires: smallAgent.requires,
+                                     selector: LabelSelector([("host", .equals("h7"))]))
+        guard case .agent(let id) = h.ask(.agentPublished(pinned)) else { Issue.record("not published"); return }
+        #expect(h.plane.executors.placementClasses.count == 1000)
+        #expect(h.plane.executors.labels(of: ExecutorID(7))["host"] == "h7")
+        let placed = h.dispatches(in: h.send(.taskSubmitted(TaskSpec(id: TaskID(300), agent: id)))).map(\.executor)
+        #expect(placed == [ExecutorID(7)])
+        // What ran before the classes changed ends cleanly, and the rest still places.
+        for t in 0..<300 {
+            let r = h.plane.tasks[TaskID(t)]!
+            h.send(.taskSucceeded(TaskID(t), attempt: r.attempt, on: ExecutorID(r.executor)))
+        }
+        #expect(h.plane.executors.tasks(on: ExecutorID(7)) == [TaskID(300)])
+        for t in 301..<400 { #expect(h.submit(t) != nil) }
+    }
 }

@@ -125,9 +125,12 @@ import Testing
         }
         let off = try run(0), on = try run(8)
         #expect(off["task.moved"]!.values == [0, 0])
-        #expect(off["task.unscheduled_at_end"]!.values.allSatisfy { $0 > 50 })
         #expect(on["task.moved"]!.values.allSatisfy { $0 > 0 })
-        #expect(on["task.unscheduled_at_end"]!.values.allSatisfy { $0 < 20 })
+        // Without moves big tasks starve (dozens still wait at the end); with them, few do, in
+        // each replication (the two runs share their seeds).
+        let starved = off["task.unscheduled_at_end"]!.values, left = on["task.unscheduled_at_end"]!.values
+        #expect(starved.allSatisfy { $0 > 20 }, "\(starved)")
+        #expect(zip(starved, left).allSatisfy { $1 < 20 && $1 * 5 < $0 }, "\(left) against \(starved)")
         #expect(on["work.preempted_seconds"]!.values.allSatisfy { $0 > 0 })
     }
 }

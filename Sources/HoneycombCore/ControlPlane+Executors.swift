@@ -9,20 +9,21 @@ extension ControlPlane {
         router.executorRegistered(id, spec)
         let kind: AuditEvent.Kind = before == .unknown ? .executorRegistered : .executorRejoined
         effects.append(.audit(AuditEvent(kind, at: now, executor: id.rawValue)))
-        armLiveness(id, at: now + config.heartbeatTimeout, &effects)
+        armLiveness(now, &effects)
         capacityGrew = true
         joined = id
     }
 
     mutating func heartbeat(_ id: ExecutorID, _ now: Instant, _ effects: inout PlaneEffects) -> PlaneReply {
         switch executors.state(of: id) {
-        case .online, .draining: executors.heartbeat(id, at: now)
+        case .online, .draining: heard(id, now, &effects)
         case .lost where !executors.tasks(on: id).isEmpty:
             // Back within its leases: it was cut off, not gone. Take it back, work and all.
+            // (Heard first, so that it joins the silence order at its end.)
+            executors.heartbeat(id, at: now)
             executors.transition(id, to: executors.stateBeforeLoss[id.index])
             router.executorServes(id, peers: executors.state(of: id) == .online)
-            executors.heartbeat(id, at: now)
-            armLiveness(id, at: now + config.heartbeatTimeout, &effects)
+            armLiveness(now, &effects)
             effects.append(.audit(AuditEvent(.executorRecovered, at: now, executor: id.rawValue)))
             capacityGrew = true
         case .unknown, .lost, .left: return .reregister
@@ -32,7 +33,7 @@ extension ControlPlane {
 
     mutating func drain(_ id: ExecutorID, _ now: Instant, _ effects: inout PlaneEffects) {
         guard executors.state(of: id) == .online else { return }
-        executors.heartbeat(id, at: now)
+        heard(id, now, &effects)
         executors.transition(id, to: .draining)
         router.executorDraining(id)
         effects.append(.audit(AuditEvent(.executorDraining, at: now, executor: id.rawValue)))
@@ -71,24 +72,38 @@ extension ControlPlane {
         }
     }
 
-    func armLiveness(_ id: ExecutorID, at deadline: Instant, _ effects: inout PlaneEffects) {
-        effects.append(.setTimer(.liveness(id, incarnation: executors.incarnation(of: id)), at: deadline))
+    /// A present executor spoke: it moves to the end of the silence order. Only a clock
+    /// that went back can leave it first, with a deadline before the timer's.
+    private mutating func heard(_ id: ExecutorID, _ now: Instant, _ effects: inout PlaneEffects) {
+        executors.heartbeat(id, at: now)
+        if executors.longestSilent == id { armLiveness(now, &effects) }
     }
 
-    /// A liveness timer fired: declare the executor lost, or look again when it would be due.
+    /// Makes sure a liveness timer is pending by the deadline of the executor silent the
+    /// longest (one timeout after its last word).
     ///
-    /// One timer per executor per timeout, re-armed lazily, rather than one per heartbeat:
-    /// heartbeats then cost the plane a single store.
-    mutating func checkLiveness(_ id: ExecutorID, incarnation: UInt32, _ now: Instant,
-                                _ effects: inout PlaneEffects) {
-        let s = executors.state(of: id)
-        guard s == .online || s == .draining, executors.incarnation(of: id) == incarnation else { return }
-        let due = executors.lastHeartbeat(of: id) + config.heartbeatTimeout
-        if due <= now {
-            executorGone(id, as: .lost, now, &effects)
-        } else {
-            armLiveness(id, at: due, &effects)
+    /// One timer for the whole fleet, not one per executor: the registry keeps the present
+    /// executors in the order they were last heard from, so only the first can be overdue.
+    /// The timer is re-armed lazily, when it fires, for whoever is first then; a heartbeat
+    /// costs the plane a store and a move to the end of that list, and no timer.
+    mutating func armLiveness(_ now: Instant, _ effects: inout PlaneEffects) {
+        guard let first = executors.longestSilent else { return }
+        let due = max(now, executors.lastHeartbeat(of: first) + config.heartbeatTimeout)
+        // A timer pending no later does the job (it looks again when it fires).
+        if let pending = livenessDue, pending <= due { return }
+        livenessDue = due
+        effects.append(.setTimer(.liveness, at: due))
+    }
+
+    /// The liveness timer fired: declare lost every executor silent for the timeout, then
+    /// arm the timer for the next deadline.
+    mutating func checkLiveness(_ now: Instant, _ effects: inout PlaneEffects) {
+        // The timer armed last has fired (or this is an earlier one, and it is due too).
+        if let pending = livenessDue, pending <= now { livenessDue = nil }
+        while let first = executors.longestSilent, executors.lastHeartbeat(of: first) + config.heartbeatTimeout <= now {
+            executorGone(first, as: .lost, now, &effects)
         }
+        armLiveness(now, &effects)
     }
 
     /// The leases of a lost executor's tasks ran out and it has not spoken: reschedule them.

@@ -38,12 +38,9 @@ extension ControlPlane {
         for e in known {
             registerExecutor(e.id, e.spec, now, &quiet)
             if e.state == .draining { drain(e.id, now, &quiet) }
-            // Its silence goes on from where it was: the liveness timer falls due when the
-            // timeout, counted from its last word, runs out (at once if it has already).
-            executors.heartbeat(e.id, at: now - snapshot.silence(of: e, now: now))
-            if e.state != .lost { armLiveness(e.id, at: max(now, executors.lastHeartbeat(of: e.id) + config.heartbeatTimeout), &effects) }
         }
-        // The registrations are no changes, and their liveness timers are replaced above.
+        // Each one's silence goes on from where it was (see the liveness timer below).
+        executors.setLastHeard(known.map { ($0.id, now - snapshot.silence(of: $0, now: now)) })
         if config.plantedBug != .rebuildForgetsLLMLedger { restoreLLM(snapshot.llm, now, &effects) }
         func underWay(_ t: PlaneSnapshot.Task) -> Bool {
             guard t.underWay, let e = t.executor, t.attempt > 0 else { return false }
@@ -65,6 +62,11 @@ extension ControlPlane {
                 loseWork(of: e.id, now, &effects)
             }
         }
+        // The liveness timer falls due when the timeout, counted from the last word of the
+        // longest silent present executor, runs out (at once if it has already). The
+        // registrations' timer went with their effects, which are no changes.
+        livenessDue = nil
+        armLiveness(now, &effects)
     }
 
     /// One task of a snapshot: on its executor when that is registered again, else queued for

@@ -177,8 +177,8 @@ extension ControlPlane {
 
     mutating func fired(_ timer: PlaneTimer, _ now: Instant, _ effects: inout PlaneEffects) {
         switch timer {
-        case .liveness(let id, let incarnation):
-            checkLiveness(id, incarnation: incarnation, now, &effects)
+        case .liveness:
+            checkLiveness(now, &effects)
         case .leaseExpiry(let id, let incarnation):
             leaseExpired(id, incarnation: incarnation, now, &effects)
         case .startDeadline(let task, let attempt):

@@ -197,8 +197,8 @@ public struct PlaneSnapshot: Sendable {
 /// A timer the plane asks its driver to fire later. Timers are never cancelled: each carries
 /// enough to tell, when it fires, whether it still matters.
 public enum PlaneTimer: Hashable, Sendable {
-    /// Check whether the executor's heartbeats stopped (for the given incarnation).
-    case liveness(ExecutorID, incarnation: UInt32)
+    /// Check whose heartbeats stopped: one timer for the fleet (`ControlPlane.armLiveness`).
+    case liveness
     /// Requeue the task after the backoff that followed `attempt`.
     case retry(TaskID, attempt: UInt16)
     /// The leases of a lost executor's tasks run out: reschedule whatever it still holds.
@@ -283,6 +283,8 @@ public struct ControlPlane {
     var capacityGrew = false
     /// An executor that joined during this input, for rebalancing.
     var joined: ExecutorID?
+    /// When the liveness timer armed last falls due, until it fires (nil: none pending).
+    var livenessDue: Instant?
     var blockedScratch: [Bool] = []
     /// Slots held (dispatched or running) per tenant, for fair share.
     var tenantSlots: [Int] = []

@@ -50,17 +50,27 @@ public enum ExecutorState: UInt8, Sendable, CustomStringConvertible {
 /// trivially-copyable data. Executors with the same labels share one interned label class, and
 /// those alike in the labels placement reads one placement class.
 public struct ExecutorRegistry: Sendable {
-    /// What the heartbeat and liveness paths read and write of an executor, in one 16-byte
-    /// record: on a fleet too big for the caches a heartbeat or a liveness check then costs
-    /// one cache miss, not one per array.
+    /// What the heartbeat and liveness paths read and write of an executor, in one 24-byte
+    /// record: on a fleet too big for the caches a heartbeat then costs one cache miss, not
+    /// one per array.
     struct Presence: Sendable {
         var lastHeartbeat: Instant
         /// Bumped on every registration, so that timers and messages of an earlier life of
         /// the executor are recognised as stale.
         var incarnation: UInt32
+        /// Its neighbours in the silence order (see `longestSilent`), or -1.
+        var heardBefore: Int32
+        var heardAfter: Int32
         var state: ExecutorState
     }
     private(set) var presence: [Presence] = []
+    /// The present executors (online or draining) in the order they were last heard from,
+    /// the longest silent first: a list threaded through `presence`. Heartbeats come in time
+    /// order, so one moves its executor to the end in O(1), and the plane needs a single
+    /// liveness timer for the fleet, at the deadline of the list's first, instead of one per
+    /// executor.
+    private var silenceHead: Int32 = -1
+    private var silenceTail: Int32 = -1
     public private(set) var capacity: [Resources] = []
     public private(set) var used: [Resources] = []
     /// Index into `labelClasses` for each executor.
@@ -117,6 +127,10 @@ public struct ExecutorRegistry: Sendable {
     /// When `id` was last heard from (registered, heartbeat, drain).
     public func lastHeartbeat(of id: ExecutorID) -> Instant { presence[id.index].lastHeartbeat }
 
+    /// The present executor silent the longest (heard from least recently; of those heard at
+    /// one instant, the first heard), or nil when none is present.
+    public var longestSilent: ExecutorID? { silenceHead < 0 ? nil : ExecutorID(Int(silenceHead)) }
+
     /// How many times `id` has registered.
     public func incarnation(of id: ExecutorID) -> UInt32 { presence[id.index].incarnation }
 
@@ -129,7 +143,7 @@ public struct ExecutorRegistry: Sendable {
         let i = id.index
         if i >= presence.count {
             let n = i + 1 - presence.count
-            presence.append(contentsOf: repeatElement(Presence(lastHeartbeat: .zero, incarnation: 0, state: .unknown), count: n))
+            presence.append(contentsOf: repeatElement(Presence(lastHeartbeat: .zero, incarnation: 0, heardBefore: -1, heardAfter: -1, state: .unknown), count: n))
             capacity.append(contentsOf: repeatElement(.zero, count: n))
             used.append(contentsOf: repeatElement(.zero, count: n))
             labelClass.append(contentsOf: repeatElement(-1, count: n))
@@ -141,11 +155,12 @@ public struct ExecutorRegistry: Sendable {
             if tracksWork { assignedPriority.append(contentsOf: repeatElement([], count: n)) }
         }
         precondition(assigned[i].isEmpty, "an executor registers again while it still holds tasks")
-        if !isPresent(presence[i].state) { presentCount += 1 }
+        if isPresent(presence[i].state) { unlinkSilence(i) } else { presentCount += 1 }
         presence[i].state = .online
         capacity[i] = spec.capacity
         used[i] = .zero
         presence[i].lastHeartbeat = now
+        linkSilence(i)
         onlineSince[i] = now
         presence[i].incarnation &+= 1
         owner[i] = spec.owner
@@ -155,7 +170,67 @@ public struct ExecutorRegistry: Sendable {
         refreshSchedulable(i)
     }
 
-    mutating func heartbeat(_ id: ExecutorID, at now: Instant) { presence[id.index].lastHeartbeat = now }
+    /// `id` was heard from at `now`.
+    mutating func heartbeat(_ id: ExecutorID, at now: Instant) {
+        let i = id.index
+        presence[i].lastHeartbeat = now
+        guard isPresent(presence[i].state) else { return }
+        // Already last, and still in order (a clock read that went back would not be).
+        let before = presence[i].heardBefore
+        if Int32(i) == silenceTail && (before < 0 || presence[Int(before)].lastHeartbeat <= now) { return }
+        unlinkSilence(i)
+        linkSilence(i)
+    }
+
+    /// Sets when each of `heard` was last heard from, then puts the silence order right
+    /// once (a sort, where a heartbeat each would walk the list): a restore, whose executors'
+    /// last words come in no order. Ties keep id order.
+    mutating func setLastHeard(_ heard: [(ExecutorID, Instant)]) {
+        for (id, at) in heard { presence[id.index].lastHeartbeat = at }
+        var order: [Int32] = []
+        var i = silenceHead
+        while i >= 0 {
+            order.append(i)
+            i = presence[Int(i)].heardAfter
+        }
+        order.sort { a, b in
+            let (ta, tb) = (presence[Int(a)].lastHeartbeat, presence[Int(b)].lastHeartbeat)
+            return ta != tb ? ta < tb : a < b
+        }
+        silenceHead = -1
+        silenceTail = -1
+        for i in order { appendSilence(Int(i)) }
+    }
+
+    /// Puts present executor `i` in the silence order by its last heartbeat: at the end,
+    /// unless a clock went back.
+    private mutating func linkSilence(_ i: Int) {
+        var after = silenceTail
+        while after >= 0 && presence[Int(after)].lastHeartbeat > presence[i].lastHeartbeat {
+            after = presence[Int(after)].heardBefore
+        }
+        guard after != silenceTail else { return appendSilence(i) }
+        let next = after < 0 ? silenceHead : presence[Int(after)].heardAfter
+        presence[i].heardBefore = after
+        presence[i].heardAfter = next
+        presence[Int(next)].heardBefore = Int32(i)
+        if after < 0 { silenceHead = Int32(i) } else { presence[Int(after)].heardAfter = Int32(i) }
+    }
+
+    private mutating func appendSilence(_ i: Int) {
+        presence[i].heardBefore = silenceTail
+        presence[i].heardAfter = -1
+        if silenceTail < 0 { silenceHead = Int32(i) } else { presence[Int(silenceTail)].heardAfter = Int32(i) }
+        silenceTail = Int32(i)
+    }
+
+    private mutating func unlinkSilence(_ i: Int) {
+        let (before, after) = (presence[i].heardBefore, presence[i].heardAfter)
+        if before < 0 { silenceHead = after } else { presence[Int(before)].heardAfter = after }
+        if after < 0 { silenceTail = before } else { presence[Int(after)].heardBefore = before }
+        presence[i].heardBefore = -1
+        presence[i].heardAfter = -1
+    }
 
     /// The state each executor was in before it was declared lost (to restore it if it
     /// recovers within its leases).
@@ -168,8 +243,15 @@ public struct ExecutorRegistry: Sendable {
             while stateBeforeLoss.count <= i { stateBeforeLoss.append(.unknown) }
             stateBeforeLoss[i] = presence[i].state
         }
-        if isPresent(presence[i].state) && !isPresent(newState) { presentCount -= 1 }
-        if !isPresent(presence[i].state) && isPresent(newState) { presentCount += 1 }
+        if isPresent(presence[i].state) && !isPresent(newState) {
+            presentCount -= 1
+            unlinkSilence(i)
+        }
+        if !isPresent(presence[i].state) && isPresent(newState) {
+            presentCount += 1
+            presence[i].state = newState
+            linkSilence(i)
+        }
         presence[i].state = newState
         refreshSchedulable(i)
     }

@@ -38,8 +38,6 @@ enum Lane: Int, CaseIterable {
     case messages
     /// Plane → executor messages (dispatches, stops), one dispatch delay on.
     case orders
-    /// Liveness checks, mostly one heartbeat timeout after a registration or a heartbeat.
-    case liveness
 }
 
 /// One replication of a scenario: the control plane plus models of everything around it
@@ -250,10 +248,7 @@ public struct Simulation {
             after(scenario.network.dispatch, dispatchStream,
                   .preemptArrives(task: task.rawValue, attempt: attempt, executor: executor.rawValue,
                                   incarnation: executors[executor.index].incarnation), lane: .orders)
-        case .setTimer(let timer, let at):
-            if case .liveness = timer { queue.push(.planeTimer(timer), at: at, lane: Lane.liveness.rawValue) } else {
-                queue.push(.planeTimer(timer), at: at)
-            }
+        case .setTimer(let timer, let at): queue.push(.planeTimer(timer), at: at)
         case .taskEnded(let task, let state): metrics.taskEnded(tasks[task.index], as: state, at: now)
         case .llmAbandoned(let id, let cost): llmAbandoned(id, costMicroUSD: cost)
         case .llmWarmUp(let e, let model): llmWarmUp(e.index, model)

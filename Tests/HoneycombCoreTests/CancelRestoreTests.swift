@@ -107,15 +107,21 @@ import Testing
                         .init(id: ExecutorID(3), spec: Self.oneSlot, lastHeard: .zero + .seconds(59)),
                         .init(id: ExecutorID(4), spec: Self.oneSlot)],
             listeningUntil: .zero + .seconds(60))))
-        let due = Dictionary(uniqueKeysWithValues: h.timers(in: fx).compactMap { t -> (Int32, Instant)? in
-            if case .liveness(let e, _) = t.0 { (e.rawValue, t.1) } else { nil }
-        })
-        // 40 s silent while heard: due at once. 10 s and 1 s: the rest of their 30 s. Unknown: a full timeout.
-        let seconds = due.mapValues { $0.nanoseconds / 1_000_000_000 }
-        #expect(seconds == [1: 100, 2: 120, 3: 129, 4: 130])
-        for (e, at) in h.timers(in: fx) where at == h.now { h.send(.timerFired(e)) }
-        #expect(h.plane.executors.state(of: ExecutorID(1)) == .lost)
-        #expect(h.plane.executors.state(of: ExecutorID(2)) == .online)
+        // One liveness timer, for the longest silent: 1, 40 s silent while heard, due at once.
+        #expect(h.timers(in: fx).filter { $0.0 == .liveness }.map(\.1) == [h.now])
+        // Then each falls due when the rest of its 30 s runs out: 2 at 120 s, 3 at 129 s,
+        // 4 (unknown to the store's listening plane: a full timeout) at 130 s.
+        var lost: [(Int32, Int64)] = []
+        var next = h.now
+        for _ in 0..<10 {
+            h.now = next
+            let fired = h.send(.timerFired(.liveness))
+            for case .audit(let a) in fired where a.kind == .executorLost { lost.append((a.executor, h.now.nanoseconds / 1_000_000_000)) }
+            guard let t = h.timers(in: fired).first(where: { $0.0 == .liveness }) else { break }
+            next = t.1
+        }
+        #expect(lost.map(\.0) == [1, 2, 3, 4])
+        #expect(lost.map(\.1) == [100, 120, 129, 130])
     }
 
     @Test func aLeaseRestoredRunsFromTheExecutorsLastWord() {

@@ -271,7 +271,7 @@ struct RouterHarness {
                localModels: [LocalModel(model: RouterHarness.small, slots: 2, tokensPerSecond: 50)])))
         h.submit(0)
         h.advance(.seconds(31.0))
-        h.send(.timerFired(.liveness(ExecutorID(0), incarnation: 1)))
+        h.send(.timerFired(.liveness))
         h.send(.executorHeartbeat(ExecutorID(0)))
         let reply = h.ask(.llmRouteRequested(LLMRequest(id: 1, origin: ExecutorID(0), model: RouterHarness.small,
                                                         promptTokens: 100, maxCompletionTokens: 50, latencyTarget: .seconds(3.0))))

@@ -228,7 +228,7 @@ func policy(_ p: SchedulerPolicy, tenants: [TenantPolicy] = [TenantPolicy(name: 
         h.submit(0)
         h.send(.taskStarted(TaskID(0), attempt: 1, on: ExecutorID(0)))
         h.advance(.seconds(31.0))
-        let fx = h.send(.timerFired(.liveness(ExecutorID(0), incarnation: 1)))
+        let fx = h.send(.timerFired(.liveness))
         #expect(h.plane.executors.state(of: ExecutorID(0)) == .lost)
         #expect(h.state(0) == .running)  // not rescheduled yet
         let expiry = h.timers(in: fx).first { if case .leaseExpiry = $0.0 { true } else { false } }
@@ -250,7 +250,7 @@ func policy(_ p: SchedulerPolicy, tenants: [TenantPolicy] = [TenantPolicy(name: 
         h.register(0)
         h.submit(0)
         h.advance(.seconds(31.0))
-        let fx = h.send(.timerFired(.liveness(ExecutorID(0), incarnation: 1)))
+        let fx = h.send(.timerFired(.liveness))
         let expiry = h.timers(in: fx).first { if case .leaseExpiry = $0.0 { true } else { false } }!
         h.advance(.seconds(29.0))
         h.send(.timerFired(expiry.0))
@@ -382,12 +382,12 @@ func policy(_ p: SchedulerPolicy, tenants: [TenantPolicy] = [TenantPolicy(name: 
         h.register(0)
         h.submit(0)
         h.advance(.seconds(30.0))
-        let first = h.timers(in: h.send(.timerFired(.liveness(ExecutorID(0), incarnation: 1))))
+        let first = h.timers(in: h.send(.timerFired(.liveness)))
             .first { if case .leaseExpiry = $0.0 { true } else { false } }!
         h.advance(.seconds(5.0))
         h.send(.executorHeartbeat(ExecutorID(0)))          // recovered at 35 s
         h.advance(.seconds(30.0))
-        h.send(.timerFired(.liveness(ExecutorID(0), incarnation: 1)))  // lost again at 65 s: lease to 155 s
+        h.send(.timerFired(.liveness))  // lost again at 65 s: lease to 155 s
         h.advance(.seconds(55.0))
         h.send(.timerFired(first.0))                        // the first timer, at 120 s
         #expect(h.state(0) == .dispatched)

@@ -16,7 +16,7 @@ extension ControlPlane {
 
     mutating func heartbeat(_ id: ExecutorID, _ now: Instant, _ effects: inout PlaneEffects) -> PlaneReply {
         switch executors.state(of: id) {
-        case .online, .draining: heard(id, now, &effects)
+        case .online, .draining: executors.heartbeat(id, at: now)
         case .lost where !executors.tasks(on: id).isEmpty:
             // Back within its leases: it was cut off, not gone. Take it back, work and all.
             // (Heard first, so that it joins the silence order at its end.)
@@ -33,7 +33,7 @@ extension ControlPlane {
 
     mutating func drain(_ id: ExecutorID, _ now: Instant, _ effects: inout PlaneEffects) {
         guard executors.state(of: id) == .online else { return }
-        heard(id, now, &effects)
+        executors.heartbeat(id, at: now)
         executors.transition(id, to: .draining)
         router.executorDraining(id)
         effects.append(.audit(AuditEvent(.executorDraining, at: now, executor: id.rawValue)))
@@ -70,13 +70,6 @@ extension ControlPlane {
                                              executor: id.rawValue, attempt: r.attempt)))
             retryOrGiveUp(task, endedAs: .lost, now, &effects)
         }
-    }
-
-    /// A present executor spoke: it moves to the end of the silence order. Only a clock
-    /// that went back can leave it first, with a deadline before the timer's.
-    private mutating func heard(_ id: ExecutorID, _ now: Instant, _ effects: inout PlaneEffects) {
-        executors.heartbeat(id, at: now)
-        if executors.longestSilent == id { armLiveness(now, &effects) }
     }
 
     /// Makes sure a liveness timer is pending by the deadline of the executor silent the

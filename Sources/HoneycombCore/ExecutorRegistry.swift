@@ -65,12 +65,16 @@ public struct ExecutorRegistry: Sendable {
     }
     private(set) var presence: [Presence] = []
     /// The present executors (online or draining) in the order they were last heard from,
-    /// the longest silent first: a list threaded through `presence`. Heartbeats come in time
-    /// order, so one moves its executor to the end in O(1), and the plane needs a single
-    /// liveness timer for the fleet, at the deadline of the list's first, instead of one per
-    /// executor.
+    /// the longest silent first: a list threaded through `presence`. Each word heard moves
+    /// its executor to the end in O(1), and the plane needs a single liveness timer for the
+    /// fleet, at the deadline of the list's first, instead of one per executor.
     private var silenceHead: Int32 = -1
     private var silenceTail: Int32 = -1
+    /// The latest instant an executor was heard at. A word is stamped no earlier: should a
+    /// live clock step back, its executor is taken as heard at that instant (its deadline
+    /// is at most the step later), so that the silence order stays the order of the stamps
+    /// and a move stays O(1), where an ordered insert would walk the list.
+    private var latestHeard = Instant.zero
     public private(set) var capacity: [Resources] = []
     public private(set) var used: [Resources] = []
     /// Index into `labelClasses` for each executor.
@@ -159,8 +163,8 @@ public struct ExecutorRegistry: Sendable {
         presence[i].state = .online
         capacity[i] = spec.capacity
         used[i] = .zero
-        presence[i].lastHeartbeat = now
-        linkSilence(i)
+        presence[i].lastHeartbeat = stamp(now)
+        appendSilence(i)
         onlineSince[i] = now
         presence[i].incarnation &+= 1
         owner[i] = spec.owner
@@ -170,23 +174,25 @@ public struct ExecutorRegistry: Sendable {
         refreshSchedulable(i)
     }
 
-    /// `id` was heard from at `now`.
+    /// `id` was heard from at `now` (stamped no earlier than the latest word heard).
     mutating func heartbeat(_ id: ExecutorID, at now: Instant) {
         let i = id.index
-        presence[i].lastHeartbeat = now
-        guard isPresent(presence[i].state) else { return }
-        // Already last, and still in order (a clock read that went back would not be).
-        let before = presence[i].heardBefore
-        if Int32(i) == silenceTail && (before < 0 || presence[Int(before)].lastHeartbeat <= now) { return }
+        presence[i].lastHeartbeat = stamp(now)
+        guard isPresent(presence[i].state), Int32(i) != silenceTail else { return }
         unlinkSilence(i)
-        linkSilence(i)
+        appendSilence(i)
     }
 
-    /// Sets when each of `heard` was last heard from, then puts the silence order right
-    /// once (a sort, where a heartbeat each would walk the list): a restore, whose executors'
-    /// last words come in no order. Ties keep id order.
+    private mutating func stamp(_ now: Instant) -> Instant {
+        latestHeard = max(latestHeard, now)
+        return latestHeard
+    }
+
+    /// Sets when each of `heard` was last heard from (none later than the latest word
+    /// heard), then sorts the silence order once: a restore, whose executors' last words come
+    /// in no order. Ties keep id order.
     mutating func setLastHeard(_ heard: [(ExecutorID, Instant)]) {
-        for (id, at) in heard { presence[id.index].lastHeartbeat = at }
+        for (id, at) in heard { presence[id.index].lastHeartbeat = min(at, latestHeard) }
         var order: [Int32] = []
         var i = silenceHead
         while i >= 0 {
@@ -202,21 +208,7 @@ public struct ExecutorRegistry: Sendable {
         for i in order { appendSilence(Int(i)) }
     }
 
-    /// Puts present executor `i` in the silence order by its last heartbeat: at the end,
-    /// unless a clock went back.
-    private mutating func linkSilence(_ i: Int) {
-        var after = silenceTail
-        while after >= 0 && presence[Int(after)].lastHeartbeat > presence[i].lastHeartbeat {
-            after = presence[Int(after)].heardBefore
-        }
-        guard after != silenceTail else { return appendSilence(i) }
-        let next = after < 0 ? silenceHead : presence[Int(after)].heardAfter
-        presence[i].heardBefore = after
-        presence[i].heardAfter = next
-        presence[Int(next)].heardBefore = Int32(i)
-        if after < 0 { silenceHead = Int32(i) } else { presence[Int(after)].heardAfter = Int32(i) }
-    }
-
+    /// Puts present executor `i` last in the silence order: it was heard from last.
     private mutating func appendSilence(_ i: Int) {
         presence[i].heardBefore = silenceTail
         presence[i].heardAfter = -1
@@ -248,9 +240,9 @@ public struct ExecutorRegistry: Sendable {
             unlinkSilence(i)
         }
         if !isPresent(presence[i].state) && isPresent(newState) {
+            precondition(presence[i].lastHeartbeat == latestHeard, "\(id) comes back without being heard first")
             presentCount += 1
-            presence[i].state = newState
-            linkSilence(i)
+            appendSilence(i)
         }
         presence[i].state = newState
         refreshSchedulable(i)

@@ -47,6 +47,20 @@ import Testing
         return (victims, victims.map { plane.tasks[$0]!.priority }.max()!)
     }
 
+    /// Whether a search of the executors holding work reads them all: under `all`, or when no
+    /// more qualify than the policy's sample draws (`adaptive` 128, `sample(k)` k,
+    /// `powerOfTwo` 2, `random` 1). Shared with `RebalanceSearchTests`.
+    static func searchIsExact(_ candidates: SchedulerPolicy.Candidates, qualifying: Int) -> Bool {
+        let draws: Int? = switch candidates {
+        case .all: nil
+        case .adaptive: SchedulerPolicy.adaptiveSample
+        case .sample(let k): k
+        case .powerOfTwo: 2
+        case .random: 1
+        }
+        return draws.map { qualifying <= $0 } ?? true
+    }
+
     /// Whether some executor takes the task without evicting anything.
     static func fitsSomewhere(_ plane: ControlPlane, agent: AgentDefinition, tenant: TenantID) -> Bool {
         let registry = plane.executors
@@ -123,14 +137,7 @@ import Testing
                     && (!r.exclusive[e] || r.owner[e] == tenant) && agent.requires.fits(in: r.capacity[e])
                     && r.tasks(on: id).contains { plane.tasks[$0]!.priority < priority }
             }.count
-            let draws: Int? = switch candidates {
-            case .all: nil
-            case .adaptive: SchedulerPolicy.adaptiveSample
-            case .sample(let k): k
-            case .powerOfTwo: 2
-            case .random: 1
-            }
-            let exact = draws.map { qualifying <= $0 } ?? true
+            let exact = Self.searchIsExact(candidates, qualifying: qualifying)
 
             let task = TaskID(next)
             next += 1

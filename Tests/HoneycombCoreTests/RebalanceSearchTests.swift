@@ -108,14 +108,7 @@ import Testing
                 return r.state(of: id) == .online && !r.tasks(on: id).isEmpty && r.labels(of: id).satisfies(agent.selector)
                     && (!r.exclusive[e] || r.owner[e] == tenant) && agent.requires.fits(in: r.capacity[e])
             }.count
-            let draws: Int? = switch candidates {
-            case .all: nil
-            case .adaptive: SchedulerPolicy.adaptiveSample
-            case .sample(let k): k
-            case .powerOfTwo: 2
-            case .random: 1
-            }
-            let exact = draws.map { qualifying <= $0 } ?? true
+            let exact = PreemptionSearchTests.searchIsExact(candidates, qualifying: qualifying)
 
             fx.removeAll()
             plane.handle(.executorRegistered(ExecutorID(t), target), at: .zero, effects: &fx)

@@ -18,7 +18,11 @@ import HoneycombCore
 /// `honeycomb bench engine`); in the simulator at 10⁵ executors 4-ary gives 1.90 M events/s,
 /// binary 1.78 M, 8-ary 1.83 M (`bench scale`). A calendar queue in place of the near heap
 /// (1,024 buckets, each sorted when its turn comes) measured slower: 1.13 M events/s at 10⁵
-/// executors with 1 s buckets, 1.70 M with 100 ms ones.
+/// executors with 1 s buckets, 1.70 M with 100 ms ones. A ladder queue (`LadderQueue`) pops
+/// twice as fast as the 4-ary heap on the hold model with 10⁶ events pending, but not in the
+/// simulator, where the lanes take most events and the near heap holds ~76,000 at 10⁵
+/// executors: in its place it measured 1.01× the wall time at 10⁵ executors (best of four
+/// rounds), 1.02–1.06× at 10³ and 1.05× at 10⁶ (`bench scale-point`, A/B, 2026-12-07).
 public struct EventQueue<Payload> {
     @usableFromInline struct Entry {
         @usableFromInline var time: Int64

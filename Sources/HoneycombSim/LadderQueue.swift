@@ -54,9 +54,9 @@ public struct LadderQueue<Payload> {
     public var count: Int { bottom.count + top.count + rungs.reduce(0) { $0 + $1.buckets.reduce(0) { $0 + $1.count } } }
 
     @inlinable public mutating func push(_ payload: Payload, at time: Instant) {
-        let e = Entry(time: time.nanoseconds, seq: nextSeq, payload: payload)
+        let t = time.nanoseconds
+        let e = Entry(time: t, seq: nextSeq, payload: payload)
         nextSeq &+= 1
-        let t = e.time
         precondition(t >= 0 && t < Int64.max / 2, "event queue: an event at \(Instant(nanoseconds: t)), outside [0, 146 years)")
         if t < bottomEnd {
             EventQueue<Payload>.siftUp(e, &bottom)
@@ -74,19 +74,11 @@ public struct LadderQueue<Payload> {
     }
 
     @inlinable public mutating func pop() -> (time: Instant, payload: Payload)? {
-        guard let e = first() else { return nil }
-        removeFirst()
+        if bottom.isEmpty && !refill() { return nil }
+        let e = bottom[0]
+        EventQueue<Payload>.removeTop(&bottom)
         return (Instant(nanoseconds: e.time), e.payload)
     }
-
-    /// The earliest event, left in place.
-    @inlinable mutating func first() -> Entry? {
-        if bottom.isEmpty && !refill() { return nil }
-        return bottom[0]
-    }
-
-    /// Removes the earliest event; `first()` found one.
-    @inlinable mutating func removeFirst() { EventQueue<Payload>.removeTop(&bottom) }
 
     /// Fills the empty `bottom` with the next non-empty bucket, splitting buckets too full to
     /// sort into rungs of their own. False when nothing is pending.

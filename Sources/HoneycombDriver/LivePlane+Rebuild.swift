@@ -76,15 +76,18 @@ extension LivePlane {
             if latest.updateValue(incarnation, forKey: e) == nil { order.append(e) }
         }
         presenceDue = []
-        let ttl = config.heartbeatTimeout.seconds
-        for e in order {
-            do { try await presence.mark(e, incarnation: latest[e]!, ttl: ttl) } catch { metrics.presenceErrors.increment() }
+        // One batch (pipelined round trips in Redis): a failure counts once, and what it
+        // missed is renewed by the next heartbeats or the next refill.
+        do { try await presence.mark(order.map { ($0, latest[$0]!) }, ttl: config.heartbeatTimeout.seconds) } catch {
+            metrics.presenceErrors.increment()
         }
     }
 
     /// Marks present, for one heartbeat timeout, every executor the plane holds online or
     /// draining that the cache does not hold (it was flushed or restarted, or the key was
     /// lost). Keys the cache holds are left alone: they are newer than the plane's word.
+    /// Nothing is read back: the cache's mark-if-absent (Redis `SET NX`) decides, so the pass
+    /// costs one write per executor, in pipelined round trips, and no scan of the cache.
     package func refillPresence() async {
         guard let presence = io.presence else { return }
         var live: [Int64] = []
@@ -93,11 +96,8 @@ extension LivePlane {
             if state == .online || state == .draining { live.append(Int64(k)) }
         }
         guard !live.isEmpty else { return }
-        let present: Set<Int64>
-        do { present = try await Set(presence.present()) } catch { metrics.presenceErrors.increment(); return }
-        let ttl = config.heartbeatTimeout.seconds
-        for id in live where !present.contains(id) {
-            do { try await presence.markIfAbsent(id, ttl: ttl) } catch { metrics.presenceErrors.increment() }
+        do { try await presence.markIfAbsent(live, ttl: config.heartbeatTimeout.seconds) } catch {
+            metrics.presenceErrors.increment()
         }
     }
 }

@@ -207,8 +207,12 @@ package actor MemoryPresence: PresenceCache {
     package private(set) var keys: [Int64: UInt32] = [:]
     package init() {}
 
-    package func mark(_ executor: Int64, incarnation: UInt32, ttl: Double) async throws { keys[executor] = incarnation }
-    package func markIfAbsent(_ executor: Int64, ttl: Double) async throws { if keys[executor] == nil { keys[executor] = 0 } }
+    package func mark(_ marks: [(executor: Int64, incarnation: UInt32)], ttl: Double) async throws {
+        for m in marks { keys[m.executor] = m.incarnation }
+    }
+    package func markIfAbsent(_ executors: [Int64], ttl: Double) async throws {
+        for e in executors where keys[e] == nil { keys[e] = 0 }
+    }
     package func present() async throws -> [Int64] { keys.keys.sorted() }
     /// The cache flushed (Redis restarted).
     package func flush() { keys = [:] }

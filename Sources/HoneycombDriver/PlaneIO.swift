@@ -25,10 +25,14 @@ package protocol DispatchBus: Sendable {
 }
 
 /// Executor presence for operators (Redis in service): a cache, never the plane's truth.
+///
+/// Writes come in batches (Redis pipelines them), so that a large fleet's heartbeats cost a
+/// round trip per few hundred executors, not one each.
 package protocol PresenceCache: Sendable {
-    func mark(_ executor: Int64, incarnation: UInt32, ttl: Double) async throws
-    /// Marks the executor present unless the cache holds it already.
-    func markIfAbsent(_ executor: Int64, ttl: Double) async throws
+    /// Marks each executor present for `ttl` seconds, with its incarnation (heartbeats).
+    func mark(_ marks: [(executor: Int64, incarnation: UInt32)], ttl: Double) async throws
+    /// Marks each executor present unless the cache holds it already.
+    func markIfAbsent(_ executors: [Int64], ttl: Double) async throws
     func present() async throws -> [Int64]
 }
 

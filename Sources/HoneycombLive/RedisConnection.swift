@@ -58,22 +58,51 @@ public final class RedisConnection: @unchecked Sendable {
         }
     }
 
+    /// Runs the commands in one round trip (pipelined: all are sent, then all replies read),
+    /// in order, as one call on the connection's queue, so that nothing else interleaves.
+    /// Each command's reply, or the error Redis answered it with; throws when the connection
+    /// fails, and then none of the commands' effects is known.
+    public func pipeline(_ commands: [[String]]) async throws -> [Result<RedisReply, RedisError>] {
+        guard !commands.isEmpty else { return [] }
+        return try await withCheckedThrowingContinuation { k in
+            queue.async { k.resume(with: Result { try self.runPipelined(commands) }) }
+        }
+    }
+
     private func run(_ words: [String]) throws -> RedisReply {
+        try runPipelined([words])[0].get()
+    }
+
+    private func runPipelined(_ commands: [[String]]) throws -> [Result<RedisReply, RedisError>] {
         // A context that failed once is unusable: reconnect before the next command, so a
         // Redis restart costs the commands that met it, not every command after.
         if context.pointee.err != 0 && redisReconnect(context) != 0 {
-            let message = withUnsafeBytes(of: context.pointee.errstr) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
-            throw RedisError(description: "Redis is unreachable: \(message)")
+            throw RedisError(description: "Redis is unreachable: \(errorText())")
         }
-        var argv: [UnsafePointer<CChar>?] = words.map { UnsafePointer(strdup($0)) }
-        defer { argv.forEach { free(UnsafeMutablePointer(mutating: $0)) } }
-        var lengths = words.map { $0.utf8.count }
-        guard let raw = redisCommandArgv(context, Int32(words.count), &argv, &lengths) else {
-            let message = withUnsafeBytes(of: context.pointee.errstr) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
-            throw RedisError(description: "Redis connection failed: \(message)")
+        for words in commands {
+            var argv: [UnsafePointer<CChar>?] = words.map { UnsafePointer(strdup($0)) }
+            defer { argv.forEach { free(UnsafeMutablePointer(mutating: $0)) } }
+            var lengths = words.map { $0.utf8.count }
+            guard redisAppendCommandArgv(context, Int32(words.count), &argv, &lengths) == REDIS_OK else {
+                throw RedisError(description: "Redis connection failed: \(errorText())")
+            }
         }
-        defer { freeReplyObject(raw) }
-        return try Self.reply(raw.assumingMemoryBound(to: redisReply.self))
+        var replies: [Result<RedisReply, RedisError>] = []
+        replies.reserveCapacity(commands.count)
+        for _ in commands {
+            var raw: UnsafeMutableRawPointer?
+            guard redisGetReply(context, &raw) == REDIS_OK, let raw else {
+                throw RedisError(description: "Redis connection failed: \(errorText())")
+            }
+            defer { freeReplyObject(raw) }
+            replies.append(Result { try Self.reply(raw.assumingMemoryBound(to: redisReply.self)) }
+                .mapError { $0 as? RedisError ?? RedisError(description: "\($0)") })
+        }
+        return replies
+    }
+
+    private func errorText() -> String {
+        withUnsafeBytes(of: context.pointee.errstr) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
     }
 
     private static func reply(_ r: UnsafeMutablePointer<redisReply>) throws -> RedisReply {
@@ -106,13 +135,38 @@ public struct ExecutorPresence: Sendable {
 
     /// Marks the executor present for `ttl` seconds (a heartbeat).
     public func mark(_ executor: Int64, incarnation: UInt32, ttl: Double) async throws {
-        try await redis.command(["SET", key(executor), String(incarnation), "PX", String(Int((ttl * 1000).rounded()))])
+        try await mark([(executor, incarnation)], ttl: ttl)
     }
 
-    /// Marks the executor present (incarnation unknown: 0) unless a key for it exists, which
-    /// its own heartbeat may have set since the caller looked.
-    public func markIfAbsent(_ executor: Int64, ttl: Double) async throws {
-        try await redis.command(["SET", key(executor), "0", "PX", String(Int((ttl * 1000).rounded())), "NX"])
+    /// Marks each executor present for `ttl` seconds with its incarnation: heartbeats, in
+    /// round trips of up to `Self.pipelineDepth` commands rather than one each.
+    public func mark(_ marks: [(executor: Int64, incarnation: UInt32)], ttl: Double) async throws {
+        let px = Self.milliseconds(ttl)
+        try await run(marks.map { ["SET", key($0.executor), String($0.incarnation), "PX", px] })
+    }
+
+    /// Marks each executor present (incarnation unknown: 0) unless a key for it exists, which
+    /// its own heartbeat may have set since the caller looked (`SET NX`: nothing is read, and
+    /// a key that exists keeps its value and its time to live).
+    public func markIfAbsent(_ executors: [Int64], ttl: Double) async throws {
+        let px = Self.milliseconds(ttl)
+        try await run(executors.map { ["SET", key($0), "0", "PX", px, "NX"] })
+    }
+
+    /// Commands per round trip: enough that the trip costs little beside them, few enough
+    /// that Redis answers other clients in between.
+    public static let pipelineDepth = 512
+
+    private static func milliseconds(_ seconds: Double) -> String { String(Int((seconds * 1000).rounded())) }
+
+    /// Runs the commands pipelined, `pipelineDepth` at a time; throws the first error.
+    private func run(_ commands: [[String]]) async throws {
+        var start = 0
+        while start < commands.count {
+            let end = min(start + Self.pipelineDepth, commands.count)
+            for reply in try await redis.pipeline(Array(commands[start..<end])) { _ = try reply.get() }
+            start = end
+        }
     }
 
     /// The incarnation the executor last heartbeat with, while its presence lasts.

@@ -4,7 +4,7 @@ import HoneycombCore
 import HoneycombReport
 import HoneycombSim
 
-struct Bench: ParsableCommand {
+struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure the simulator's speed (build with -c release).",
         discussion: """
@@ -23,9 +23,12 @@ struct Bench: ParsableCommand {
         pools and rates alike, each run in a process of its own (for its own peak memory), the sizes
         interleaved over --rounds rounds: events/s (the best round), decisions/s, peak memory, and
         the ratios between the sizes.
+        presence: executor presence in Redis (--redis, or HONEYCOMB_REDIS_URL; deploy/local/services.sh
+        starts one): --executors heartbeats one command each and batched, and a refill of the fleet
+        beside the scan it replaced, --rounds times (not part of 'all': it needs a Redis).
         """)
 
-    @Argument(help: "What to measure: engine, scenario, placement, routing, simpy, scale or all (all but scale).")
+    @Argument(help: "What to measure: engine, scenario, placement, routing, simpy, scale, presence or all (all but scale and presence).")
     var what: String = "all"
 
     @Option(help: "Scenario for the 'scenario' benchmark.")
@@ -43,15 +46,26 @@ struct Bench: ParsableCommand {
     @Option(help: "For 'scale' and 'simpy': rounds, interleaved over the sizes (or the two simulators); each one's best round is compared (a size whose run takes over 30 s runs once).")
     var rounds: Int = 3
 
-    @Option(help: .hidden) var executors: Int = 0
+    @Option(help: "For 'presence': the Redis to measure (default: HONEYCOMB_REDIS_URL).")
+    var redis: String?
+
+    @Option(help: "For 'presence': the fleet's size (default 100000).")
+    var executors: Int = 0
     @Option(help: .hidden) var seconds: Double = 0
 
-    func run() throws {
+    func run() async throws {
         #if DEBUG
         print("warning: a debug build; benchmark figures mean nothing until built with -c release")
         #endif
-        guard ["engine", "scenario", "placement", "routing", "simpy", "scale", "scale-point", "all"].contains(what) else {
-            throw ValidationError("expected engine, scenario, placement, routing, simpy, scale or all, got '\(what)'")
+        guard ["engine", "scenario", "placement", "routing", "simpy", "scale", "scale-point", "presence", "all"].contains(what) else {
+            throw ValidationError("expected engine, scenario, placement, routing, simpy, scale, presence or all, got '\(what)'")
+        }
+        if what == "presence" {
+            guard let url = redis ?? ProcessInfo.processInfo.environment["HONEYCOMB_REDIS_URL"] else {
+                throw ValidationError("bench presence: pass --redis redis://127.0.0.1:PORT or set HONEYCOMB_REDIS_URL")
+            }
+            guard executors >= 0, rounds >= 1 else { throw ValidationError("bench presence: --executors and --rounds must be positive") }
+            return try await PresenceBenchmark.run(url: url, executors: executors == 0 ? 100_000 : executors, rounds: rounds)
         }
         if what == "scale" { return try scale() }
         if what == "scale-point" { return try scalePoint() }

@@ -51,6 +51,48 @@ struct RedisTests {
         for e in ids { try await presence.remove(e) }
     }
 
+    @Test func aPipelineAnswersEachCommandInOrderAndAnErrorStaysWithItsCommand() async throws {
+        let redis = try RedisConnection(url: Self.url)
+        let k = "honeycomb:test:pipeline:\(Self.ids(1)[0])"
+        let replies = try await redis.pipeline([["SET", k, "a"], ["INCR", k], ["GET", k], ["DEL", k], ["GET", k]])
+        #expect(replies.count == 5)
+        #expect(try replies[0].get() == .status("OK"))
+        guard case .failure(let e) = replies[1] else { Issue.record("INCR of a string answered \(replies[1])"); return }
+        #expect(e.description.contains("not an integer"))
+        #expect(try replies[2].get() == .string("a"))
+        #expect(try replies[3].get() == .integer(1))
+        #expect(try replies[4].get() == .null)
+        // Nothing was left unread: the next command hears its own answer.
+        #expect(try await redis.command(["PING"]) == .status("PONG"))
+        #expect(try await redis.pipeline([]).isEmpty)
+    }
+
+    @Test func aFleetIsMarkedInBatchesAndARefillKeepsWhatIsThere() async throws {
+        let redis = try RedisConnection(url: Self.url)
+        let presence = ExecutorPresence(redis: redis)
+        // More than one pipeline's worth, so that the batch is cut.
+        let ids = Self.ids(ExecutorPresence.pipelineDepth * 2 + 7)
+        try await presence.mark(ids.map { ($0, UInt32($0 % 1000)) }, ttl: 3600)
+        #expect(try await presence.present().filter(Set(ids).contains) == ids)
+        for e in [ids[0], ids[ExecutorPresence.pipelineDepth], ids.last!] {
+            #expect(try await presence.incarnation(of: e) == UInt32(e % 1000))
+        }
+        // A refill of the fleet: the keys there keep their incarnation and time to live; the
+        // ones gone come back with incarnation 0.
+        let kept = ids[3], gone = [ids[4], ids[ExecutorPresence.pipelineDepth + 1]]
+        try await redis.command(["PEXPIRE", "honeycomb:presence:executor:\(kept)", "600000"])
+        for e in gone { try await presence.remove(e) }
+        try await presence.markIfAbsent(ids, ttl: 3600)
+        #expect(try await presence.present().filter(Set(ids).contains) == ids)
+        #expect(try await presence.incarnation(of: kept) == UInt32(kept % 1000))
+        guard case .integer(let ttl) = try await redis.command(["PTTL", "honeycomb:presence:executor:\(kept)"]) else {
+            Issue.record("no TTL"); return
+        }
+        #expect(ttl > 0 && ttl <= 600_000)
+        for e in gone { #expect(try await presence.incarnation(of: e) == 0) }
+        for e in ids { try await presence.remove(e) }
+    }
+
     @Test func aConnectionTheServerDroppedReconnects() async throws {
         let redis = try RedisConnection(url: Self.url)
         let other = try RedisConnection(url: Self.url)

@@ -142,7 +142,7 @@ public struct ExecutorPresence: Sendable {
     /// round trips of up to `Self.pipelineDepth` commands rather than one each.
     public func mark(_ marks: [(executor: Int64, incarnation: UInt32)], ttl: Double) async throws {
         let px = Self.milliseconds(ttl)
-        try await run(marks.map { ["SET", key($0.executor), String($0.incarnation), "PX", px] })
+        try await run(marks) { ["SET", key($0.executor), String($0.incarnation), "PX", px] }
     }
 
     /// Marks each executor present (incarnation unknown: 0) unless a key for it exists, which
@@ -150,7 +150,7 @@ public struct ExecutorPresence: Sendable {
     /// a key that exists keeps its value and its time to live).
     public func markIfAbsent(_ executors: [Int64], ttl: Double) async throws {
         let px = Self.milliseconds(ttl)
-        try await run(executors.map { ["SET", key($0), "0", "PX", px, "NX"] })
+        try await run(executors) { ["SET", key($0), "0", "PX", px, "NX"] }
     }
 
     /// Commands per round trip: enough that the trip costs little beside them, few enough
@@ -159,12 +159,14 @@ public struct ExecutorPresence: Sendable {
 
     private static func milliseconds(_ seconds: Double) -> String { String(Int((seconds * 1000).rounded())) }
 
-    /// Runs the commands pipelined, `pipelineDepth` at a time; throws the first error.
-    private func run(_ commands: [[String]]) async throws {
+    /// Runs a command for each item, pipelined `pipelineDepth` at a time (each round trip's
+    /// commands made as it goes: a million executors' would take hundreds of megabytes at
+    /// once); throws the first error.
+    private func run<T>(_ items: [T], _ command: (T) -> [String]) async throws {
         var start = 0
-        while start < commands.count {
-            let end = min(start + Self.pipelineDepth, commands.count)
-            for reply in try await redis.pipeline(Array(commands[start..<end])) { _ = try reply.get() }
+        while start < items.count {
+            let end = min(start + Self.pipelineDepth, items.count)
+            for reply in try await redis.pipeline(items[start..<end].map(command)) { _ = try reply.get() }
             start = end
         }
     }

@@ -220,6 +220,11 @@ package actor LivePlane {
                 plane.executors.tasks(on: e).count)
     }
 
+    /// `executorView` of each, in one call.
+    package func executorViews(_ ids: [Int64]) -> [(state: String, used: Resources, capacity: Resources, tasks: Int)?] {
+        ids.map { Int32(exactly: $0) == nil ? nil : executorView($0) }
+    }
+
     package var queued: Int { plane.queuedCount }
     /// True once the batch loop has stopped (a write failed, or `stop`), until a rebuild.
     package var hasStopped: Bool { loopEnded }

@@ -193,6 +193,24 @@ public struct ExecutorPresence: Sendable {
         return ids.sorted()
     }
 
+    /// Whether each of `executors` is present now, in their order: pipelined `EXISTS`, a
+    /// round trip per `pipelineDepth`, so that a page of a large fleet costs its own size,
+    /// not a scan of every key.
+    public func present(among executors: [Int64]) async throws -> [Bool] {
+        var out: [Bool] = []
+        out.reserveCapacity(executors.count)
+        var start = 0
+        while start < executors.count {
+            let end = min(start + Self.pipelineDepth, executors.count)
+            for reply in try await redis.pipeline(executors[start..<end].map { ["EXISTS", key($0)] }) {
+                guard case .integer(let n) = try reply.get() else { throw RedisError(description: "Redis: an unexpected EXISTS reply") }
+                out.append(n > 0)
+            }
+            start = end
+        }
+        return out
+    }
+
     /// Forgets the executor (it left).
     public func remove(_ executor: Int64) async throws { try await redis.command(["DEL", key(executor)]) }
 }

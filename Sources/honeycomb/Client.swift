@@ -94,6 +94,22 @@ func withQuery(_ path: String, _ items: [(String, String?)]) -> String {
     return present.isEmpty ? path : path + "?" + present.joined(separator: "&")
 }
 
+/// The `items` of a paged list from `after` on: one page, or every page (`all`), and the
+/// `next` that continues it (nil at the end).
+func pages(_ client: APIClient, _ path: String, _ query: [(String, String?)], items: String, after: Int64?,
+           all: Bool) async throws -> (items: [JSONValue], next: JSONValue?) {
+    var out: [JSONValue] = []
+    var after = after
+    var next: JSONValue?
+    repeat {
+        let page = try await client.request("GET", withQuery(path, query + [("after", after.map(String.init))]))
+        out += page[items]?.elements ?? []
+        next = page["next"]
+        if case .number(let n)? = next { after = Int64(n) } else { next = nil }
+    } while all && next != nil
+    return (out, next)
+}
+
 extension JSONValue {
     /// A one-row table of these members (headed by their names in capitals, unless given).
     func row(_ keys: [String], _ header: [String]? = nil) -> String {
@@ -216,18 +232,9 @@ struct Tasks: AsyncParsableCommand {
 
         func run() async throws {
             try await options.run { client in
-                var tasks: [JSONValue] = []
-                var after = after
-                var next: JSONValue?
-                repeat {
-                    let page = try await client.request("GET", withQuery("/v1/tasks", [
-                        ("state", state), ("agent", agent), ("user", user), ("limit", limit.map(String.init)),
-                        ("after", after.map(String.init)),
-                    ]))
-                    tasks += page["tasks"]?.elements ?? []
-                    next = page["next"]
-                    if case .number(let n)? = next { after = Int64(n) } else { next = nil }
-                } while all && next != nil
+                let (tasks, next) = try await pages(client, "/v1/tasks", [
+                    ("state", state), ("agent", agent), ("user", user), ("limit", limit.map(String.init)),
+                ], items: "tasks", after: after, all: all)
                 var value: [String: JSONValue] = ["tasks": .array(tasks)]
                 if let next { value["next"] = next }
                 options.emit(.object(value)) {
@@ -453,20 +460,27 @@ struct Executors: AsyncParsableCommand {
                                                     subcommands: [List.self, Drain.self])
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List every enrolled executor with its presence and load.")
+        static let configuration = CommandConfiguration(abstract: "List enrolled executors with their presence and load, a page at a time.")
 
         @OptionGroup var options: ClientOptions
+        @Option(help: "At most this many a page (the server's default when left out: 100).") var limit: Int?
+        @Option(help: "Executors after this id (a page's `next`).") var after: Int64?
+        @Flag(help: "Every page, not only the first.") var all = false
 
         func run() async throws {
             try await options.run { client in
-                let answer = try await client.request("GET", "/v1/executors")
-                options.emit(answer) {
+                let (executors, next) = try await pages(client, "/v1/executors", [("limit", limit.map(String.init))],
+                                                        items: "executors", after: after, all: all)
+                var value: [String: JSONValue] = ["executors": .array(executors)]
+                if let next { value["next"] = next }
+                options.emit(.object(value)) {
                     tableText(["ID", "NAME", "STATE", "PRESENT", "SLOTS", "USED", "TASKS", "CPU MILLIS", "MEMORY BYTES", "LABELS"],
-                              (answer["executors"]?.elements ?? []).map { e in
+                              executors.map { e in
                         ["id", "name", "state", "present", "slots", "usedSlots", "tasks", "cpuMillis", "memoryBytes"].map { e[$0]?.cell ?? "" }
                             + [Executors.labels(e["labels"])]
                     })
                 }
+                if let next, options.output == .table { printError("more: --after \(next.cell) (or --all)") }
             }
         }
     }

@@ -130,6 +130,12 @@ struct ClientCommandTests {
         defer { fleet.stop() }
         let executors = try await hc("executors", "list", "--output", "json")
         #expect(executors.json?["executors"]?.elements.count == 4, "\(executors.out)\(executors.err)")
+        // A page at a time, or every page.
+        let firstPage = try await hc("executors", "list", "--limit", "3", "--output", "json")
+        #expect(firstPage.json?["executors"]?.elements.count == 3 && firstPage.json?["next"] != nil, "\(firstPage.out)\(firstPage.err)")
+        let every = try await hc("executors", "list", "--limit", "3", "--all", "--output", "json")
+        #expect(every.json?["executors"]?.elements.map { $0["id"] } == executors.json?["executors"]?.elements.map { $0["id"] }
+                && every.json?["next"] == nil, "\(every.out)\(every.err)")
         let drain = try await hc("executors", "drain", String(fleet.ids[0]))
         #expect(drain.status == 0 && drain.out.contains("draining"), "\(drain.out)\(drain.err)")
         let table = try await hc("executors", "list")

@@ -503,6 +503,37 @@ struct LiveServiceTests {
         await h.stop()
     }
 
+    @Test func theFleetIsListedAPageAtATime() async throws {
+        let h = try await LiveHarness.start()
+        let fleet = try await h.fleet(3)
+        let ids = fleet.ids.sorted()
+        struct Page: Decodable {
+            var executors: [E]; var next: Int64?
+            struct E: Decodable { var id: Int64; var state: String; var present: Bool; var slots: Int64; var usedSlots: Int64? }
+        }
+        let first: Page = try await h.admin.call("GET", "/v1/executors?limit=2")
+        #expect(first.executors.map(\.id) == Array(ids.prefix(2)) && first.next == ids[1])
+        let second: Page = try await h.admin.call("GET", "/v1/executors?limit=2&after=\(first.next!)")
+        #expect(second.executors.map(\.id) == [ids[2]] && second.next == nil)
+        let whole: Page = try await h.admin.call("GET", "/v1/executors")
+        #expect(whole.executors.map(\.id) == ids && whole.next == nil)
+        #expect(whole.executors.allSatisfy { $0.state == "online" && $0.present && $0.slots == 8 && $0.usedSlots == 0 })
+        // Presence is read for the page: an executor whose key went is shown absent.
+        fleet.stop()
+        #expect(try await LiveEnvironment.eventually(10) {
+            try await h.service.presence.remove(ids[0])
+            try await Task.sleep(for: .milliseconds(200))
+            let page: Page = try await h.admin.call("GET", "/v1/executors?limit=1")
+            return page.executors.map(\.present) == [false]
+        })
+        for bad in ["limit=0", "limit=1001", "after=-1", "limit=two"] {
+            let (status, data) = try await h.admin.send("GET", "/v1/executors?\(bad)")
+            let detail = (try? JSONSerialization.jsonObject(with: data) as? [String: Any])?["detail"] as? String ?? ""
+            #expect(status == 400 && detail.contains(bad.split(separator: "=")[0]), "\(bad): \(status) \(detail)")
+        }
+        await h.stop()
+    }
+
     @Test func presenceEmptiedInRedisIsRefilledFromThePlane() async throws {
         let h = try await LiveHarness.start()
         let fleet = try await h.fleet(3)

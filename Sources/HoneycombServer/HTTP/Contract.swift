@@ -199,7 +199,7 @@ enum Contract {
                 .required("id", id), .required("name", name), .required("state", .string()), .required("present", .boolean),
                 .required("labels", labels), .required("cpuMillis", S.integer(min: 0)), .required("memoryBytes", S.integer(min: 0)),
                 .required("slots", S.integer(min: 0)), .field("usedSlots", S.integer(min: 0)), .field("tasks", S.integer(min: 0)),
-            ])))]),
+            ]))), .field("next", S.integer(min: 1).described("Pass as `after` for the next page"))]),
             "Registered": .object([.required("id", id)]),
             "Heartbeat": .object([.required("reregister", S.boolean.described("True when the plane wants the executor to register again"))]),
             "ExecutorState": .object([.required("id", id), .required("state", .string())]),

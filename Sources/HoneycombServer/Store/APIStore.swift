@@ -223,10 +223,11 @@ struct APIStore: Sendable {
         var cpuMillis, memoryBytes, slots: Int64
     }
 
-    func executors() async throws -> [ExecutorRow] {
+    /// A page of enrolled executors: at most `limit` of those after id `after`, in id order.
+    func executors(after: Int64, limit: Int) async throws -> [ExecutorRow] {
         try await pool.next().execute("""
-            SELECT id, name, state, labels::text, cpu_millis, memory_bytes, slots FROM executors ORDER BY id
-            """).rows.map { r in
+            SELECT id, name, state, labels::text, cpu_millis, memory_bytes, slots FROM executors WHERE id > $1 ORDER BY id LIMIT $2
+            """, [String(after), String(limit)]).rows.map { r in
             let f = RowFields(r, of: "executor")
             return ExecutorRow(id: try f.int64(0), name: try f.text(1), state: try f.text(2),
                                labels: try f.json(3, as: [String: String].self) ?? [:], cpuMillis: try f.int64(4),

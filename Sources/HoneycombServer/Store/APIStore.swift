@@ -235,12 +235,6 @@ struct APIStore: Sendable {
         }
     }
 
-    /// The executors the store last saw online or draining.
-    func onlineExecutorIDs() async throws -> [Int64] {
-        try await pool.next().execute("SELECT id FROM executors WHERE state IN ('online', 'draining') ORDER BY id").rows
-            .map { try RowFields($0, of: "executor").int64(0) }
-    }
-
     /// What the executor reported of itself.
     func register(executor id: Int64, _ body: ExecutorSpecBody) async throws {
         let labels = String(decoding: try JSONEncoder().encode(body.labels), as: UTF8.self)

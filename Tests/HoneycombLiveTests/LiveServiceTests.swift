@@ -515,9 +515,15 @@ struct LiveServiceTests {
         #expect(first.executors.map(\.id) == Array(ids.prefix(2)) && first.next == ids[1])
         let second: Page = try await h.admin.call("GET", "/v1/executors?limit=2&after=\(first.next!)")
         #expect(second.executors.map(\.id) == [ids[2]] && second.next == nil)
+        // Presence is written beside the batch loop, once a heartbeat has been heard: waited for.
+        #expect(try await LiveEnvironment.eventually(10) {
+            let whole: Page = try await h.admin.call("GET", "/v1/executors")
+            return whole.executors.allSatisfy(\.present)
+        })
         let whole: Page = try await h.admin.call("GET", "/v1/executors")
         #expect(whole.executors.map(\.id) == ids && whole.next == nil)
-        #expect(whole.executors.allSatisfy { $0.state == "online" && $0.present && $0.slots == 8 && $0.usedSlots == 0 })
+        #expect(whole.executors.allSatisfy { $0.state == "online" && $0.present && $0.slots == 8 && $0.usedSlots == 0 },
+                "\(whole.executors)")
         // Presence is read for the page: an executor whose key went is shown absent.
         fleet.stop()
         #expect(try await LiveEnvironment.eventually(10) {

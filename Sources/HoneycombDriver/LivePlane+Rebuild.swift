@@ -88,6 +88,7 @@ extension LivePlane {
     /// lost). Keys the cache holds are left alone: they are newer than the plane's word.
     /// Nothing is read back: the cache's mark-if-absent (Redis `SET NX`) decides, so the pass
     /// costs one write per executor, in pipelined round trips, and no scan of the cache.
+    /// Then marks the cache refilled (`PresenceCache.noteRefilled`).
     package func refillPresence() async {
         guard let presence = io.presence else { return }
         var live: [Int64] = []
@@ -95,9 +96,25 @@ extension LivePlane {
             let state = plane.executors.state(of: ExecutorID(Int32(k)))
             if state == .online || state == .draining { live.append(Int64(k)) }
         }
-        guard !live.isEmpty else { return }
-        do { try await presence.markIfAbsent(live, ttl: config.heartbeatTimeout.seconds) } catch {
+        do {
+            try await presence.markIfAbsent(live, ttl: config.heartbeatTimeout.seconds)
+            try await presence.noteRefilled()
+        } catch {
             metrics.presenceErrors.increment()
         }
+    }
+
+    /// The periodic refill: the whole of `refillPresence` only when the cache has lost the
+    /// mark the last one left (it was flushed, or restarted with nothing kept), else one read.
+    /// A key lost alone (it expired while Redis was out of reach, say) comes back with its
+    /// executor's next heartbeat, within an interval; what a full pass every few seconds
+    /// would cost is a write per executor online: at a million, seconds of Redis each time.
+    package func refillPresenceIfLost() async {
+        guard let presence = io.presence else { return }
+        do { if try await presence.refilled() { return } } catch {
+            metrics.presenceErrors.increment()
+            return
+        }
+        await refillPresence()
     }
 }

@@ -214,6 +214,19 @@ package actor MemoryPresence: PresenceCache {
         for e in executors where keys[e] == nil { keys[e] = 0 }
     }
     package func present() async throws -> [Int64] { keys.keys.sorted() }
+    package private(set) var refillMark = false
+    /// How many times the mark was read.
+    package private(set) var refillChecks = 0
+    package func refilled() async throws -> Bool {
+        refillChecks += 1
+        return refillMark
+    }
+    package func noteRefilled() async throws { refillMark = true }
+    /// One key lost (it expired, say), the rest kept.
+    package func remove(_ executor: Int64) { keys[executor] = nil }
     /// The cache flushed (Redis restarted).
-    package func flush() { keys = [:] }
+    package func flush() {
+        keys = [:]
+        refillMark = false
+    }
 }

@@ -34,6 +34,10 @@ package protocol PresenceCache: Sendable {
     /// Marks each executor present unless the cache holds it already.
     func markIfAbsent(_ executors: [Int64], ttl: Double) async throws
     func present() async throws -> [Int64]
+    /// True while the cache holds the mark of the last refill (`noteRefilled`): a mark that
+    /// lives until the cache loses everything (a flush, a restart that kept nothing).
+    func refilled() async throws -> Bool
+    func noteRefilled() async throws
 }
 
 /// The driver's time: the wall clock in service, a clock tests and the fuzzer move.

@@ -30,7 +30,7 @@ package final class SchedulerReplica: Sendable {
         package var retry: Duration = .milliseconds(500)
         /// Timers are checked this often.
         package var tick: Duration = .milliseconds(20)
-        /// Ticks between presence refills.
+        /// Ticks between looks at whether presence needs a refill (`LivePlane.refillPresenceIfLost`).
         package var refillEvery = 500
         /// The longest wait between tries while the bus refuses.
         package var publishBackoffLimit: Duration = .seconds(2)
@@ -151,7 +151,7 @@ package final class SchedulerReplica: Sendable {
                         try await Task.sleep(for: timing.tick)
                         await live.flushPresence()
                         ticks += 1
-                        if ticks % timing.refillEvery == 0 { await live.refillPresence() }
+                        if ticks % timing.refillEvery == 0 { await live.refillPresenceIfLost() }
                     }
                 }
                 // The loop ends (stopped, or a write failed): the ticker goes with it.

@@ -211,6 +211,19 @@ public struct ExecutorPresence: Sendable {
         return out
     }
 
+    private var refillKey: String { "\(namespace):presence:refilled" }
+
+    /// True while Redis holds the mark of the last refill, a key without a TTL that only a
+    /// flush, a restart without persistence or a deletion takes away.
+    public func refilled() async throws -> Bool {
+        guard case .integer(let n) = try await redis.command(["EXISTS", refillKey]) else {
+            throw RedisError(description: "Redis: an unexpected EXISTS reply")
+        }
+        return n > 0
+    }
+
+    public func noteRefilled() async throws { try await redis.command(["SET", refillKey, "1"]) }
+
     /// Forgets the executor (it left).
     public func remove(_ executor: Int64) async throws { try await redis.command(["DEL", key(executor)]) }
 }

@@ -93,9 +93,18 @@ import Testing
         let plane = try #require(a.plane)
         try await plane.register(executor: 7, DriverHarness.spec)
         #expect(await Self.eventually { await presence.keys[7] != nil })
-        // Redis restarted: the plane's online executors come back without a heartbeat.
+        // A key lost alone waits for its executor's next heartbeat: the periodic look finds
+        // the last refill's mark and writes nothing (two looks later, it is still gone).
+        #expect(await Self.eventually { await presence.refillMark })
+        await presence.remove(7)
+        let looks = await presence.refillChecks
+        #expect(await Self.eventually { await presence.refillChecks >= looks + 2 })
+        #expect(await presence.keys[7] == nil)
+        // Redis restarted (the mark went with everything else): the plane's online executors
+        // come back without a heartbeat.
         await presence.flush()
         #expect(await Self.eventually { await presence.keys[7] != nil })
+        #expect(await presence.refillMark)
         a.stop()
         await run.value
     }

@@ -93,6 +93,20 @@ struct RedisTests {
         for e in ids { try await presence.remove(e) }
     }
 
+    @Test func theRefillsMarkLastsUntilRedisLosesIt() async throws {
+        let redis = try RedisConnection(url: Self.url)
+        let presence = ExecutorPresence(redis: redis, namespace: "honeycomb-test-\(Self.ids(1)[0])")
+        #expect(try await presence.refilled() == false)
+        try await presence.noteRefilled()
+        #expect(try await presence.refilled())
+        guard case .integer(let ttl) = try await redis.command(["PTTL", "\(presence.namespace):presence:refilled"]) else {
+            Issue.record("no PTTL"); return
+        }
+        #expect(ttl == -1)  // no time to live: only a loss of the data takes it
+        try await redis.command(["DEL", "\(presence.namespace):presence:refilled"])
+        #expect(try await presence.refilled() == false)
+    }
+
     @Test func aConnectionTheServerDroppedReconnects() async throws {
         let redis = try RedisConnection(url: Self.url)
         let other = try RedisConnection(url: Self.url)

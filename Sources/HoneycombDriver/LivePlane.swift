@@ -214,7 +214,8 @@ package actor LivePlane {
 
     /// The plane's view of an executor: state, used and capacity.
     package func executorView(_ id: Int64) -> (state: String, used: Resources, capacity: Resources, tasks: Int)? {
-        let e = ExecutorID(Int32(id))
+        guard let raw = Int32(exactly: id), raw >= 0 else { return nil }
+        let e = ExecutorID(raw)
         guard e.index < plane.executors.count, plane.executors.state(of: e) != .unknown else { return nil }
         return (plane.executors.state(of: e).description, plane.executors.used[e.index], plane.executors.capacity[e.index],
                 plane.executors.tasks(on: e).count)
@@ -222,7 +223,7 @@ package actor LivePlane {
 
     /// `executorView` of each, in one call.
     package func executorViews(_ ids: [Int64]) -> [(state: String, used: Resources, capacity: Resources, tasks: Int)?] {
-        ids.map { Int32(exactly: $0) == nil ? nil : executorView($0) }
+        ids.map(executorView)
     }
 
     package var queued: Int { plane.queuedCount }

@@ -33,7 +33,6 @@ package protocol PresenceCache: Sendable {
     func mark(_ marks: [(executor: Int64, incarnation: UInt32)], ttl: Double) async throws
     /// Marks each executor present unless the cache holds it already.
     func markIfAbsent(_ executors: [Int64], ttl: Double) async throws
-    func present() async throws -> [Int64]
     /// True while the cache holds the mark of the last refill (`noteRefilled`): a mark that
     /// lives until the cache loses everything (a flush, a restart that kept nothing).
     func refilled() async throws -> Bool

@@ -161,14 +161,18 @@ public struct ExecutorPresence: Sendable {
 
     /// Runs a command for each item, pipelined `pipelineDepth` at a time (each round trip's
     /// commands made as it goes: a million executors' would take hundreds of megabytes at
-    /// once); throws the first error.
-    private func run<T>(_ items: [T], _ command: (T) -> [String]) async throws {
+    /// once), and returns their replies in order; throws the first error.
+    @discardableResult
+    private func run<T>(_ items: [T], _ command: (T) -> [String]) async throws -> [RedisReply] {
+        var replies: [RedisReply] = []
+        replies.reserveCapacity(items.count)
         var start = 0
         while start < items.count {
             let end = min(start + Self.pipelineDepth, items.count)
-            for reply in try await redis.pipeline(items[start..<end].map(command)) { _ = try reply.get() }
+            for reply in try await redis.pipeline(items[start..<end].map(command)) { replies.append(try reply.get()) }
             start = end
         }
+        return replies
     }
 
     /// The incarnation the executor last heartbeat with, while its presence lasts.
@@ -197,28 +201,17 @@ public struct ExecutorPresence: Sendable {
     /// round trip per `pipelineDepth`, so that a page of a large fleet costs its own size,
     /// not a scan of every key.
     public func present(among executors: [Int64]) async throws -> [Bool] {
-        var out: [Bool] = []
-        out.reserveCapacity(executors.count)
-        var start = 0
-        while start < executors.count {
-            let end = min(start + Self.pipelineDepth, executors.count)
-            for reply in try await redis.pipeline(executors[start..<end].map { ["EXISTS", key($0)] }) {
-                guard case .integer(let n) = try reply.get() else { throw RedisError(description: "Redis: an unexpected EXISTS reply") }
-                out.append(n > 0)
-            }
-            start = end
-        }
-        return out
+        try await run(executors) { ["EXISTS", key($0)] }.map(Self.exists)
     }
 
     private var refillKey: String { "\(namespace):presence:refilled" }
 
     /// True while Redis holds the mark of the last refill, a key without a TTL that only a
     /// flush, a restart without persistence or a deletion takes away.
-    public func refilled() async throws -> Bool {
-        guard case .integer(let n) = try await redis.command(["EXISTS", refillKey]) else {
-            throw RedisError(description: "Redis: an unexpected EXISTS reply")
-        }
+    public func refilled() async throws -> Bool { try Self.exists(try await redis.command(["EXISTS", refillKey])) }
+
+    private static func exists(_ reply: RedisReply) throws -> Bool {
+        guard case .integer(let n) = reply else { throw RedisError(description: "Redis: an unexpected EXISTS reply \(reply)") }
         return n > 0
     }
 

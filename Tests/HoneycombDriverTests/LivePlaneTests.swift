@@ -115,6 +115,8 @@ struct DriverHarness {
         await plane.settled()
         #expect(await plane.executorView(7)?.state == "lost")
         #expect(await plane.executorView(8)?.state == "online")
+        // Ids the plane cannot hold (a store's bigint, a negative) have no view, and ask nothing of it.
+        #expect(await plane.executorViews([8, -1, 9, Int64(Int32.max) + 1]).map { $0?.state } == ["online", nil, nil, nil])
         // 8 was heard as the outage began: the minute no plane could hear it is not held against it.
         h.clock.advance(.seconds(29))
         await plane.tick()

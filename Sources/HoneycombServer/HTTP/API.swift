@@ -159,6 +159,33 @@ struct Parameter: Sendable {
         try schema.check(.number(text), at: "\(name) (in the query)", [:])
         return String(JSONNode.integer(text)!)
     }
+
+    /// The request's values of `parameters`, each checked (the absent ones left out).
+    static func values(_ parameters: [Parameter], in request: Request) throws -> [String: String] {
+        let q = request.uri.queryParameters
+        var value: [String: String] = [:]
+        for p in parameters { value[p.name] = try p.read(q.get(p.name)) }
+        return value
+    }
+
+    /// A list's paging, as every list route takes it: `limit` and `after` (an id of `items`).
+    static func paging(_ items: String) -> [Parameter] {
+        [Parameter(name: "limit", schema: .integer(min: 1, max: 1000), note: "At most this many (100 when left out)"),
+         Parameter(name: "after", schema: .integer(min: 0, max: Int64(Int32.max)), note: "\(items) after this id (a page's `next`)")]
+    }
+}
+
+/// A page asked for through `Parameter.paging`: at most `limit` after id `after`.
+struct Paging {
+    var limit: Int
+    var after: Int64
+    init(_ values: [String: String]) {
+        limit = values["limit"].flatMap { Int($0) } ?? 100
+        after = values["after"].flatMap { Int64($0) } ?? 0
+    }
+
+    /// What continues a page of `ids`: its last, when the page is full (nil at the end).
+    func next(_ ids: [Int64]) -> Int64? { ids.count == limit ? ids.last : nil }
 }
 
 /// What a route answers when all goes well: the status, and the body's component (nil: a

@@ -17,7 +17,7 @@ enum ExecutorRoutes {
                        answers: [.created("Enrolled", "The executor's id, its token and its dispatch subject")]),
              { request, _ in try await enroll(s, request) }),
             (RouteSpec(method: .get, path: "/v1/executors", roles: [.admin], summary: "List executors with presence and health",
-                       answers: [.ok("Executors", "A page of enrolled executors, in id order")], query: listQuery),
+                       answers: [.ok("Executors", "A page of enrolled executors, in id order")], query: Parameter.paging("Executors")),
              { request, _ in try await list(s, request) }),
             (RouteSpec(method: .post, path: "/v1/executors/:id/register", roles: executor,
                        summary: "Report capabilities and local models", requestBody: ExecutorSpecBody.self,
@@ -58,22 +58,12 @@ enum ExecutorRoutes {
         try API.json(try await s.enroll(try await s.body(request, as: EnrollRequest.self)), status: .created)
     }
 
-    /// The list's query parameters.
-    static let listQuery = [
-        Parameter(name: "limit", schema: .integer(min: 1, max: 1000), note: "At most this many (100 when left out)"),
-        Parameter(name: "after", schema: .integer(min: 0, max: Int64(Int32.max)), note: "Executors after this id (a page's `next`)"),
-    ]
-
     /// A page of the fleet: its rows, their presence and the plane's view of them, each read
     /// for the page alone (one query, pipelined `EXISTS`, one call of the plane), so that a
     /// page costs the same on a fleet of a million as on one of ten.
     static func list(_ s: HoneycombService, _ request: Request) async throws -> Response {
-        let q = request.uri.queryParameters
-        var value: [String: String] = [:]
-        for p in listQuery { value[p.name] = try p.read(q.get(p.name)) }
-        let limit = value["limit"].flatMap { Int($0) } ?? 100
-        let after = value["after"].flatMap { Int64($0) } ?? 0
-        let rows = try await s.store.executors(after: after, limit: limit)
+        let page = Paging(try Parameter.values(Parameter.paging("Executors"), in: request))
+        let rows = try await s.store.executors(after: page.after, limit: page.limit)
         let ids = rows.map(\.id)
         let present = try await s.presence.present(among: ids)
         let views = await s.plane?.executorViews(ids) ?? ids.map { _ in nil }
@@ -89,7 +79,7 @@ enum ExecutorRoutes {
                         usedSlots: view?.used.slots, tasks: view?.tasks)
         }
         struct Page: Encodable { var executors: [View]; var next: Int64? }
-        return try API.json(Page(executors: out, next: rows.count == limit ? rows.last?.id : nil))
+        return try API.json(Page(executors: out, next: page.next(ids)))
     }
 
     static func register(_ s: HoneycombService, _ request: Request, _ context: APIContext) async throws -> Response {

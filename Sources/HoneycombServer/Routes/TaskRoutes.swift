@@ -50,9 +50,7 @@ enum TaskRoutes {
         Parameter(name: "state", schema: Contract.taskState, note: "Only tasks in this state"),
         Parameter(name: "agent", schema: Contract.name, note: "Only tasks of this agent"),
         Parameter(name: "user", schema: .string(min: 1, max: 200), note: "Only this user's tasks (admins; a user sees their own)"),
-        Parameter(name: "limit", schema: .integer(min: 1, max: 1000), note: "At most this many (100 when left out)"),
-        Parameter(name: "after", schema: .integer(min: 0, max: Int64(Int32.max)), note: "Tasks after this id (a page's `next`)"),
-    ]
+    ] + Parameter.paging("Tasks")
 
     static func submit(_ s: HoneycombService, _ request: Request, _ context: APIContext) async throws -> Response {
         let body = try await s.body(request, as: TaskRequest.self)
@@ -119,15 +117,13 @@ enum TaskRoutes {
 
     static func list(_ s: HoneycombService, _ request: Request, _ context: APIContext) async throws -> Response {
         let claims = try context.requireClaims()
-        let q = request.uri.queryParameters
-        var value: [String: String] = [:]
-        for p in listQuery { value[p.name] = try p.read(q.get(p.name)) }
-        let limit = value["limit"].flatMap { Int($0) } ?? 100
-        let after = value["after"].flatMap { Int64($0) } ?? 0
+        let value = try Parameter.values(listQuery, in: request)
+        let page = Paging(value)
         let user = claims.role == .admin ? value["user"] : claims.sub
-        let tasks = try await s.store.tasks(after: after, state: value["state"], agent: value["agent"], user: user, limit: limit)
+        let tasks = try await s.store.tasks(after: page.after, state: value["state"], agent: value["agent"], user: user,
+                                            limit: page.limit)
         struct Page: Encodable { var tasks: [TaskView]; var next: Int64? }
-        return try API.json(Page(tasks: tasks, next: tasks.count == limit ? tasks.last?.id : nil))
+        return try API.json(Page(tasks: tasks, next: page.next(tasks.map(\.id))))
     }
 
     static func cancel(_ s: HoneycombService, _ context: APIContext) async throws -> Response {

@@ -322,6 +322,20 @@ public struct ControlPlane {
         return agents.register(agent)
     }
 
+    /// Reads what the plane reads first of a report about `task` on `executor`: the task's
+    /// record and the executor's entry in each of the registry's tables. It decides nothing
+    /// and changes nothing, and the word it returns means nothing. A driver that knows such a
+    /// report is coming calls it ahead, with work of its own to do meanwhile, so that the
+    /// plane's cache misses are in flight beside the driver's instead of following them one by
+    /// one: on a fleet too big for the caches each of those tables is a miss of its own (the
+    /// simulator, at a task's completion).
+    public func readAhead(task: TaskID, on executor: ExecutorID) -> UInt32 {
+        var word = executors.readAhead(executor.index)
+        let t = task.index
+        if t >= 0, t < tasks.records.count { word ^= UInt32(tasks.records[t].attempt) }
+        return word
+    }
+
     /// How many tasks wait to be placed.
     public var queuedCount: Int { queue.count }
 

@@ -266,6 +266,15 @@ public struct ExecutorRegistry: Sendable {
         refreshSchedulable(i)
     }
 
+    /// A word of no meaning read from each table that `release` and `refreshSchedulable`
+    /// read of executor `i` (see `ControlPlane.readAhead`).
+    func readAhead(_ i: Int) -> UInt32 {
+        guard i >= 0, i < presence.count else { return 0 }
+        return presence[i].incarnation ^ UInt32(truncatingIfNeeded: used[i].slots ^ capacity[i].slots) ^ UInt32(bitPattern: placementClass[i])
+            ^ UInt32(truncatingIfNeeded: owner[i].rawValue) ^ (exclusive[i] ? 1 : 0) ^ UInt32(truncatingIfNeeded: assigned[i].count)
+            ^ index.readAhead(i)
+    }
+
     private func isPresent(_ s: ExecutorState) -> Bool { s == .online || s == .draining }
 
     /// Moves executor `i` to the buckets its state, usage and work now call for.

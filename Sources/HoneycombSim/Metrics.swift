@@ -236,6 +236,9 @@ struct MetricsCollector {
         last = t
     }
 
+    /// A word of no meaning read from executor `e`'s tally (see `ControlPlane.readAhead`).
+    func readAhead(executor e: Int) -> UInt32 { e < perExecutor.count ? UInt32(truncatingIfNeeded: perExecutor[e].busy) : 0 }
+
     private mutating func advanceExecutor(_ e: Int, to t: Instant) {
         while perExecutor.count <= e { perExecutor.append(ExecutorTally(last: t)) }
         let dt = span(perExecutor[e].last, t)

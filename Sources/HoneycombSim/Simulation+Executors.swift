@@ -291,6 +291,8 @@ extension Simulation {
     }
 
     mutating func taskCompletes(_ task: TaskID, _ attempt: UInt16, _ e: Int, _ incarnation: UInt32) {
+        readAheadWord ^= plane.readAhead(task: task, on: ExecutorID(e)) ^ UInt32(bitPattern: tasks[task.index].tenant)
+            ^ metrics.readAhead(executor: e)
         guard executors[e].up, executors[e].incarnation == incarnation, stopRunning(task, attempt, on: e) != nil else {
             return
         }

@@ -80,6 +80,10 @@ public struct Simulation {
     /// read of its whole model.
     var heartbeatToken: [UInt32] = []
     var channelFree: [Instant] = []
+    /// What `ControlPlane.readAhead` returned, kept only so that its reads are not optimized
+    /// away: a task's completion starts the plane's reads (and the metrics' and the task's)
+    /// before the simulator's own, so that their cache misses overlap on a big fleet.
+    var readAheadWord: UInt32 = 0
 
     // LLM serving (empty when the scenario has no LLM load).
     var llmServers: [[LocalServer]] = []

@@ -15,6 +15,38 @@ import Testing
         #expect(h.plane.executors.used[0] == .zero)
     }
 
+    /// `readAhead` is a hint for the cache: the same inputs with and without it give the same
+    /// run, and it answers for ids the plane never saw (or cannot hold) without trapping.
+    @Test func readingAheadChangesNothing() {
+        func run(readingAhead: Bool) -> (dispatched: [Int32], ended: [TaskState], used: Resources, queued: Int) {
+            var h = PlaneHarness(agents: [smallAgent])
+            h.register(0, slots: 1)
+            h.register(1, slots: 1)
+            var dispatched: [Int32] = [], ended: [TaskState] = []
+            for t in 0..<4 { dispatched += h.dispatches(in: h.send(.taskSubmitted(TaskSpec(id: TaskID(t), agent: AgentID(0))))).map(\.executor.rawValue) }
+            for t in 0..<4 {
+                guard let r = h.plane.tasks[TaskID(t)], r.state == .dispatched else { continue }
+                let e = ExecutorID(Int(r.executor))
+                if readingAhead {
+                    _ = h.plane.readAhead(task: TaskID(t), on: e)
+                    _ = h.plane.readAhead(task: TaskID(1_000), on: ExecutorID(1_000))
+                    _ = h.plane.readAhead(task: TaskID(-1), on: ExecutorID(-1))
+                }
+                h.send(.taskStarted(TaskID(t), attempt: 1, on: e))
+                let fx = h.send(.taskSucceeded(TaskID(t), attempt: 1, on: e))
+                dispatched += h.dispatches(in: fx).map(\.executor.rawValue)
+                ended += h.ended(in: fx).map(\.1)
+            }
+            return (dispatched, ended, h.plane.executors.used[0] + h.plane.executors.used[1], h.plane.queuedCount)
+        }
+        let plain = run(readingAhead: false), ahead = run(readingAhead: true)
+        #expect(plain.dispatched == ahead.dispatched)
+        #expect(plain.ended == ahead.ended)
+        #expect(plain.used == ahead.used)
+        #expect(plain.queued == ahead.queued)
+        #expect(ahead.ended == [TaskState](repeating: .succeeded, count: 4))
+    }
+
     @Test func aTaskWithNoCapacityWaitsAndIsPlacedWhenCapacityFrees() {
         var h = PlaneHarness(agents: [smallAgent])
         h.register(0, slots: 1)

@@ -63,11 +63,13 @@ struct BucketIndex<Key: BucketKey>: Sendable {
 
     var isEmpty: Bool { count == 0 }
 
-    /// The bucket executor `e` is in, or -1.
     /// A word of no meaning read from what `update` of executor `e` reads first (see
     /// `ControlPlane.readAhead`).
-    func readAhead(_ e: Int) -> UInt32 { e >= 0 && e < position.count && e < bucketOf.count ? UInt32(bitPattern: bucketOf[e] ^ position[e]) : 0 }
+    func readAhead(_ e: Int) -> UInt32 {
+        e >= 0 && e < position.count && e < bucketOf.count ? UInt32(bitPattern: bucketOf[e] ^ position[e]) : 0
+    }
 
+    /// The bucket executor `e` is in, or -1.
     func bucket(of e: Int) -> Int { e < position.count && position[e] >= 0 ? Int(bucketOf[e]) : -1 }
 
     /// Where executor `e` stands among its bucket's members.

@@ -270,9 +270,9 @@ public struct ExecutorRegistry: Sendable {
     /// read of executor `i` (see `ControlPlane.readAhead`).
     func readAhead(_ i: Int) -> UInt32 {
         guard i >= 0, i < presence.count else { return 0 }
-        return presence[i].incarnation ^ UInt32(truncatingIfNeeded: used[i].slots ^ capacity[i].slots) ^ UInt32(bitPattern: placementClass[i])
-            ^ UInt32(truncatingIfNeeded: owner[i].rawValue) ^ (exclusive[i] ? 1 : 0) ^ UInt32(truncatingIfNeeded: assigned[i].count)
-            ^ index.readAhead(i)
+        return presence[i].incarnation ^ UInt32(truncatingIfNeeded: used[i].slots ^ capacity[i].slots)
+            ^ UInt32(bitPattern: placementClass[i] ^ owner[i].rawValue) ^ (exclusive[i] ? 1 : 0)
+            ^ UInt32(truncatingIfNeeded: assigned[i].count) ^ index.readAhead(i)
     }
 
     private func isPresent(_ s: ExecutorState) -> Bool { s == .online || s == .draining }

@@ -237,7 +237,9 @@ struct MetricsCollector {
     }
 
     /// A word of no meaning read from executor `e`'s tally (see `ControlPlane.readAhead`).
-    func readAhead(executor e: Int) -> UInt32 { e < perExecutor.count ? UInt32(truncatingIfNeeded: perExecutor[e].busy) : 0 }
+    func readAhead(executor e: Int) -> UInt32 {
+        e >= 0 && e < perExecutor.count ? UInt32(truncatingIfNeeded: perExecutor[e].busy) : 0
+    }
 
     private mutating func advanceExecutor(_ e: Int, to t: Instant) {
         while perExecutor.count <= e { perExecutor.append(ExecutorTally(last: t)) }
